@@ -1,0 +1,23 @@
+//! The one error type every actor answers with.
+
+use thiserror::Error;
+
+/// Why an actor could not carry out a message.
+///
+/// Outcomes a caller expects (a key that does not exist, a key that was replaced) are not errors:
+/// they are part of each message's typed result.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ActorError {
+    /// The instance this one relays to did not answer in time, refused the connection, or
+    /// answered something that is not the key-value API.
+    #[error("main instance unavailable: {reason}")]
+    Unavailable { reason: String },
+}
+
+impl ActorError {
+    pub(crate) fn unavailable(reason: impl std::fmt::Display) -> Self {
+        Self::Unavailable {
+            reason: reason.to_string(),
+        }
+    }
+}

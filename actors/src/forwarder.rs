@@ -1,0 +1,196 @@
+//! `Forwarder`: answers the `Store`'s messages by relaying them to the main instance.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix::{Actor, Context, Handler, ResponseFuture};
+use awc::http::StatusCode;
+use awc::{Client, Connector, SendClientRequest};
+use serde::Deserialize;
+
+use crate::error::ActorError;
+use crate::keyvalue::{Key, Value, MAX_VALUE_BYTES};
+use crate::store::{Delete, DeleteOutcome, Get, Put, PutOutcome};
+
+/// A GET answer carries the value JSON-escaped: a control character becomes six bytes.
+const MAX_ANSWER_BYTES: usize = 6 * MAX_VALUE_BYTES + 1024;
+
+/// The main closes idle connections after 5 s (actix-web's default keep-alive); dropping ours
+/// sooner keeps the pool from handing out a connection the main is closing at that moment.
+const IDLE_CONNECTION_LIFETIME: Duration = Duration::from_secs(4);
+
+/// Relays `Put`, `Get` and `Delete` to the main instance's `/kvs` API and keeps no key-value
+/// state of its own.
+///
+/// `awc::Client` is not `Send`, so start one `Forwarder` per worker thread; each keeps its
+/// own pool of keep-alive connections to the main.
+pub struct Forwarder {
+    client: Client,
+    kvs_url: Rc<str>,
+    timeout: Duration,
+}
+
+impl Forwarder {
+    /// `main` is the main instance's `host:port`. Every relayed request, connecting included,
+    /// gets an answer within `timeout`: the main's answer or `ActorError::Unavailable`.
+    pub fn new(main: &str, timeout: Duration) -> Self {
+        let connector = Connector::new()
+            .timeout(timeout)
+            .conn_keep_alive(IDLE_CONNECTION_LIFETIME);
+        let client = Client::builder()
+            .connector(connector)
+            .timeout(timeout)
+            .finish();
+        Self {
+            client,
+            kvs_url: format!("http://{main}/kvs/").into(),
+            timeout,
+        }
+    }
+
+    fn url(&self, key: &Key) -> String {
+        format!("{}{}", self.kvs_url, key)
+    }
+}
+
+impl Actor for Forwarder {
+    type Context = Context<Self>;
+}
+
+/// The main's answer to a relayed request: its status and whole body.
+struct Answer {
+    status: StatusCode,
+    body: bytes::Bytes,
+}
+
+impl Answer {
+    fn unexpected(&self) -> ActorError {
+        ActorError::unavailable(format!("main answered status {}", self.status))
+    }
+}
+
+/// Sends one request and reads the whole answer, all within `timeout`.
+async fn exchange(request: SendClientRequest, timeout: Duration) -> Result<Answer, ActorError> {
+    let exchange = async {
+        let mut response = request.await.map_err(ActorError::unavailable)?;
+        let body = response
+            .body()
+            .limit(MAX_ANSWER_BYTES)
+            .await
+            .map_err(ActorError::unavailable)?;
+        Ok(Answer {
+            status: response.status(),
+            body,
+        })
+    };
+    actix_rt::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| ActorError::unavailable(format!("no answer within {timeout:?}")))?
+}
+
+impl Handler<Put> for Forwarder {
+    type Result = ResponseFuture<Result<PutOutcome, ActorError>>;
+
+    fn handle(&mut self, msg: Put, _: &mut Context<Self>) -> Self::Result {
+        let request = self
+            .client
+            .put(self.url(&msg.key))
+            .send_form(&[("val", msg.value.as_str())]);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            let answer = exchange(request, timeout).await?;
+            match answer.status {
+                StatusCode::CREATED => Ok(PutOutcome::Created),
+                StatusCode::OK => Ok(PutOutcome::Replaced),
+                _ => Err(answer.unexpected()),
+            }
+        })
+    }
+}
+
+/// The part of the main's GET answer the forwarder needs.
+#[derive(Deserialize)]
+struct FoundBody {
+    value: String,
+}
+
+impl Handler<Get> for Forwarder {
+    type Result = ResponseFuture<Result<Option<Value>, ActorError>>;
+
+    fn handle(&mut self, msg: Get, _: &mut Context<Self>) -> Self::Result {
+        let request = self.client.get(self.url(&msg.key)).send();
+        let timeout = self.timeout;
+        Box::pin(async move {
+            let answer = exchange(request, timeout).await?;
+            match answer.status {
+                StatusCode::OK => {
+                    let found: FoundBody = serde_json::from_slice(&answer.body)
+                        .map_err(|e| ActorError::unavailable(format!("main's answer: {e}")))?;
+                    let value = Value::new(&found.value).map_err(|e| {
+                        ActorError::unavailable(format!("main's value refused: {e:?}"))
+                    })?;
+                    Ok(Some(value))
+                }
+                StatusCode::NOT_FOUND => Ok(None),
+                _ => Err(answer.unexpected()),
+            }
+        })
+    }
+}
+
+impl Handler<Delete> for Forwarder {
+    type Result = ResponseFuture<Result<DeleteOutcome, ActorError>>;
+
+    fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
+        let request = self.client.delete(self.url(&msg.key)).send();
+        let timeout = self.timeout;
+        Box::pin(async move {
+            let answer = exchange(request, timeout).await?;
+            match answer.status {
+                StatusCode::OK => Ok(DeleteOutcome::Deleted),
+                StatusCode::NOT_FOUND => Ok(DeleteOutcome::NotFound),
+                _ => Err(answer.unexpected()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_rt::net::TcpListener;
+    use std::time::Instant;
+
+    fn get_foo() -> Get {
+        Get {
+            key: Key::parse("foo").unwrap(),
+        }
+    }
+
+    #[actix::test]
+    async fn refused_connection_is_unavailable() {
+        // Bind then drop: the port is free and nothing listens on it.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let forwarder = Forwarder::new(&format!("127.0.0.1:{port}"), Duration::from_secs(1));
+        let answer = forwarder.start().send(get_foo()).await.unwrap();
+        assert!(matches!(answer, Err(ActorError::Unavailable { .. })));
+    }
+
+    #[actix::test]
+    async fn silent_main_is_unavailable_within_the_timeout() {
+        // Accepts connections (the kernel's backlog does) and never answers.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let main = listener.local_addr().unwrap().to_string();
+        let forwarder = Forwarder::new(&main, Duration::from_millis(300)).start();
+        let started = Instant::now();
+        let answer = forwarder.send(get_foo()).await.unwrap();
+        assert!(matches!(answer, Err(ActorError::Unavailable { .. })));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(listener);
+    }
+}

@@ -1,0 +1,108 @@
+//! Keys and values as the store accepts them: a `Key` or a `Value` that exists is valid, so the
+//! actors never check input again.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The longest key accepted, in characters (all of them ASCII).
+pub const MAX_KEY_LEN: usize = 250;
+
+/// The largest value accepted, in bytes after form decoding: 1.5 MiB.
+pub const MAX_VALUE_BYTES: usize = 1_572_864;
+
+/// A key: 1 to [`MAX_KEY_LEN`] characters of `[a-zA-Z0-9_]`, case-sensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key(Box<str>);
+
+/// Why a key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    /// Longer than [`MAX_KEY_LEN`]; checked before the characters.
+    TooLong,
+    /// Empty, or a character outside `[a-zA-Z0-9_]`.
+    NotValid,
+}
+
+impl Key {
+    pub fn parse(raw: &str) -> Result<Self, KeyError> {
+        if raw.len() > MAX_KEY_LEN {
+            return Err(KeyError::TooLong);
+        }
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        if raw.is_empty() || !raw.bytes().all(allowed) {
+            return Err(KeyError::NotValid);
+        }
+        Ok(Self(raw.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn into_boxed_str(self) -> Box<str> {
+        self.0
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A value: 1 to [`MAX_VALUE_BYTES`] bytes of UTF-8. Cloning it shares the text, so a GET does
+/// not copy a large value while the store is locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value(Arc<str>);
+
+/// Why a value was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueError {
+    Empty,
+    TooLarge,
+}
+
+impl Value {
+    pub fn new(text: &str) -> Result<Self, ValueError> {
+        if text.is_empty() {
+            return Err(ValueError::Empty);
+        }
+        if text.len() > MAX_VALUE_BYTES {
+            return Err(ValueError::TooLarge);
+        }
+        Ok(Self(text.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_accepts_the_full_charset_up_to_250_characters() {
+        assert!(Key::parse("aZ09_").is_ok());
+        assert_eq!(Key::parse(&"k".repeat(250)).unwrap().as_str().len(), 250);
+    }
+
+    #[test]
+    fn key_length_is_checked_before_characters() {
+        assert_eq!(Key::parse(&"-".repeat(251)), Err(KeyError::TooLong));
+        assert_eq!(Key::parse("a-b"), Err(KeyError::NotValid));
+        assert_eq!(Key::parse(""), Err(KeyError::NotValid));
+        assert_eq!(Key::parse("é"), Err(KeyError::NotValid));
+    }
+
+    #[test]
+    fn value_bounds() {
+        assert_eq!(Value::new(""), Err(ValueError::Empty));
+        assert!(Value::new(&"v".repeat(MAX_VALUE_BYTES)).is_ok());
+        assert_eq!(
+            Value::new(&"v".repeat(MAX_VALUE_BYTES + 1)),
+            Err(ValueError::TooLarge)
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! switchyard's actors: each concern of the server is one actix actor with typed messages.
+//! The HTTP layer (the `switchyard` binary) only turns requests into these messages.
+//!
+//! - [`store::Store`]: the in-memory key-value store (`Put`, `Get`, `Delete`).
+//! - [`forwarder::Forwarder`]: answers the same messages by relaying them to the main instance.
+//!
+//! Around them: [`keyvalue`] defines keys and values that are valid by construction,
+//! [`sharded_map`] the map every `Store` of a process shares, [`error`] the actors' one error.
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod forwarder;
+pub mod keyvalue;
+pub mod sharded_map;
+pub mod store;
+
+pub use error::ActorError;

@@ -1,0 +1,152 @@
+//! `Store`: the in-memory key-value store of the main instance.
+
+use std::sync::Arc;
+
+use actix::{Actor, Context, Handler, Message};
+
+use crate::error::ActorError;
+use crate::keyvalue::{Key, Value};
+use crate::sharded_map::ShardedMap;
+
+/// Store `value` under `key`, replacing any value there.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<PutOutcome, ActorError>")]
+pub struct Put {
+    pub key: Key,
+    pub value: Value,
+}
+
+/// What a `Put` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    Replaced,
+}
+
+/// Read the value under `key`; `None` when there is none.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Value>, ActorError>")]
+pub struct Get {
+    pub key: Key,
+}
+
+/// Remove `key` and its value.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<DeleteOutcome, ActorError>")]
+pub struct Delete {
+    pub key: Key,
+}
+
+/// What a `Delete` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+}
+
+/// Answers `Put`, `Get` and `Delete` from memory.
+///
+/// Start one per worker thread, each with a clone of the same map: every request then reaches
+/// a `Store` on its own thread, and all of them read and write one store.
+pub struct Store {
+    map: Arc<ShardedMap>,
+}
+
+impl Store {
+    pub fn new(map: Arc<ShardedMap>) -> Self {
+        Self { map }
+    }
+}
+
+impl Actor for Store {
+    type Context = Context<Self>;
+}
+
+impl Handler<Put> for Store {
+    type Result = Result<PutOutcome, ActorError>;
+
+    fn handle(&mut self, msg: Put, _: &mut Context<Self>) -> Self::Result {
+        let replaced = self.map.insert(msg.key, msg.value);
+        Ok(if replaced {
+            PutOutcome::Replaced
+        } else {
+            PutOutcome::Created
+        })
+    }
+}
+
+impl Handler<Get> for Store {
+    type Result = Result<Option<Value>, ActorError>;
+
+    fn handle(&mut self, msg: Get, _: &mut Context<Self>) -> Self::Result {
+        Ok(self.map.get(&msg.key))
+    }
+}
+
+impl Handler<Delete> for Store {
+    type Result = Result<DeleteOutcome, ActorError>;
+
+    fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
+        Ok(if self.map.remove(&msg.key) {
+            DeleteOutcome::Deleted
+        } else {
+            DeleteOutcome::NotFound
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str) -> Key {
+        Key::parse(k).unwrap()
+    }
+
+    fn value(v: &str) -> Value {
+        Value::new(v).unwrap()
+    }
+
+    #[actix::test]
+    async fn put_get_delete_round_trip() {
+        let store = Store::new(Arc::default()).start();
+        let put = |v: &str| Put {
+            key: key("foo"),
+            value: value(v),
+        };
+        assert_eq!(
+            store.send(put("bart")).await.unwrap(),
+            Ok(PutOutcome::Created)
+        );
+        assert_eq!(
+            store.send(put("baz")).await.unwrap(),
+            Ok(PutOutcome::Replaced)
+        );
+        let got = store.send(Get { key: key("foo") }).await.unwrap();
+        assert_eq!(got, Ok(Some(value("baz"))));
+        let deleted = store.send(Delete { key: key("foo") }).await.unwrap();
+        assert_eq!(deleted, Ok(DeleteOutcome::Deleted));
+        let got = store.send(Get { key: key("foo") }).await.unwrap();
+        assert_eq!(got, Ok(None));
+        let deleted = store.send(Delete { key: key("foo") }).await.unwrap();
+        assert_eq!(deleted, Ok(DeleteOutcome::NotFound));
+        assert_eq!(
+            store.send(put("again")).await.unwrap(),
+            Ok(PutOutcome::Created)
+        );
+    }
+
+    #[actix::test]
+    async fn two_stores_on_one_map_are_one_store() {
+        let map = Arc::new(ShardedMap::default());
+        let first = Store::new(Arc::clone(&map)).start();
+        let second = Store::new(map).start();
+        let put = Put {
+            key: key("shared"),
+            value: value("1"),
+        };
+        assert_eq!(first.send(put).await.unwrap(), Ok(PutOutcome::Created));
+        let got = second.send(Get { key: key("shared") }).await.unwrap();
+        assert_eq!(got, Ok(Some(value("1"))));
+    }
+}

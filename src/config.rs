@@ -1,0 +1,216 @@
+//! Every environment variable switchyard reads, parsed and checked once at start.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Which part this instance plays in the key-value store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// Holds the store.
+    Main,
+    /// Relays every key-value request to the main at `host:port`.
+    Forwarder { main: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `IP`: the address to bind.
+    pub ip: IpAddr,
+    /// `PORT`: the port to bind; 0 lets the system pick one.
+    pub port: u16,
+    /// From `MAINIP` and `ISMAIN`.
+    pub role: Role,
+    /// `FORWARD_TIMEOUT_MS`: the longest a forwarder waits for the main, connecting included.
+    pub forward_timeout: Duration,
+    /// `WORKERS`: HTTP worker threads; by default one per CPU core.
+    pub workers: Option<usize>,
+}
+
+/// A variable whose value switchyard cannot use; the message names it and says what it expects.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{name}={value:?} is not valid: expected {expected}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::from([0, 0, 0, 0]),
+            port: 8080,
+            role: Role::Main,
+            forward_timeout: Duration::from_millis(1500),
+            workers: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let var = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let bad = |name, value: String, expected| ConfigError {
+            name,
+            value,
+            expected,
+        };
+
+        let ip = match var("IP") {
+            None => defaults.ip,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| bad("IP", v, "an IP address"))?,
+        };
+        let port = match var("PORT") {
+            None => defaults.port,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| bad("PORT", v, "a port number from 0 to 65535"))?,
+        };
+        let is_main = match var("ISMAIN") {
+            None => None,
+            Some(v) => Some(parse_bool(&v).ok_or_else(|| bad("ISMAIN", v, "true or false"))?),
+        };
+        let main = match var("MAINIP") {
+            None => None,
+            Some(v) => Some(
+                parse_host_port(&v)
+                    .ok_or_else(|| bad("MAINIP", v, "host:port, e.g. 10.0.0.20:8080"))?,
+            ),
+        };
+        let role = match (is_main, main) {
+            (Some(true), _) | (None, None) => Role::Main,
+            (_, Some(main)) => Role::Forwarder { main },
+            (Some(false), None) => {
+                return Err(bad(
+                    "ISMAIN",
+                    "false".into(),
+                    "MAINIP to be set as well on a forwarding instance",
+                ))
+            }
+        };
+        let forward_timeout = match var("FORWARD_TIMEOUT_MS") {
+            None => defaults.forward_timeout,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                _ => return Err(bad("FORWARD_TIMEOUT_MS", v, "milliseconds above 0")),
+            },
+        };
+        let workers = match var("WORKERS") {
+            None => None,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err(bad("WORKERS", v, "a number of threads above 0")),
+            },
+        };
+        Ok(Self {
+            ip,
+            port,
+            role,
+            forward_timeout,
+            workers,
+        })
+    }
+}
+
+fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// `host:port` with a non-empty host (an IPv4 address, a name, or `[v6]`) and a port above 0.
+fn parse_host_port(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let (host, port) = raw.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+    };
+    (port > 0 && host_ok).then(|| raw.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_are_a_main_on_port_8080() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.role, Role::Main);
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.ip.to_string(), "0.0.0.0");
+    }
+
+    #[test]
+    fn mainip_makes_a_forwarder_unless_ismain_says_main() {
+        let main = Role::Forwarder {
+            main: "10.0.0.20:8080".into(),
+        };
+        assert_eq!(config(&[("MAINIP", "10.0.0.20:8080")]).unwrap().role, main);
+        let forwarder = config(&[("MAINIP", "10.0.0.20:8080"), ("ISMAIN", "False")]);
+        assert_eq!(forwarder.unwrap().role, main);
+        for yes in ["true", "True", "1"] {
+            let c = config(&[("MAINIP", "10.0.0.20:8080"), ("ISMAIN", yes)]).unwrap();
+            assert_eq!(c.role, Role::Main);
+        }
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        let cases = [
+            ("MAINIP", "10.0.0.20"),
+            ("MAINIP", "10.0.0.20:http"),
+            ("MAINIP", ":8080"),
+            ("PORT", "abc"),
+            ("PORT", "70000"),
+            ("IP", "localhost"),
+            ("ISMAIN", "maybe"),
+            ("FORWARD_TIMEOUT_MS", "0"),
+            ("WORKERS", "-1"),
+        ];
+        for (name, value) in cases {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, name, "{name}={value}");
+            assert!(err.to_string().starts_with(name));
+        }
+    }
+
+    #[test]
+    fn a_forwarder_needs_mainip() {
+        assert_eq!(config(&[("ISMAIN", "False")]).unwrap_err().name, "ISMAIN");
+    }
+
+    #[test]
+    fn mainip_accepts_names_and_ipv6() {
+        assert!(config(&[("MAINIP", "kvs-main:8080")]).is_ok());
+        assert!(config(&[("MAINIP", "[::1]:8080")]).is_ok());
+    }
+}

@@ -1,0 +1,10 @@
+//! switchyard: a small infrastructure server. This crate is the HTTP side: configuration,
+//! start-up and the translation of requests into the actors' messages
+//! (crate `switchyard-actors`).
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod startup;

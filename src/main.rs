@@ -1,0 +1,36 @@
+use std::process::ExitCode;
+
+use switchyard::config::{Config, Role};
+use switchyard::startup;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            log::error!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    actix_web::rt::System::new().block_on(async {
+        let running = match startup::start(&config) {
+            Ok(running) => running,
+            Err(err) => {
+                log::error!("cannot listen on {}:{}: {err}", config.ip, config.port);
+                return ExitCode::FAILURE;
+            }
+        };
+        let role = match &config.role {
+            Role::Main => "main store".to_string(),
+            Role::Forwarder { main } => format!("forwarder to {main}"),
+        };
+        log::info!("switchyard listening on http://{} as {role}", running.addr);
+        match running.server.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                log::error!("server stopped: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

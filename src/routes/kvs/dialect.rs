@@ -1,0 +1,153 @@
+//! The two wordings of the key-value API: `/kvs` and the older `/kv-store`.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde::Serialize;
+use switchyard_actors::keyvalue::Value;
+use switchyard_actors::store::PutOutcome;
+
+use crate::error::{Problem, Wording};
+
+/// Everything that differs between the two key-value APIs; the handlers are shared.
+pub trait Dialect: Wording {
+    fn put_answer(outcome: PutOutcome) -> HttpResponse;
+    fn found(value: &Value) -> HttpResponse;
+    fn deleted() -> HttpResponse;
+}
+
+fn put_status(outcome: PutOutcome) -> StatusCode {
+    match outcome {
+        PutOutcome::Created => StatusCode::CREATED,
+        PutOutcome::Replaced => StatusCode::OK,
+    }
+}
+
+/// `/kvs/<key>`: `replaced` is 0 or 1; errors are worded the house's standard way.
+pub use crate::error::Standard as Kvs;
+
+// Structs rather than `json!` keep the fields in the order the API documents.
+#[derive(Serialize)]
+struct KvsPut {
+    replaced: u8,
+    msg: &'static str,
+}
+
+#[derive(Serialize)]
+struct KvsDeleted {
+    msg: &'static str,
+}
+
+#[derive(Serialize)]
+struct KvsFound<'a> {
+    msg: &'static str,
+    value: &'a str,
+}
+
+impl Dialect for Kvs {
+    fn put_answer(outcome: PutOutcome) -> HttpResponse {
+        HttpResponse::build(put_status(outcome)).json(KvsPut {
+            replaced: u8::from(outcome == PutOutcome::Replaced),
+            msg: "success",
+        })
+    }
+
+    fn found(value: &Value) -> HttpResponse {
+        HttpResponse::Ok().json(KvsFound {
+            msg: "success",
+            value: value.as_str(),
+        })
+    }
+
+    fn deleted() -> HttpResponse {
+        HttpResponse::Ok().json(KvsDeleted { msg: "success" })
+    }
+}
+
+/// `/kv-store/<key>`: `replaced` is "True" or "False", errors are
+/// `{"result": "Error", "msg": ...}`, as that dialect's clients expect.
+pub struct KvStore;
+
+#[derive(Serialize)]
+struct KvStorePut {
+    replaced: &'static str,
+    msg: &'static str,
+}
+
+#[derive(Serialize)]
+struct KvStoreResult {
+    result: &'static str,
+}
+
+#[derive(Serialize)]
+struct KvStoreError {
+    result: &'static str,
+    msg: &'static str,
+}
+
+#[derive(Serialize)]
+struct KvStoreFound<'a> {
+    result: &'static str,
+    value: &'a str,
+}
+
+impl Dialect for KvStore {
+    fn put_answer(outcome: PutOutcome) -> HttpResponse {
+        let body = match outcome {
+            PutOutcome::Created => KvStorePut {
+                replaced: "False",
+                msg: "New key created",
+            },
+            PutOutcome::Replaced => KvStorePut {
+                replaced: "True",
+                msg: "Value of existing key replaced",
+            },
+        };
+        HttpResponse::build(put_status(outcome)).json(body)
+    }
+
+    fn found(value: &Value) -> HttpResponse {
+        HttpResponse::Ok().json(KvStoreFound {
+            result: "Success",
+            value: value.as_str(),
+        })
+    }
+
+    fn deleted() -> HttpResponse {
+        HttpResponse::Ok().json(KvStoreResult { result: "Success" })
+    }
+}
+
+impl Wording for KvStore {
+    fn problem_status(problem: &Problem) -> StatusCode {
+        match problem {
+            Problem::KeyTooLong | Problem::KeyNotValid | Problem::ValueMissing => {
+                StatusCode::FORBIDDEN
+            }
+            Problem::ValueTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::Malformed => StatusCode::BAD_REQUEST,
+            Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Problem::KeyNotFound | Problem::NoSuchRoute => StatusCode::NOT_FOUND,
+            // The dialect's clients expect 501 when the main is down.
+            Problem::Unavailable => StatusCode::NOT_IMPLEMENTED,
+            Problem::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn problem_response(problem: &Problem) -> HttpResponse {
+        let msg = match problem {
+            Problem::KeyTooLong | Problem::KeyNotValid => "Key not valid",
+            Problem::ValueMissing => "No value provided",
+            Problem::ValueTooLarge => "Value too large",
+            Problem::Malformed => "Malformed request",
+            Problem::MethodNotAllowed => "Method not allowed",
+            Problem::KeyNotFound => "Key does not exist",
+            Problem::Unavailable => "Server unavailable",
+            Problem::NoSuchRoute => "Not found",
+            Problem::ShuttingDown => "Server is shutting down",
+        };
+        HttpResponse::build(Self::problem_status(problem)).json(KvStoreError {
+            result: "Error",
+            msg,
+        })
+    }
+}

@@ -1,0 +1,131 @@
+//! Reading the `val` field of a PUT's form body, strictly: a body that is not a well-formed
+//! `application/x-www-form-urlencoded` form is refused rather than guessed at.
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::web;
+use switchyard_actors::keyvalue::MAX_VALUE_BYTES;
+
+use crate::error::Problem;
+
+/// The largest form body read: a value of `MAX_VALUE_BYTES` may arrive fully percent-encoded
+/// (three bytes each), plus room for the field name and a few other fields.
+pub const MAX_FORM_BYTES: usize = 3 * MAX_VALUE_BYTES + 64 * 1024;
+
+const FORM_MIME: &str = "application/x-www-form-urlencoded";
+
+/// Reads the whole body, refusing one over `MAX_FORM_BYTES` without reading it all, and
+/// answers the decoded `val` field, if the form has one.
+pub async fn read_val(
+    headers: &HeaderMap,
+    payload: web::Payload,
+) -> Result<Option<String>, Problem> {
+    check_content_type(headers)?;
+    let declared_len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared_len.is_some_and(|len| len > MAX_FORM_BYTES) {
+        return Err(Problem::ValueTooLarge);
+    }
+    let body = payload
+        .to_bytes_limited(MAX_FORM_BYTES)
+        .await
+        .map_err(|_| Problem::ValueTooLarge)?
+        .map_err(|_| Problem::Malformed)?;
+    find_field(&body, b"val")
+}
+
+/// curl `-d` and HTML forms send the form type; a missing type is read as a form too.
+fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = content_type
+        .to_str()
+        .map_err(|_| Problem::Malformed)?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    if essence.eq_ignore_ascii_case(FORM_MIME) {
+        Ok(())
+    } else {
+        Err(Problem::Malformed)
+    }
+}
+
+/// The decoded value of field `name`; a field given twice is ambiguous and refused.
+pub fn find_field(body: &[u8], name: &[u8]) -> Result<Option<String>, Problem> {
+    let mut found = None;
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        if decode(raw_name)? != name {
+            continue;
+        }
+        if found.is_some() {
+            return Err(Problem::Malformed);
+        }
+        let value = String::from_utf8(decode(raw_value)?).map_err(|_| Problem::Malformed)?;
+        found = Some(value);
+    }
+    Ok(found)
+}
+
+/// Form decoding: `+` is a space, `%XX` a byte; any other `%` is malformed.
+fn decode(raw: &[u8]) -> Result<Vec<u8>, Problem> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = bytes.next().and_then(|&h| hex(h));
+                let lo = bytes.next().and_then(|&l| hex(l));
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    _ => return Err(Problem::Malformed),
+                }
+            }
+            _ => out.push(b),
+        }
+    }
+    Ok(out)
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    (digit as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_plus_and_percent_escapes() {
+        let body = b"other=1&val=a+b%26c%3D%C3%A9";
+        assert_eq!(find_field(body, b"val"), Ok(Some("a b&c=é".into())));
+    }
+
+    #[test]
+    fn absent_and_empty_fields() {
+        assert_eq!(find_field(b"other=1", b"val"), Ok(None));
+        assert_eq!(find_field(b"", b"val"), Ok(None));
+        assert_eq!(find_field(b"val=", b"val"), Ok(Some(String::new())));
+        assert_eq!(find_field(b"val", b"val"), Ok(Some(String::new())));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read_unambiguously() {
+        for body in [&b"val=%zz"[..], b"val=%4", b"val=%FF", b"val=1&val=2"] {
+            assert_eq!(find_field(body, b"val"), Err(Problem::Malformed));
+        }
+    }
+
+    #[test]
+    fn a_bad_escape_in_another_field_is_malformed_too() {
+        assert_eq!(find_field(b"x%=1&val=2", b"val"), Err(Problem::Malformed));
+    }
+}

@@ -1,0 +1,70 @@
+//! Start-up: which actors serve which role, and the HTTP server around them.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use switchyard_actors::forwarder::Forwarder;
+use switchyard_actors::sharded_map::ShardedMap;
+use switchyard_actors::store::Store;
+
+use crate::config::{Config, Role};
+use crate::error::{Problem, Standard, Wording};
+use crate::routes;
+use crate::routes::kvs::KvsActors;
+
+/// `docker stop` waits 10 s before it kills; requests in flight get most of that to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// A server that is bound and ready to be awaited (or spawned).
+pub struct Running {
+    /// The address actually bound: with `PORT=0` the system picked the port.
+    pub addr: SocketAddr,
+    pub server: Server,
+}
+
+/// Binds the listener and builds the server for the role in `config`. The caller runs it
+/// (`.await`s or spawns `server`) inside an actix system.
+pub fn start(config: &Config) -> io::Result<Running> {
+    let role = config.role.clone();
+    let forward_timeout = config.forward_timeout;
+    // The one store of a main instance: every worker's `Store` actor shares it.
+    let store = Arc::new(ShardedMap::default());
+
+    // The factory runs once on each worker thread, so the actors it starts live on the thread
+    // whose requests they answer.
+    let mut server = HttpServer::new(move || {
+        let kvs = match &role {
+            Role::Main => KvsActors::from(Store::new(Arc::clone(&store)).start()),
+            Role::Forwarder { main } => {
+                KvsActors::from(Forwarder::new(main, forward_timeout).start())
+            }
+        };
+        App::new()
+            .app_data(web::Data::new(kvs))
+            .configure(routes::home::configure)
+            .configure(routes::kvs::configure)
+            .default_service(web::to(no_such_route))
+    })
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+    if let Some(workers) = config.workers {
+        server = server.workers(workers);
+    }
+    let server = server.bind((config.ip, config.port))?;
+    let addr =
+        server.addrs().first().copied().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::AddrNotAvailable, "no address was bound")
+        })?;
+    Ok(Running {
+        addr,
+        server: server.run(),
+    })
+}
+
+async fn no_such_route() -> HttpResponse {
+    Standard::problem_response(&Problem::NoSuchRoute)
+}
