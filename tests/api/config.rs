@@ -1,0 +1,27 @@
+//! A bad environment variable stops the program at once, naming the variable.
+
+use std::process::{Command, Stdio};
+
+fn start_with(name: &str, value: &str) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .env("IP", "127.0.0.1")
+        .env("PORT", "0")
+        .env(name, value)
+        .stdin(Stdio::null())
+        .output()
+        .expect("switchyard runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), stderr)
+}
+
+#[test]
+fn malformed_variables_stop_the_program_with_their_name() {
+    for (name, value) in [("MAINIP", "10.0.0.20"), ("PORT", "abc"), ("IP", "nowhere")] {
+        let (code, stderr) = start_with(name, value);
+        assert_eq!(code, Some(2), "{name}={value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{name}=\"{value}\" is not valid")),
+            "{stderr}"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Starting switchyard (in this process or as a child process) and talking to it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use awc::http::Method;
+use awc::Client;
+use serde_json::Value as Json;
+use switchyard::config::{Config, Role};
+use switchyard::startup;
+
+/// Longer than any answer switchyard is allowed to take (the forwarder's 2 s included).
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A switchyard instance and a client for it.
+pub struct TestApp {
+    pub base: String,
+    client: Client,
+    /// Keeps a child process alive for as long as the app is used; `None` when in-process.
+    process: Option<Child>,
+}
+
+/// One answer, read whole.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Json {
+        assert_eq!(
+            self.content_type,
+            "application/json",
+            "body: {}",
+            self.text()
+        );
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn client() -> Client {
+    Client::builder().timeout(CLIENT_TIMEOUT).finish()
+}
+
+fn local_config() -> Config {
+    Config {
+        ip: [127, 0, 0, 1].into(),
+        port: 0,
+        workers: Some(2),
+        ..Config::default()
+    }
+}
+
+/// A main store in this process, on a port the system picked.
+pub fn spawn_main() -> TestApp {
+    spawn_with(local_config())
+}
+
+/// A forwarder in this process, relaying to `main` (`host:port`).
+pub fn spawn_forwarder(main: &str) -> TestApp {
+    spawn_with(Config {
+        role: Role::Forwarder { main: main.into() },
+        ..local_config()
+    })
+}
+
+fn spawn_with(config: Config) -> TestApp {
+    let running = startup::start(&config).expect("server starts");
+    actix_rt::spawn(running.server);
+    TestApp {
+        base: format!("http://{}", running.addr),
+        client: client(),
+        process: None,
+    }
+}
+
+/// The switchyard binary as a child process, with `env` on top of `IP=127.0.0.1 PORT=0`.
+pub fn spawn_process(env: &[(&str, &str)]) -> TestApp {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
+        .env("IP", "127.0.0.1")
+        .env("PORT", "0")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("switchyard starts");
+    let addr = listening_addr(&mut child);
+    TestApp {
+        base: format!("http://{addr}"),
+        client: client(),
+        process: Some(child),
+    }
+}
+
+/// Reads the child's log until it says where it listens; keeps draining it afterwards so
+/// the child never blocks on a full pipe.
+fn listening_addr(child: &mut Child) -> SocketAddr {
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(addr.parse::<SocketAddr>().expect("an address"));
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("switchyard logs its address within 10 s")
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl TestApp {
+    /// A client of its own for a server already running at `base`.
+    pub fn connect(base: &str) -> Self {
+        TestApp {
+            base: base.to_owned(),
+            client: client(),
+            process: None,
+        }
+    }
+
+    /// `host:port`, as `MAINIP` takes it.
+    pub fn host_port(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Stops the child process at once (a crash, not a graceful stop).
+    pub fn kill(&mut self) {
+        let child = self.process.as_mut().expect("a child process");
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+    }
+
+    pub async fn request(&self, method: Method, path: &str, form: Option<&str>) -> Reply {
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        let sent = match form {
+            Some(body) => {
+                request
+                    .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                    .send_body(body.to_owned())
+                    .await
+            }
+            None => request.send().await,
+        };
+        let mut response = sent.unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
+        let body = response.body().limit(32 << 20).await.expect("a body");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        Reply {
+            status: response.status().as_u16(),
+            content_type,
+            body: body.to_vec(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// PUT with `val` form-encoded.
+    pub async fn put_val(&self, path: &str, val: &str) -> Reply {
+        let form = format!("val={}", form_encode(val));
+        self.request(Method::PUT, path, Some(&form)).await
+    }
+
+    /// The value `/kvs` holds for `key`, or `None` when it answers 404.
+    pub async fn stored(&self, key: &str) -> Option<String> {
+        let reply = self.get(&format!("/kvs/{key}")).await;
+        match reply.status {
+            200 => Some(reply.json()["value"].as_str().expect("a value").to_owned()),
+            404 => None,
+            other => panic!("GET /kvs/{key} answered {other}: {}", reply.text()),
+        }
+    }
+}
+
+/// Percent-encodes every byte but ASCII letters and digits, as a strict client would.
+pub fn form_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

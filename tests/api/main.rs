@@ -1,0 +1,9 @@
+//! Integration tests: the real server on ports the system picks, real processes for
+//! forwarding. One test binary, so the crate is linked once.
+
+mod config;
+mod consistency;
+mod forwarding;
+mod helpers;
+mod kv_store;
+mod kvs;
