@@ -1,0 +1,34 @@
+# Shared by the scripts in scripts/: sourced, never run.
+
+# Installs Debian packages that are not installed yet (apt-get update first, once).
+ensure_packages() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" ||
+            missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "installing ${missing[*]} from Debian's packages" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Starts switchyard in the background with the environment given as NAME=VALUE arguments
+# (PORT=0 picks a free port); sets STARTED_PID and STARTED_ADDR (host:port) once it listens.
+start_switchyard() {
+    local log
+    log=$(mktemp)
+    env RUST_LOG=info "$@" "$SWITCHYARD_BIN" >"$log" 2>&1 &
+    STARTED_PID=$!
+    for _ in $(seq 100); do
+        STARTED_ADDR=$(sed -n 's/.*listening on http:\/\/\([^ ]*\).*/\1/p' "$log" | head -n 1)
+        [ -n "$STARTED_ADDR" ] && return 0
+        kill -0 "$STARTED_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "switchyard did not start:" >&2
+    cat "$log" >&2
+    return 1
+}
