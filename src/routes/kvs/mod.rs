@@ -37,13 +37,16 @@ where
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    dialect_routes::<Kvs>(cfg, "/kvs/{key:.*}");
-    dialect_routes::<KvStore>(cfg, "/kv-store/{key:.*}");
+    dialect_routes::<Kvs>(cfg, "/kvs");
+    dialect_routes::<KvStore>(cfg, "/kv-store");
 }
 
-fn dialect_routes<D: Dialect>(cfg: &mut web::ServiceConfig, path: &str) {
+/// `<prefix>/<key>`; a key with a `/` in it, or none at all, reaches the handlers too, so it
+/// gets the dialect's "key not valid" rather than a bare 404.
+fn dialect_routes<D: Dialect>(cfg: &mut web::ServiceConfig, prefix: &str) {
+    let paths = [prefix.to_owned(), format!("{prefix}/{{key:.*}}")];
     cfg.service(
-        web::resource(path)
+        web::resource(paths)
             .route(web::get().to(get::<D>))
             .route(web::put().to(put::<D>))
             .route(web::delete().to(delete::<D>))
