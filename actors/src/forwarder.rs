@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::error::ActorError;
 use crate::keyvalue::{Key, Value, MAX_VALUE_BYTES};
 use crate::store::{Delete, DeleteOutcome, Get, Put, PutOutcome};
+use crate::MAILBOX_CAPACITY;
 
 /// A GET answer carries the value JSON-escaped: a control character becomes six bytes.
 const MAX_ANSWER_BYTES: usize = 6 * MAX_VALUE_BYTES + 1024;
@@ -37,9 +38,11 @@ impl Forwarder {
         let connector = Connector::new()
             .timeout(timeout)
             .conn_keep_alive(IDLE_CONNECTION_LIFETIME);
+        // `exchange` bounds each request as a whole, so awc's own timer would only add work.
         let client = Client::builder()
             .connector(connector)
-            .timeout(timeout)
+            .disable_timeout()
+            .no_default_headers()
             .finish();
         Self {
             client,
@@ -55,6 +58,12 @@ impl Forwarder {
 
 impl Actor for Forwarder {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Every open connection of this worker may have one request waiting here; with the
+        // default capacity of 16 the rest would park and be woken again.
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
 }
 
 /// The main's answer to a relayed request: its status and whole body.

@@ -16,3 +16,6 @@ pub mod sharded_map;
 pub mod store;
 
 pub use error::ActorError;
+
+/// Mailbox size of the actors that answer every request of a worker thread.
+pub(crate) const MAILBOX_CAPACITY: usize = 1024;

@@ -7,6 +7,7 @@ use actix::{Actor, Context, Handler, Message};
 use crate::error::ActorError;
 use crate::keyvalue::{Key, Value};
 use crate::sharded_map::ShardedMap;
+use crate::MAILBOX_CAPACITY;
 
 /// Store `value` under `key`, replacing any value there.
 #[derive(Debug, Message)]
@@ -60,6 +61,12 @@ impl Store {
 
 impl Actor for Store {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Every open connection of this worker may have one request waiting here; with the
+        // default capacity of 16 the rest would park and be woken again.
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
 }
 
 impl Handler<Put> for Store {

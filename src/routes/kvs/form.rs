@@ -1,9 +1,11 @@
 //! Reading the `val` field of a PUT's form body, strictly: a body that is not a well-formed
 //! `application/x-www-form-urlencoded` form is refused rather than guessed at.
 
+use std::borrow::Cow;
+
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web;
-use switchyard_actors::keyvalue::MAX_VALUE_BYTES;
+use switchyard_actors::keyvalue::{Value, MAX_VALUE_BYTES};
 
 use crate::error::Problem;
 
@@ -14,11 +16,8 @@ pub const MAX_FORM_BYTES: usize = 3 * MAX_VALUE_BYTES + 64 * 1024;
 const FORM_MIME: &str = "application/x-www-form-urlencoded";
 
 /// Reads the whole body, refusing one over `MAX_FORM_BYTES` without reading it all, and
-/// answers the decoded `val` field, if the form has one.
-pub async fn read_val(
-    headers: &HeaderMap,
-    payload: web::Payload,
-) -> Result<Option<String>, Problem> {
+/// answers the value in its `val` field.
+pub async fn read_value(headers: &HeaderMap, payload: web::Payload) -> Result<Value, Problem> {
     check_content_type(headers)?;
     let declared_len = headers
         .get(header::CONTENT_LENGTH)
@@ -32,7 +31,9 @@ pub async fn read_val(
         .await
         .map_err(|_| Problem::ValueTooLarge)?
         .map_err(|_| Problem::Malformed)?;
-    find_field(&body, b"val")
+    let val = find_field(&body, b"val")?.unwrap_or_default();
+    let text = std::str::from_utf8(&val).map_err(|_| Problem::Malformed)?;
+    Ok(Value::new(text)?)
 }
 
 /// curl `-d` and HTML forms send the form type; a missing type is read as a form too.
@@ -55,27 +56,30 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
 }
 
 /// The decoded value of field `name`; a field given twice is ambiguous and refused.
-pub fn find_field(body: &[u8], name: &[u8]) -> Result<Option<String>, Problem> {
+pub fn find_field<'a>(body: &'a [u8], name: &[u8]) -> Result<Option<Cow<'a, [u8]>>, Problem> {
     let mut found = None;
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &[][..]),
         };
-        if decode(raw_name)? != name {
+        if *decode(raw_name)? != *name {
             continue;
         }
         if found.is_some() {
             return Err(Problem::Malformed);
         }
-        let value = String::from_utf8(decode(raw_value)?).map_err(|_| Problem::Malformed)?;
-        found = Some(value);
+        found = Some(decode(raw_value)?);
     }
     Ok(found)
 }
 
-/// Form decoding: `+` is a space, `%XX` a byte; any other `%` is malformed.
-fn decode(raw: &[u8]) -> Result<Vec<u8>, Problem> {
+/// Form decoding: `+` is a space, `%XX` a byte; any other `%` is malformed. Text with
+/// neither is answered as it is, without a copy.
+fn decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, Problem> {
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return Ok(Cow::Borrowed(raw));
+    }
     let mut out = Vec::with_capacity(raw.len());
     let mut bytes = raw.iter();
     while let Some(&b) = bytes.next() {
@@ -92,7 +96,7 @@ fn decode(raw: &[u8]) -> Result<Vec<u8>, Problem> {
             _ => out.push(b),
         }
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 fn hex(digit: u8) -> Option<u8> {
@@ -103,29 +107,34 @@ fn hex(digit: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
+    fn val(body: &[u8]) -> Result<Option<Vec<u8>>, Problem> {
+        find_field(body, b"val").map(|found| found.map(Cow::into_owned))
+    }
+
     #[test]
     fn decodes_plus_and_percent_escapes() {
         let body = b"other=1&val=a+b%26c%3D%C3%A9";
-        assert_eq!(find_field(body, b"val"), Ok(Some("a b&c=é".into())));
+        assert_eq!(val(body), Ok(Some("a b&c=é".as_bytes().to_vec())));
+        assert_eq!(val(b"va%6C=plain"), Ok(Some(b"plain".to_vec())));
     }
 
     #[test]
     fn absent_and_empty_fields() {
-        assert_eq!(find_field(b"other=1", b"val"), Ok(None));
-        assert_eq!(find_field(b"", b"val"), Ok(None));
-        assert_eq!(find_field(b"val=", b"val"), Ok(Some(String::new())));
-        assert_eq!(find_field(b"val", b"val"), Ok(Some(String::new())));
+        assert_eq!(val(b"other=1"), Ok(None));
+        assert_eq!(val(b""), Ok(None));
+        assert_eq!(val(b"val="), Ok(Some(vec![])));
+        assert_eq!(val(b"val"), Ok(Some(vec![])));
     }
 
     #[test]
     fn refuses_what_it_cannot_read_unambiguously() {
-        for body in [&b"val=%zz"[..], b"val=%4", b"val=%FF", b"val=1&val=2"] {
-            assert_eq!(find_field(body, b"val"), Err(Problem::Malformed));
+        for body in [&b"val=%zz"[..], b"val=%4", b"val=1&val=2"] {
+            assert_eq!(val(body), Err(Problem::Malformed));
         }
     }
 
     #[test]
     fn a_bad_escape_in_another_field_is_malformed_too() {
-        assert_eq!(find_field(b"x%=1&val=2", b"val"), Err(Problem::Malformed));
+        assert_eq!(val(b"x%=1&val=2"), Err(Problem::Malformed));
     }
 }

@@ -7,8 +7,9 @@ mod form;
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Recipient};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
-use switchyard_actors::keyvalue::{Key, Value};
+use switchyard_actors::keyvalue::Key;
 use switchyard_actors::store::{Delete, DeleteOutcome, Get, Put};
 
 use crate::error::{ApiError, Problem};
@@ -37,44 +38,49 @@ where
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    dialect_routes::<Kvs>(cfg, "/kvs");
-    dialect_routes::<KvStore>(cfg, "/kv-store");
+    cfg.service(web::scope("/kvs").default_service(web::to(dispatch::<Kvs>)));
+    cfg.service(web::scope("/kv-store").default_service(web::to(dispatch::<KvStore>)));
 }
 
-/// `<prefix>/<key>`; a key with a `/` in it, or none at all, reaches the handlers too, so it
-/// gets the dialect's "key not valid" rather than a bare 404.
-fn dialect_routes<D: Dialect>(cfg: &mut web::ServiceConfig, prefix: &str) {
-    let paths = [prefix.to_owned(), format!("{prefix}/{{key:.*}}")];
-    cfg.service(
-        web::resource(paths)
-            .route(web::get().to(get::<D>))
-            .route(web::put().to(put::<D>))
-            .route(web::delete().to(delete::<D>))
-            .default_service(web::to(method_not_allowed::<D>)),
-    );
-}
-
-fn key_of(req: &HttpRequest) -> Result<Key, Problem> {
-    Ok(Key::parse(req.match_info().get("key").unwrap_or_default())?)
-}
-
-async fn put<D: Dialect>(
+/// Everything under a dialect's prefix arrives here. A static scope and a method match are
+/// cheaper than a `{key}` route, whose pattern is a regular expression run on every request;
+/// and a key with a `/` in it, or none at all, gets the dialect's "key not valid" rather than a
+/// bare 404.
+async fn dispatch<D: Dialect>(
     req: HttpRequest,
     payload: web::Payload,
     actors: web::Data<KvsActors>,
 ) -> Result<HttpResponse, ApiError<D>> {
-    let key = key_of(&req)?;
-    let val = form::read_val(req.headers(), payload).await?;
-    let value = Value::new(val.as_deref().unwrap_or_default())?;
+    match *req.method() {
+        Method::GET => get(&req, &actors).await,
+        Method::PUT => put(&req, payload, &actors).await,
+        Method::DELETE => delete(&req, &actors).await,
+        _ => Ok(method_not_allowed::<D>()),
+    }
+}
+
+/// The key is the rest of the path after the dialect's prefix and one `/`.
+fn key_of(req: &HttpRequest) -> Result<Key, Problem> {
+    let rest = req.match_info().unprocessed();
+    Ok(Key::parse(rest.strip_prefix('/').unwrap_or(rest))?)
+}
+
+async fn put<D: Dialect>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    actors: &KvsActors,
+) -> Result<HttpResponse, ApiError<D>> {
+    let key = key_of(req)?;
+    let value = form::read_value(req.headers(), payload).await?;
     let outcome = actors.put.send(Put { key, value }).await??;
     Ok(D::put_answer(outcome))
 }
 
 async fn get<D: Dialect>(
-    req: HttpRequest,
-    actors: web::Data<KvsActors>,
+    req: &HttpRequest,
+    actors: &KvsActors,
 ) -> Result<HttpResponse, ApiError<D>> {
-    let key = key_of(&req)?;
+    let key = key_of(req)?;
     match actors.get.send(Get { key }).await?? {
         Some(value) => Ok(D::found(&value)),
         None => Err(Problem::KeyNotFound.into()),
@@ -82,17 +88,17 @@ async fn get<D: Dialect>(
 }
 
 async fn delete<D: Dialect>(
-    req: HttpRequest,
-    actors: web::Data<KvsActors>,
+    req: &HttpRequest,
+    actors: &KvsActors,
 ) -> Result<HttpResponse, ApiError<D>> {
-    let key = key_of(&req)?;
+    let key = key_of(req)?;
     match actors.delete.send(Delete { key }).await?? {
         DeleteOutcome::Deleted => Ok(D::deleted()),
         DeleteOutcome::NotFound => Err(Problem::KeyNotFound.into()),
     }
 }
 
-async fn method_not_allowed<D: Dialect>() -> HttpResponse {
+fn method_not_allowed<D: Dialect>() -> HttpResponse {
     let mut response = D::problem_response(&Problem::MethodNotAllowed);
     response
         .headers_mut()
