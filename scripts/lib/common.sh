@@ -32,3 +32,13 @@ start_switchyard() {
     cat "$log" >&2
     return 1
 }
+
+# Prints a TCP port that nothing on this machine listens on (for programs that cannot be
+# told to pick one themselves).
+free_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 40000))
+        ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return; }
+    done
+}
