@@ -58,75 +58,68 @@ impl Config {
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let var = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let bad = |name, value: String, expected| ConfigError {
-            name,
-            value,
-            expected,
-        };
+        let env = Env(lookup);
+        let ip = env.parsed("IP", "an IP address", |v| v.parse().ok())?;
+        let port = env.parsed("PORT", "a port number from 0 to 65535", |v| v.parse().ok())?;
+        let is_main = env.parsed("ISMAIN", "true or false", parse_bool)?;
+        let main = env.parsed("MAINIP", "host:port, e.g. 10.0.0.20:8080", parse_host_port)?;
+        let forward_timeout_ms = env.parsed("FORWARD_TIMEOUT_MS", "milliseconds above 0", |v| {
+            v.parse::<u64>().ok().filter(|&ms| ms > 0)
+        })?;
+        let workers = env.parsed("WORKERS", "a number of threads above 0", |v| {
+            v.parse::<usize>().ok().filter(|&n| n > 0)
+        })?;
 
-        let ip = match var("IP") {
-            None => defaults.ip,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| bad("IP", v, "an IP address"))?,
-        };
-        let port = match var("PORT") {
-            None => defaults.port,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| bad("PORT", v, "a port number from 0 to 65535"))?,
-        };
-        let is_main = match var("ISMAIN") {
-            None => None,
-            Some(v) => Some(parse_bool(&v).ok_or_else(|| bad("ISMAIN", v, "true or false"))?),
-        };
-        let main = match var("MAINIP") {
-            None => None,
-            Some(v) => Some(
-                parse_host_port(&v)
-                    .ok_or_else(|| bad("MAINIP", v, "host:port, e.g. 10.0.0.20:8080"))?,
-            ),
-        };
         let role = match (is_main, main) {
             (Some(true), _) | (None, None) => Role::Main,
             (_, Some(main)) => Role::Forwarder { main },
             (Some(false), None) => {
-                return Err(bad(
-                    "ISMAIN",
-                    "false".into(),
-                    "MAINIP to be set as well on a forwarding instance",
-                ))
+                return Err(ConfigError {
+                    name: "ISMAIN",
+                    value: "false".into(),
+                    expected: "MAINIP to be set as well on a forwarding instance",
+                })
             }
         };
-        let forward_timeout = match var("FORWARD_TIMEOUT_MS") {
-            None => defaults.forward_timeout,
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => return Err(bad("FORWARD_TIMEOUT_MS", v, "milliseconds above 0")),
-            },
-        };
-        let workers = match var("WORKERS") {
-            None => None,
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => return Err(bad("WORKERS", v, "a number of threads above 0")),
-            },
-        };
         Ok(Self {
-            ip,
-            port,
+            ip: ip.unwrap_or(defaults.ip),
+            port: port.unwrap_or(defaults.port),
             role,
-            forward_timeout,
+            forward_timeout: forward_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.forward_timeout),
             workers,
         })
     }
 }
 
+/// The environment, as a lookup function.
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// `None` when the variable is unset or blank; an error naming it when `parse` refuses it.
+    fn parsed<T>(
+        &self,
+        name: &'static str,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(value) = (self.0)(name).filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        match parse(value.trim()) {
+            Some(parsed) => Ok(Some(parsed)),
+            None => Err(ConfigError {
+                name,
+                value,
+                expected,
+            }),
+        }
+    }
+}
+
 fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.trim().to_ascii_lowercase().as_str() {
+    match raw.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Some(true),
         "false" | "0" | "no" => Some(false),
         _ => None,
@@ -135,7 +128,6 @@ fn parse_bool(raw: &str) -> Option<bool> {
 
 /// `host:port` with a non-empty host (an IPv4 address, a name, or `[v6]`) and a port above 0.
 fn parse_host_port(raw: &str) -> Option<String> {
-    let raw = raw.trim();
     let (host, port) = raw.rsplit_once(':')?;
     let port: u16 = port.parse().ok()?;
     let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {

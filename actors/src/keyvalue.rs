@@ -78,6 +78,20 @@ impl Value {
     }
 }
 
+/// Shorthands for the actors' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub fn key(k: &str) -> Key {
+        Key::parse(k).unwrap()
+    }
+
+    pub fn value(v: &str) -> Value {
+        Value::new(v).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

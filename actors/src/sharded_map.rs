@@ -72,15 +72,8 @@ impl ShardedMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyvalue::testing::{key, value};
     use std::sync::Arc;
-
-    fn key(k: &str) -> Key {
-        Key::parse(k).unwrap()
-    }
-
-    fn value(v: &str) -> Value {
-        Value::new(v).unwrap()
-    }
 
     #[test]
     fn insert_reports_replacement_and_remove_reports_presence() {

@@ -105,14 +105,7 @@ impl Handler<Delete> for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(k: &str) -> Key {
-        Key::parse(k).unwrap()
-    }
-
-    fn value(v: &str) -> Value {
-        Value::new(v).unwrap()
-    }
+    use crate::keyvalue::testing::{key, value};
 
     #[actix::test]
     async fn put_get_delete_round_trip() {
