@@ -60,8 +60,9 @@ impl From<ValueError> for Problem {
 impl From<ActorError> for Problem {
     fn from(err: ActorError) -> Self {
         match err {
+            // The forwarder logs when an outage starts and ends; each request only at debug.
             ActorError::Unavailable { reason } => {
-                log::warn!("forwarding failed: {reason}");
+                log::debug!("forwarding failed: {reason}");
                 Self::Unavailable
             }
         }

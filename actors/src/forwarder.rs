@@ -1,5 +1,6 @@
 //! `Forwarder`: answers the `Store`'s messages by relaying them to the main instance.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ const IDLE_CONNECTION_LIFETIME: Duration = Duration::from_secs(4);
 pub struct Forwarder {
     client: Client,
     kvs_url: Rc<str>,
-    timeout: Duration,
+    relay: Relay,
 }
 
 impl Forwarder {
@@ -47,7 +48,11 @@ impl Forwarder {
         Self {
             client,
             kvs_url: format!("http://{main}/kvs/").into(),
-            timeout,
+            relay: Relay {
+                main: main.into(),
+                timeout,
+                reachable: Rc::new(Cell::new(true)),
+            },
         }
     }
 
@@ -78,23 +83,58 @@ impl Answer {
     }
 }
 
-/// Sends one request and reads the whole answer, all within `timeout`.
-async fn exchange(request: SendClientRequest, timeout: Duration) -> Result<Answer, ActorError> {
-    let exchange = async {
-        let mut response = request.await.map_err(ActorError::unavailable)?;
-        let body = response
-            .body()
-            .limit(MAX_ANSWER_BYTES)
+/// What every relayed request of one `Forwarder` shares.
+#[derive(Clone)]
+struct Relay {
+    main: Rc<str>,
+    timeout: Duration,
+    /// Whether the last exchange reached the main: an outage is logged when it starts and
+    /// when it ends, not once per request.
+    reachable: Rc<Cell<bool>>,
+}
+
+impl Relay {
+    /// Sends one request and reads the whole answer, all within the timeout.
+    async fn exchange(&self, request: SendClientRequest) -> Result<Answer, ActorError> {
+        let result = self.exchange_within_timeout(request).await;
+        match &result {
+            Ok(_) if !self.reachable.get() => {
+                self.reachable.set(true);
+                log::info!("main {} answers again", self.main);
+            }
+            Err(err) if self.reachable.get() => {
+                self.reachable.set(false);
+                log::warn!(
+                    "{err} ({}); answering \"unavailable\" until it is back",
+                    self.main
+                );
+            }
+            _ => {}
+        }
+        result
+    }
+
+    async fn exchange_within_timeout(
+        &self,
+        request: SendClientRequest,
+    ) -> Result<Answer, ActorError> {
+        let timeout = self.timeout;
+        let exchange = async {
+            let mut response = request.await.map_err(ActorError::unavailable)?;
+            let body = response
+                .body()
+                .limit(MAX_ANSWER_BYTES)
+                .await
+                .map_err(ActorError::unavailable)?;
+            Ok(Answer {
+                status: response.status(),
+                body,
+            })
+        };
+        actix_rt::time::timeout(timeout, exchange)
             .await
-            .map_err(ActorError::unavailable)?;
-        Ok(Answer {
-            status: response.status(),
-            body,
-        })
-    };
-    actix_rt::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| ActorError::unavailable(format!("no answer within {timeout:?}")))?
+            .map_err(|_| ActorError::unavailable(format!("no answer within {timeout:?}")))?
+    }
 }
 
 impl Handler<Put> for Forwarder {
@@ -105,9 +145,9 @@ impl Handler<Put> for Forwarder {
             .client
             .put(self.url(&msg.key))
             .send_form(&[("val", msg.value.as_str())]);
-        let timeout = self.timeout;
+        let relay = self.relay.clone();
         Box::pin(async move {
-            let answer = exchange(request, timeout).await?;
+            let answer = relay.exchange(request).await?;
             match answer.status {
                 StatusCode::CREATED => Ok(PutOutcome::Created),
                 StatusCode::OK => Ok(PutOutcome::Replaced),
@@ -128,9 +168,9 @@ impl Handler<Get> for Forwarder {
 
     fn handle(&mut self, msg: Get, _: &mut Context<Self>) -> Self::Result {
         let request = self.client.get(self.url(&msg.key)).send();
-        let timeout = self.timeout;
+        let relay = self.relay.clone();
         Box::pin(async move {
-            let answer = exchange(request, timeout).await?;
+            let answer = relay.exchange(request).await?;
             match answer.status {
                 StatusCode::OK => {
                     let found: FoundBody = serde_json::from_slice(&answer.body)
@@ -152,9 +192,9 @@ impl Handler<Delete> for Forwarder {
 
     fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
         let request = self.client.delete(self.url(&msg.key)).send();
-        let timeout = self.timeout;
+        let relay = self.relay.clone();
         Box::pin(async move {
-            let answer = exchange(request, timeout).await?;
+            let answer = relay.exchange(request).await?;
             match answer.status {
                 StatusCode::OK => Ok(DeleteOutcome::Deleted),
                 StatusCode::NOT_FOUND => Ok(DeleteOutcome::NotFound),
