@@ -3,7 +3,11 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use switchyard_actors::redis::RedisConfig;
 use thiserror::Error;
+
+const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+const DEFAULT_REDIS_PREFIX: &str = "switchyard:";
 
 /// Which part this instance plays in the key-value store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,12 @@ pub struct Config {
     pub forward_timeout: Duration,
     /// `WORKERS`: HTTP worker threads; by default one per CPU core.
     pub workers: Option<usize>,
+    /// `REDIS_URL` and `REDIS_PREFIX`: where the cache, visits and queues live.
+    pub redis: RedisConfig,
+    /// `RECENT_SIZE`: how many visits `/recent` keeps.
+    pub recent_size: usize,
+    /// `CACHE_TTL_SECS`: how long the `/set` message lives.
+    pub cache_ttl: Duration,
 }
 
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
@@ -45,6 +55,10 @@ impl Default for Config {
             role: Role::Main,
             forward_timeout: Duration::from_millis(1500),
             workers: None,
+            redis: RedisConfig::from_url(DEFAULT_REDIS_URL, DEFAULT_REDIS_PREFIX)
+                .expect("the default Redis URL is valid"),
+            recent_size: 5,
+            cache_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +83,19 @@ impl Config {
         let workers = env.parsed("WORKERS", "a number of threads above 0", |v| {
             v.parse::<usize>().ok().filter(|&n| n > 0)
         })?;
+        let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
+        let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
+        let redis = env.parsed(
+            "REDIS_URL",
+            "redis://[[user]:password@]host[:port][/db]",
+            |v| RedisConfig::from_url(v, redis_prefix).ok(),
+        )?;
+        let recent_size = env.parsed("RECENT_SIZE", "a number of visits above 0", |v| {
+            v.parse::<usize>().ok().filter(|&n| n > 0)
+        })?;
+        let cache_ttl_secs = env.parsed("CACHE_TTL_SECS", "whole seconds above 0", |v| {
+            v.parse::<u64>().ok().filter(|&s| s > 0)
+        })?;
 
         let role = match (is_main, main) {
             (Some(true), _) | (None, None) => Role::Main,
@@ -89,6 +116,17 @@ impl Config {
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.forward_timeout),
             workers,
+            redis: match redis {
+                Some(redis) => redis,
+                None => RedisConfig {
+                    prefix: redis_prefix.to_owned(),
+                    ..defaults.redis
+                },
+            },
+            recent_size: recent_size.unwrap_or(defaults.recent_size),
+            cache_ttl: cache_ttl_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.cache_ttl),
         })
     }
 }
@@ -187,12 +225,33 @@ mod tests {
             ("ISMAIN", "maybe"),
             ("FORWARD_TIMEOUT_MS", "0"),
             ("WORKERS", "-1"),
+            ("REDIS_URL", "localhost:6379"),
+            ("RECENT_SIZE", "0"),
+            ("CACHE_TTL_SECS", "1.5"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name, "{name}={value}");
             assert!(err.to_string().starts_with(name));
         }
+    }
+
+    #[test]
+    fn redis_url_and_prefix() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.redis.host.as_str(), c.redis.port), ("127.0.0.1", 6379));
+        assert_eq!(c.redis.prefix, "switchyard:");
+        let c = config(&[("REDIS_PREFIX", "t1:")]).unwrap();
+        assert_eq!(c.redis.prefix, "t1:");
+        let c = config(&[
+            ("REDIS_URL", "redis://:pw@r:7000/2"),
+            ("REDIS_PREFIX", "t2:"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.redis.port, c.redis.db, c.redis.prefix.as_str()),
+            (7000, 2, "t2:")
+        );
     }
 
     #[test]

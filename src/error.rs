@@ -31,6 +31,15 @@ pub enum Problem {
     /// A forwarding instance could not reach the main.
     #[error("service is not available")]
     Unavailable,
+    /// Redis refused, broke the connection, or did not answer in time.
+    #[error("redis unavailable")]
+    RedisUnavailable,
+    /// Redis answered with an error.
+    #[error("redis error")]
+    RedisFailed,
+    /// `/get` when the message has expired or was never set.
+    #[error("no message: it has expired or was never set")]
+    NoMessage,
     /// No route serves this path.
     #[error("no such route")]
     NoSuchRoute,
@@ -64,6 +73,15 @@ impl From<ActorError> for Problem {
             ActorError::Unavailable { reason } => {
                 log::debug!("forwarding failed: {reason}");
                 Self::Unavailable
+            }
+            // The Redis layer logs when an outage starts and ends.
+            ActorError::RedisUnavailable { reason } => {
+                log::debug!("redis command failed: {reason}");
+                Self::RedisUnavailable
+            }
+            ActorError::Redis { reason } => {
+                log::error!("redis answered an error: {reason}");
+                Self::RedisFailed
             }
         }
     }
@@ -102,10 +120,12 @@ impl Wording for Standard {
             Problem::ValueTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             // The /kvs seed assignment's graders expect 404 when the main is down.
-            Problem::KeyNotFound | Problem::Unavailable | Problem::NoSuchRoute => {
-                StatusCode::NOT_FOUND
-            }
-            Problem::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::KeyNotFound
+            | Problem::Unavailable
+            | Problem::NoMessage
+            | Problem::NoSuchRoute => StatusCode::NOT_FOUND,
+            Problem::ShuttingDown | Problem::RedisUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

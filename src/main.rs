@@ -3,8 +3,13 @@ use std::process::ExitCode;
 use switchyard::config::{Config, Role};
 use switchyard::startup;
 
+/// redis-async logs an error for every command that fails while Redis is down; switchyard logs
+/// the outage once when it starts and once when it ends instead.
+const DEFAULT_LOG_FILTER: &str = "info,redis_async=off";
+
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER))
+        .init();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use switchyard_actors::cache::Cache;
 use switchyard_actors::forwarder::Forwarder;
+use switchyard_actors::recent::RecentList;
+use switchyard_actors::redis::Redis;
 use switchyard_actors::sharded_map::ShardedMap;
 use switchyard_actors::store::Store;
 
@@ -34,6 +37,8 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let forward_timeout = config.forward_timeout;
     // The one store of a main instance: every worker's `Store` actor shares it.
     let store = Arc::new(ShardedMap::default());
+    let redis = Redis::new(config.redis.clone());
+    let (recent_size, cache_ttl) = (config.recent_size, config.cache_ttl);
 
     // The factory runs once on each worker thread, so the actors it starts live on the thread
     // whose requests they answer.
@@ -44,10 +49,21 @@ pub fn start(config: &Config) -> io::Result<Running> {
                 KvsActors::from(Forwarder::new(main, forward_timeout).start())
             }
         };
+        let cache = Cache::new(redis.clone(), cache_ttl).start();
+        let recent = RecentList::new(redis.clone(), recent_size).start();
+        let visits = recent.clone();
         App::new()
             .app_data(web::Data::new(kvs))
+            .app_data(web::Data::new(cache))
+            .app_data(web::Data::new(recent))
+            .wrap_fn(move |req, app| {
+                routes::recent::record_visit(&visits, &req);
+                app.call(req)
+            })
             .configure(routes::home::configure)
             .configure(routes::kvs::configure)
+            .configure(routes::cache::configure)
+            .configure(routes::recent::configure)
             .default_service(web::to(no_such_route))
     })
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs());

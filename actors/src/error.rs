@@ -12,6 +12,14 @@ pub enum ActorError {
     /// answered something that is not the key-value API.
     #[error("main instance unavailable: {reason}")]
     Unavailable { reason: String },
+
+    /// Redis refused the connection, did not answer in time, or the connection broke.
+    #[error("redis unavailable: {reason}")]
+    RedisUnavailable { reason: String },
+
+    /// Redis answered with an error (for example a key holding another type).
+    #[error("redis error: {reason}")]
+    Redis { reason: String },
 }
 
 impl ActorError {

@@ -3,15 +3,21 @@
 //!
 //! - [`store::Store`]: the in-memory key-value store (`Put`, `Get`, `Delete`).
 //! - [`forwarder::Forwarder`]: answers the same messages by relaying them to the main instance.
+//! - [`cache::Cache`]: the self-destructing message in Redis (`SetMessage`, `GetMessage`).
+//! - [`recent::RecentList`]: the latest visits in Redis (`RecordVisit`, `RecentVisits`).
 //!
 //! Around them: [`keyvalue`] defines keys and values that are valid by construction,
-//! [`sharded_map`] the map every `Store` of a process shares, [`error`] the actors' one error.
+//! [`sharded_map`] the map every `Store` of a process shares, [`redis`] the Redis connection and
+//! key names, [`error`] the actors' one error.
 
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod error;
 pub mod forwarder;
 pub mod keyvalue;
+pub mod recent;
+pub mod redis;
 pub mod sharded_map;
 pub mod store;
 

@@ -1,4 +1,6 @@
 //! HTTP translation, one module per concern; each exports `configure`.
 
+pub mod cache;
 pub mod home;
 pub mod kvs;
+pub mod recent;

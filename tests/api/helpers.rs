@@ -11,6 +11,7 @@ use awc::Client;
 use serde_json::Value as Json;
 use switchyard::config::{Config, Role};
 use switchyard::startup;
+use switchyard_actors::redis::RedisConfig;
 
 /// Longer than any answer switchyard is allowed to take (the forwarder's 2 s included).
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,13 +51,32 @@ fn client() -> Client {
     Client::builder().timeout(CLIENT_TIMEOUT).finish()
 }
 
+/// Port 1 on loopback: nothing listens there, so the Redis features fail fast and the tests
+/// that do not need Redis never touch one that may run on this machine.
+pub const NO_REDIS: &str = "redis://127.0.0.1:1";
+
 fn local_config() -> Config {
     Config {
         ip: [127, 0, 0, 1].into(),
         port: 0,
         workers: Some(2),
+        redis: RedisConfig::from_url(NO_REDIS, "unused:").unwrap(),
         ..Config::default()
     }
+}
+
+/// A main store in this process using the Redis at `redis_url` under `prefix`.
+pub fn spawn_with_redis(
+    redis_url: &str,
+    prefix: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = Config {
+        redis: RedisConfig::from_url(redis_url, prefix).unwrap(),
+        ..local_config()
+    };
+    adjust(&mut config);
+    spawn_with(config)
 }
 
 /// A main store in this process, on a port the system picked.
@@ -89,6 +109,7 @@ pub fn spawn_process(env: &[(&str, &str)]) -> TestApp {
         .env("IP", "127.0.0.1")
         .env("PORT", "0")
         .env("RUST_LOG", "info")
+        .env("REDIS_URL", NO_REDIS)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

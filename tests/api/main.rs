@@ -1,9 +1,13 @@
 //! Integration tests: the real server on ports the system picks, real processes for
 //! forwarding. One test binary, so the crate is linked once.
 
+mod cache;
 mod config;
 mod consistency;
 mod forwarding;
 mod helpers;
 mod kv_store;
 mod kvs;
+mod recent;
+mod redis_outage;
+mod redis_server;

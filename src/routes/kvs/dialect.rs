@@ -126,10 +126,13 @@ impl Wording for KvStore {
             Problem::ValueTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::Malformed => StatusCode::BAD_REQUEST,
             Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Problem::KeyNotFound | Problem::NoSuchRoute => StatusCode::NOT_FOUND,
+            Problem::KeyNotFound | Problem::NoSuchRoute | Problem::NoMessage => {
+                StatusCode::NOT_FOUND
+            }
             // The dialect's clients expect 501 when the main is down.
             Problem::Unavailable => StatusCode::NOT_IMPLEMENTED,
-            Problem::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::ShuttingDown | Problem::RedisUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -142,7 +145,9 @@ impl Wording for KvStore {
             Problem::MethodNotAllowed => "Method not allowed",
             Problem::KeyNotFound => "Key does not exist",
             Problem::Unavailable => "Server unavailable",
-            Problem::NoSuchRoute => "Not found",
+            Problem::NoSuchRoute | Problem::NoMessage => "Not found",
+            Problem::RedisUnavailable => "Redis unavailable",
+            Problem::RedisFailed => "Redis error",
             Problem::ShuttingDown => "Server is shutting down",
         };
         HttpResponse::build(Self::problem_status(problem)).json(KvStoreError {

@@ -1,0 +1,101 @@
+//! `RecentList`: the latest requests the server received, newest first, in Redis.
+
+use std::collections::VecDeque;
+
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture,
+};
+use redis_async::resp::RespValue;
+use redis_async::resp_array;
+
+use crate::error::ActorError;
+use crate::redis::Redis;
+
+/// Pushes the visits given (oldest first) and trims the list to its cap, as one atomic step.
+const PUSH_AND_TRIM: &str = "redis.call('LPUSH', KEYS[1], unpack(ARGV, 2)) \
+    redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1) return 1";
+
+/// Record one visit, e.g. `"GET /kvs/foo"`. Fire and forget: send it with `do_send`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RecordVisit {
+    pub visit: String,
+}
+
+/// The latest visits, newest first.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Vec<String>, ActorError>")]
+pub struct RecentVisits {}
+
+/// Records visits without ever delaying the request: visits wait in a small buffer while one
+/// write to Redis is under way, then go in one command. Only the newest `size` can matter, so
+/// the buffer never holds more; with Redis down, visits are dropped (the outage is logged by
+/// the Redis layer, once).
+pub struct RecentList {
+    redis: Redis,
+    size: usize,
+    pending: VecDeque<String>,
+    writing: bool,
+}
+
+impl RecentList {
+    pub fn new(redis: Redis, size: usize) -> Self {
+        Self {
+            redis,
+            size: size.max(1),
+            pending: VecDeque::new(),
+            writing: false,
+        }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.pending.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let mut args: Vec<RespValue> = vec![
+            "EVAL".into(),
+            PUSH_AND_TRIM.into(),
+            "1".into(),
+            self.redis.keys().recent_visits().into(),
+            self.size.to_string().into(),
+        ];
+        args.extend(self.pending.drain(..).map(RespValue::from));
+        let redis = self.redis.clone();
+        let write = async move { redis.command::<RespValue>(RespValue::Array(args)).await };
+        ctx.spawn(write.into_actor(self).map(|result, actor, ctx| {
+            if let Err(err) = result {
+                log::debug!("visits not recorded: {err}");
+            }
+            actor.writing = false;
+            actor.flush(ctx);
+        }));
+    }
+}
+
+impl Actor for RecentList {
+    type Context = Context<Self>;
+}
+
+impl Handler<RecordVisit> for RecentList {
+    type Result = ();
+
+    fn handle(&mut self, msg: RecordVisit, ctx: &mut Context<Self>) {
+        if self.pending.len() == self.size {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(msg.visit);
+        self.flush(ctx);
+    }
+}
+
+impl Handler<RecentVisits> for RecentList {
+    type Result = ResponseFuture<Result<Vec<String>, ActorError>>;
+
+    fn handle(&mut self, _: RecentVisits, _: &mut Context<Self>) -> Self::Result {
+        let redis = self.redis.clone();
+        let last = (self.size - 1).to_string();
+        let command = resp_array!["LRANGE", redis.keys().recent_visits(), "0", last];
+        Box::pin(async move { redis.command(command).await })
+    }
+}

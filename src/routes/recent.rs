@@ -1,0 +1,29 @@
+//! `/recent`, and the recording of every other request.
+
+use actix::Addr;
+use actix_web::dev::ServiceRequest;
+use actix_web::{web, HttpResponse};
+use switchyard_actors::recent::{RecentList, RecentVisits, RecordVisit};
+
+use crate::error::ApiError;
+
+const PATH: &str = "/recent";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(PATH, web::get().to(recent));
+}
+
+async fn recent(list: web::Data<Addr<RecentList>>) -> Result<HttpResponse, ApiError> {
+    let visits = list.send(RecentVisits {}).await??;
+    Ok(HttpResponse::Ok().json(visits))
+}
+
+/// Records `req` as `"GET /kvs/foo"`, unless it asks for `/recent` itself. Fire and forget:
+/// the request neither waits for nor fails with the recording.
+pub fn record_visit(list: &Addr<RecentList>, req: &ServiceRequest) {
+    if req.path() != PATH {
+        list.do_send(RecordVisit {
+            visit: format!("{} {}", req.method(), req.path()),
+        });
+    }
+}

@@ -1,0 +1,63 @@
+//! `/recent` against a real Redis: every request recorded, newest first, capped.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+
+use crate::helpers::{spawn_with_redis, TestApp};
+use crate::redis_server::{unique_prefix, TestRedis};
+
+/// Recording is fire and forget: waits until `/recent` starts with `newest`.
+async fn recent_once_recorded(app: &TestApp, newest: &str) -> Json {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = app.get("/recent").await;
+        assert_eq!(reply.status, 200);
+        let visits = reply.json();
+        if visits[0] == newest {
+            return visits;
+        }
+        assert!(Instant::now() < deadline, "{newest} not recorded: {visits}");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn the_five_latest_visits_newest_first() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("recent");
+    let app = spawn_with_redis(&redis.url(), &prefix, |_| {});
+
+    app.get("/").await;
+    app.put_val("/kvs/foo", "bar").await;
+    app.get("/kvs/foo").await;
+    app.get("/no/such/path").await;
+    app.get("/recent").await; // not recorded
+    app.delete("/kvs/foo").await;
+    app.get("/get").await;
+
+    let visits = recent_once_recorded(&app, "GET /get").await;
+    let expected = json!([
+        "GET /get",
+        "DELETE /kvs/foo",
+        "GET /no/such/path",
+        "GET /kvs/foo",
+        "PUT /kvs/foo"
+    ]);
+    assert_eq!(visits, expected);
+    let key = format!("{prefix}recent");
+    assert_eq!(redis.cli(&["LLEN", &key]), "5");
+}
+
+#[actix_rt::test]
+async fn recent_size_caps_the_list_in_redis() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("cap");
+    let app = spawn_with_redis(&redis.url(), &prefix, |config| config.recent_size = 2);
+    for i in 0..20 {
+        app.get(&format!("/page{i}")).await;
+    }
+    let visits = recent_once_recorded(&app, "GET /page19").await;
+    assert_eq!(visits, json!(["GET /page19", "GET /page18"]));
+    assert_eq!(redis.cli(&["LLEN", &format!("{prefix}recent")]), "2");
+}
