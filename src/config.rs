@@ -36,6 +36,8 @@ pub struct Config {
     pub recent_size: usize,
     /// `CACHE_TTL_SECS`: how long the `/set` message lives.
     pub cache_ttl: Duration,
+    /// `IMAGE_MAX_BYTES`: the largest image `/upload` accepts.
+    pub image_max_bytes: usize,
 }
 
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
@@ -59,6 +61,7 @@ impl Default for Config {
                 .expect("the default Redis URL is valid"),
             recent_size: 5,
             cache_ttl: Duration::from_secs(10),
+            image_max_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -96,6 +99,9 @@ impl Config {
         let cache_ttl_secs = env.parsed("CACHE_TTL_SECS", "whole seconds above 0", |v| {
             v.parse::<u64>().ok().filter(|&s| s > 0)
         })?;
+        let image_max_bytes = env.parsed("IMAGE_MAX_BYTES", "a number of bytes above 0", |v| {
+            v.parse::<usize>().ok().filter(|&n| n > 0)
+        })?;
 
         let role = match (is_main, main) {
             (Some(true), _) | (None, None) => Role::Main,
@@ -127,6 +133,7 @@ impl Config {
             cache_ttl: cache_ttl_secs
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.cache_ttl),
+            image_max_bytes: image_max_bytes.unwrap_or(defaults.image_max_bytes),
         })
     }
 }
@@ -228,6 +235,7 @@ mod tests {
             ("REDIS_URL", "localhost:6379"),
             ("RECENT_SIZE", "0"),
             ("CACHE_TTL_SECS", "1.5"),
+            ("IMAGE_MAX_BYTES", "10MB"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();

@@ -40,6 +40,21 @@ pub enum Problem {
     /// `/get` when the message has expired or was never set.
     #[error("no message: it has expired or was never set")]
     NoMessage,
+    /// `/upload` without a form field `image`.
+    #[error("no image: send the file as the form field \"image\"")]
+    ImageMissing,
+    /// `/upload` of a file that is not JPEG, PNG, GIF or WebP.
+    #[error("not an image: JPEG, PNG, GIF or WebP expected")]
+    NotAnImage,
+    /// `/upload` over `IMAGE_MAX_BYTES`.
+    #[error("image too large")]
+    ImageTooLarge,
+    /// `/upload` whose body is not `multipart/form-data`.
+    #[error("expected a multipart/form-data upload")]
+    NotMultipart,
+    /// `/meow` with nothing queued.
+    #[error("no image in the queue")]
+    NoImageQueued,
     /// No route serves this path.
     #[error("no such route")]
     NoSuchRoute,
@@ -116,13 +131,16 @@ impl Wording for Standard {
             Problem::KeyTooLong
             | Problem::KeyNotValid
             | Problem::ValueMissing
+            | Problem::ImageMissing
             | Problem::Malformed => StatusCode::BAD_REQUEST,
-            Problem::ValueTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::ValueTooLarge | Problem::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::NotAnImage | Problem::NotMultipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             // The /kvs seed assignment's graders expect 404 when the main is down.
             Problem::KeyNotFound
             | Problem::Unavailable
             | Problem::NoMessage
+            | Problem::NoImageQueued
             | Problem::NoSuchRoute => StatusCode::NOT_FOUND,
             Problem::ShuttingDown | Problem::RedisUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,

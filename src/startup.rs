@@ -10,6 +10,7 @@ use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use switchyard_actors::cache::Cache;
 use switchyard_actors::forwarder::Forwarder;
+use switchyard_actors::image_queue::ImageQueue;
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
 use switchyard_actors::sharded_map::ShardedMap;
@@ -18,6 +19,7 @@ use switchyard_actors::store::Store;
 use crate::config::{Config, Role};
 use crate::error::{Problem, Standard, Wording};
 use crate::routes;
+use crate::routes::images::ImageLimit;
 use crate::routes::kvs::KvsActors;
 
 /// `docker stop` waits 10 s before it kills; requests in flight get most of that to finish.
@@ -39,6 +41,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let store = Arc::new(ShardedMap::default());
     let redis = Redis::new(config.redis.clone());
     let (recent_size, cache_ttl) = (config.recent_size, config.cache_ttl);
+    let image_limit = ImageLimit(config.image_max_bytes);
 
     // The factory runs once on each worker thread, so the actors it starts live on the thread
     // whose requests they answer.
@@ -51,11 +54,14 @@ pub fn start(config: &Config) -> io::Result<Running> {
         };
         let cache = Cache::new(redis.clone(), cache_ttl).start();
         let recent = RecentList::new(redis.clone(), recent_size).start();
+        let images = ImageQueue::new(redis.clone()).start();
         let visits = recent.clone();
         App::new()
             .app_data(web::Data::new(kvs))
             .app_data(web::Data::new(cache))
             .app_data(web::Data::new(recent))
+            .app_data(web::Data::new(images))
+            .app_data(web::Data::new(image_limit))
             .wrap_fn(move |req, app| {
                 routes::recent::record_visit(&visits, &req);
                 app.call(req)
@@ -64,6 +70,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
             .configure(routes::kvs::configure)
             .configure(routes::cache::configure)
             .configure(routes::recent::configure)
+            .configure(routes::images::configure)
             .default_service(web::to(no_such_route))
     })
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs());

@@ -5,6 +5,8 @@
 //! - [`forwarder::Forwarder`]: answers the same messages by relaying them to the main instance.
 //! - [`cache::Cache`]: the self-destructing message in Redis (`SetMessage`, `GetMessage`).
 //! - [`recent::RecentList`]: the latest visits in Redis (`RecordVisit`, `RecentVisits`).
+//! - [`image_queue::ImageQueue`]: uploaded images in Redis, newest first (`EnqueueImage`,
+//!   `PopImage`).
 //!
 //! Around them: [`keyvalue`] defines keys and values that are valid by construction,
 //! [`sharded_map`] the map every `Store` of a process shares, [`redis`] the Redis connection and
@@ -15,6 +17,7 @@
 pub mod cache;
 pub mod error;
 pub mod forwarder;
+pub mod image_queue;
 pub mod keyvalue;
 pub mod recent;
 pub mod redis;

@@ -2,5 +2,6 @@
 
 pub mod cache;
 pub mod home;
+pub mod images;
 pub mod kvs;
 pub mod recent;

@@ -182,18 +182,23 @@ impl TestApp {
             }
             None => request.send().await,
         };
-        let mut response = sent.unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
-        let body = response.body().limit(32 << 20).await.expect("a body");
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        Reply {
-            status: response.status().as_u16(),
-            content_type,
-            body: body.to_vec(),
+        read_reply(path, sent).await
+    }
+
+    /// Any request, with extra headers and a raw body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for &header in headers {
+            request = request.insert_header(header);
         }
+        let sent = request.send_body(body).await;
+        read_reply(path, sent).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -218,6 +223,23 @@ impl TestApp {
             404 => None,
             other => panic!("GET /kvs/{key} answered {other}: {}", reply.text()),
         }
+    }
+}
+
+type Sent = Result<awc::ClientResponse, awc::error::SendRequestError>;
+
+async fn read_reply(path: &str, sent: Sent) -> Reply {
+    let mut response = sent.unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
+    let body = response.body().limit(32 << 20).await.expect("a body");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    Reply {
+        status: response.status().as_u16(),
+        content_type,
+        body: body.to_vec(),
     }
 }
 

@@ -6,6 +6,7 @@ mod config;
 mod consistency;
 mod forwarding;
 mod helpers;
+mod images;
 mod kv_store;
 mod kvs;
 mod recent;

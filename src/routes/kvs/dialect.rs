@@ -6,7 +6,7 @@ use serde::Serialize;
 use switchyard_actors::keyvalue::Value;
 use switchyard_actors::store::PutOutcome;
 
-use crate::error::{Problem, Wording};
+use crate::error::{Problem, Standard, Wording};
 
 /// Everything that differs between the two key-value APIs; the handlers are shared.
 pub trait Dialect: Wording {
@@ -126,13 +126,20 @@ impl Wording for KvStore {
             Problem::ValueTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::Malformed => StatusCode::BAD_REQUEST,
             Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Problem::KeyNotFound | Problem::NoSuchRoute | Problem::NoMessage => {
-                StatusCode::NOT_FOUND
-            }
+            Problem::KeyNotFound => StatusCode::NOT_FOUND,
+            // Problems of the other routes never arise on /kv-store; the house statuses stand.
+            Problem::NoSuchRoute
+            | Problem::NoMessage
+            | Problem::RedisUnavailable
+            | Problem::RedisFailed
+            | Problem::ImageMissing
+            | Problem::NotAnImage
+            | Problem::ImageTooLarge
+            | Problem::NotMultipart
+            | Problem::NoImageQueued => Standard::problem_status(problem),
             // The dialect's clients expect 501 when the main is down.
             Problem::Unavailable => StatusCode::NOT_IMPLEMENTED,
-            Problem::ShuttingDown | Problem::RedisUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            Problem::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -145,9 +152,15 @@ impl Wording for KvStore {
             Problem::MethodNotAllowed => "Method not allowed",
             Problem::KeyNotFound => "Key does not exist",
             Problem::Unavailable => "Server unavailable",
-            Problem::NoSuchRoute | Problem::NoMessage => "Not found",
-            Problem::RedisUnavailable => "Redis unavailable",
-            Problem::RedisFailed => "Redis error",
+            Problem::NoSuchRoute
+            | Problem::NoMessage
+            | Problem::RedisUnavailable
+            | Problem::RedisFailed
+            | Problem::ImageMissing
+            | Problem::NotAnImage
+            | Problem::ImageTooLarge
+            | Problem::NotMultipart
+            | Problem::NoImageQueued => return Standard::problem_response(problem),
             Problem::ShuttingDown => "Server is shutting down",
         };
         HttpResponse::build(Self::problem_status(problem)).json(KvStoreError {

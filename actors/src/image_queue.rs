@@ -1,0 +1,173 @@
+//! `ImageQueue`: uploaded images in Redis, newest first; `/meow` takes the newest away.
+
+use actix::{Actor, Context, Handler, Message, ResponseFuture};
+use redis_async::resp::RespValue;
+use redis_async::resp_array;
+
+use crate::error::ActorError;
+use crate::redis::Redis;
+
+/// The image formats the queue accepts, told apart by their first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageType {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+}
+
+impl ImageType {
+    /// How many leading bytes [`ImageType::sniff`] needs to decide.
+    pub const SNIFF_LEN: usize = 12;
+
+    /// The format the bytes start with, if it is one of ours. Needs [`Self::SNIFF_LEN`] bytes
+    /// unless the file is shorter.
+    pub fn sniff(head: &[u8]) -> Option<Self> {
+        match head {
+            [0xFF, 0xD8, 0xFF, ..] => Some(Self::Jpeg),
+            [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(Self::Png),
+            [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Some(Self::Gif),
+            [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    fn from_mime(mime: &[u8]) -> Option<Self> {
+        [Self::Jpeg, Self::Png, Self::Gif, Self::Webp]
+            .into_iter()
+            .find(|t| t.mime().as_bytes() == mime)
+    }
+}
+
+/// An image and its format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub image_type: ImageType,
+    pub bytes: Vec<u8>,
+}
+
+impl Image {
+    /// An image whose format its bytes show; `None` when they show none of ours.
+    pub fn from_bytes(bytes: Vec<u8>) -> Option<Self> {
+        let image_type = ImageType::sniff(&bytes)?;
+        Some(Self { image_type, bytes })
+    }
+
+    /// As Redis keeps it: the bytes, then `\n` and the MIME type. A trailer rather than a header,
+    /// so an upload of many megabytes is extended in place, never copied behind a header.
+    fn into_stored(mut self) -> Vec<u8> {
+        self.bytes.push(b'\n');
+        self.bytes
+            .extend_from_slice(self.image_type.mime().as_bytes());
+        self.bytes
+    }
+
+    fn from_stored(mut stored: Vec<u8>) -> Option<Self> {
+        let newline = stored.iter().rposition(|&b| b == b'\n')?;
+        let image_type = ImageType::from_mime(&stored[newline + 1..])?;
+        stored.truncate(newline);
+        Some(Self {
+            image_type,
+            bytes: stored,
+        })
+    }
+}
+
+/// Put `image` on the queue; answers how many images the queue then holds.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<usize, ActorError>")]
+pub struct EnqueueImage {
+    pub image: Image,
+}
+
+/// Take the most recent image off the queue; `None` when it is empty. Each image is taken
+/// once, however many takers ask at the same moment.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Image>, ActorError>")]
+pub struct PopImage {}
+
+/// A stack of images in one Redis list (LPUSH, LPOP), shared by every instance that uses the
+/// same Redis and prefix.
+pub struct ImageQueue {
+    redis: Redis,
+}
+
+impl ImageQueue {
+    pub fn new(redis: Redis) -> Self {
+        Self { redis }
+    }
+}
+
+impl Actor for ImageQueue {
+    type Context = Context<Self>;
+}
+
+impl Handler<EnqueueImage> for ImageQueue {
+    type Result = ResponseFuture<Result<usize, ActorError>>;
+
+    fn handle(&mut self, msg: EnqueueImage, _: &mut Context<Self>) -> Self::Result {
+        let redis = self.redis.clone();
+        let command = RespValue::Array(vec![
+            "LPUSH".into(),
+            redis.keys().image_queue().into(),
+            RespValue::BulkString(msg.image.into_stored()),
+        ]);
+        Box::pin(async move { redis.command(command).await })
+    }
+}
+
+impl Handler<PopImage> for ImageQueue {
+    type Result = ResponseFuture<Result<Option<Image>, ActorError>>;
+
+    fn handle(&mut self, _: PopImage, _: &mut Context<Self>) -> Self::Result {
+        let redis = self.redis.clone();
+        let command = resp_array!["LPOP", redis.keys().image_queue()];
+        Box::pin(async move {
+            let Some(stored) = redis.command::<Option<Vec<u8>>>(command).await? else {
+                return Ok(None);
+            };
+            Image::from_stored(stored)
+                .map(Some)
+                .ok_or_else(|| ActorError::Redis {
+                    reason: "an image queue entry without its type".into(),
+                })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_the_four_formats_by_their_first_bytes() {
+        let webp = b"RIFF\x10\0\0\0WEBPVP8 ";
+        assert_eq!(ImageType::sniff(b"\xFF\xD8\xFF\xE0"), Some(ImageType::Jpeg));
+        assert_eq!(
+            ImageType::sniff(b"\x89PNG\r\n\x1a\n\0"),
+            Some(ImageType::Png)
+        );
+        assert_eq!(ImageType::sniff(b"GIF89a\x01\0"), Some(ImageType::Gif));
+        assert_eq!(ImageType::sniff(webp), Some(ImageType::Webp));
+        assert_eq!(ImageType::sniff(b"RIFF\x10\0\0\0WAVE"), None);
+        assert_eq!(ImageType::sniff(b"<svg"), None);
+        assert_eq!(ImageType::sniff(b""), None);
+    }
+
+    #[test]
+    fn stored_form_round_trips_bytes_with_newlines() {
+        let image = Image::from_bytes(b"GIF89a\n\nbody\n".to_vec()).unwrap();
+        let back = Image::from_stored(image.clone().into_stored()).unwrap();
+        assert_eq!(back, image);
+        assert_eq!(Image::from_stored(b"no type".to_vec()), None);
+    }
+}
