@@ -10,7 +10,7 @@ use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use switchyard_actors::cache::Cache;
 use switchyard_actors::forwarder::Forwarder;
-use switchyard_actors::image_queue::ImageQueue;
+use switchyard_actors::image_queue::{ImageQueue, ImageTransfers};
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
 use switchyard_actors::sharded_map::ShardedMap;
@@ -42,6 +42,9 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let redis = Redis::new(config.redis.clone());
     let (recent_size, cache_ttl) = (config.recent_size, config.cache_ttl);
     let image_limit = ImageLimit(config.image_max_bytes);
+    // Images travel on a connection of their own, so they never hold up the small commands.
+    let image_redis = Redis::new(config.redis.clone());
+    let image_transfers = ImageTransfers::default();
 
     // The factory runs once on each worker thread, so the actors it starts live on the thread
     // whose requests they answer.
@@ -54,7 +57,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
         };
         let cache = Cache::new(redis.clone(), cache_ttl).start();
         let recent = RecentList::new(redis.clone(), recent_size).start();
-        let images = ImageQueue::new(redis.clone()).start();
+        let images = ImageQueue::new(image_redis.clone(), image_transfers.clone()).start();
         let visits = recent.clone();
         App::new()
             .app_data(web::Data::new(kvs))

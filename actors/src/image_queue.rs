@@ -1,8 +1,11 @@
 //! `ImageQueue`: uploaded images in Redis, newest first; `/meow` takes the newest away.
 
+use std::sync::Arc;
+
 use actix::{Actor, Context, Handler, Message, ResponseFuture};
-use redis_async::resp::RespValue;
+use redis_async::resp::{FromResp, RespValue};
 use redis_async::resp_array;
+use tokio::sync::Semaphore;
 
 use crate::error::ActorError;
 use crate::redis::Redis;
@@ -95,16 +98,51 @@ pub struct EnqueueImage {
 #[rtype(result = "Result<Option<Image>, ActorError>")]
 pub struct PopImage {}
 
+/// How many images move to or from Redis at once, per process. Each move of a large image
+/// occupies the connection for a while; a few at a time keep every move well inside the Redis
+/// command timeout and bound the copies the Redis client makes of them.
+const TRANSFERS_AT_ONCE: usize = 2;
+
+/// The permits for image transfers: one per process, shared by all its `ImageQueue`s.
+#[derive(Clone)]
+pub struct ImageTransfers(Arc<Semaphore>);
+
+impl Default for ImageTransfers {
+    fn default() -> Self {
+        Self(Arc::new(Semaphore::new(TRANSFERS_AT_ONCE)))
+    }
+}
+
 /// A stack of images in one Redis list (LPUSH, LPOP), shared by every instance that uses the
 /// same Redis and prefix.
+///
+/// Give it a `Redis` of its own (not the one the small commands share): a many-megabyte
+/// image on the shared connection would hold every `/get` behind it.
 pub struct ImageQueue {
     redis: Redis,
+    transfers: ImageTransfers,
 }
 
 impl ImageQueue {
-    pub fn new(redis: Redis) -> Self {
-        Self { redis }
+    pub fn new(redis: Redis, transfers: ImageTransfers) -> Self {
+        Self { redis, transfers }
     }
+}
+
+/// Runs `command` once a transfer permit is free.
+async fn transfer<T: FromResp + Unpin>(
+    redis: Redis,
+    transfers: ImageTransfers,
+    command: RespValue,
+) -> Result<T, ActorError> {
+    let _permit = transfers
+        .0
+        .acquire_owned()
+        .await
+        .map_err(|_| ActorError::RedisUnavailable {
+            reason: "image transfers closed".into(),
+        })?;
+    redis.command(command).await
 }
 
 impl Actor for ImageQueue {
@@ -115,13 +153,16 @@ impl Handler<EnqueueImage> for ImageQueue {
     type Result = ResponseFuture<Result<usize, ActorError>>;
 
     fn handle(&mut self, msg: EnqueueImage, _: &mut Context<Self>) -> Self::Result {
-        let redis = self.redis.clone();
         let command = RespValue::Array(vec![
             "LPUSH".into(),
-            redis.keys().image_queue().into(),
+            self.redis.keys().image_queue().into(),
             RespValue::BulkString(msg.image.into_stored()),
         ]);
-        Box::pin(async move { redis.command(command).await })
+        Box::pin(transfer(
+            self.redis.clone(),
+            self.transfers.clone(),
+            command,
+        ))
     }
 }
 
@@ -129,10 +170,11 @@ impl Handler<PopImage> for ImageQueue {
     type Result = ResponseFuture<Result<Option<Image>, ActorError>>;
 
     fn handle(&mut self, _: PopImage, _: &mut Context<Self>) -> Self::Result {
-        let redis = self.redis.clone();
-        let command = resp_array!["LPOP", redis.keys().image_queue()];
+        let command = resp_array!["LPOP", self.redis.keys().image_queue()];
+        let popped =
+            transfer::<Option<Vec<u8>>>(self.redis.clone(), self.transfers.clone(), command);
         Box::pin(async move {
-            let Some(stored) = redis.command::<Option<Vec<u8>>>(command).await? else {
+            let Some(stored) = popped.await? else {
                 return Ok(None);
             };
             Image::from_stored(stored)

@@ -41,7 +41,10 @@ async fn upload(
     if declared_length(req.headers()).is_some_and(|len| len > limit + FORM_OVERHEAD) {
         return Err(Problem::ImageTooLarge.into());
     }
-    let image = read_image(form, limit).await?;
+    // The declared length (when there is one, and it is within the limit) sizes the buffer at
+    // once, so it never grows by doubling to twice the image.
+    let expected = declared_length(req.headers()).map_or(0, |len| len.min(limit));
+    let image = read_image(form, limit, expected).await?;
     let queued = queue.send(EnqueueImage { image }).await??;
     Ok(HttpResponse::Created().json(Queued {
         msg: "success",
@@ -61,7 +64,7 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
 /// Streams the form, counting every byte as it arrives: past `limit` the upload is refused at
 /// once, and a file that does not start like an image is refused as soon as its first bytes
 /// are in. Only the `image` field is kept, once.
-async fn read_image(mut form: Multipart, limit: usize) -> Result<Image, Problem> {
+async fn read_image(mut form: Multipart, limit: usize, expected: usize) -> Result<Image, Problem> {
     let mut image = None;
     let mut received = 0usize;
     while let Some(field) = form.next().await {
@@ -70,7 +73,7 @@ async fn read_image(mut form: Multipart, limit: usize) -> Result<Image, Problem>
         if wanted && image.is_some() {
             return Err(Problem::Malformed);
         }
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(if wanted { expected } else { 0 });
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(multipart_problem)?;
             received += chunk.len();
