@@ -21,6 +21,10 @@ const MAX_ANSWER_BYTES: usize = 6 * MAX_VALUE_BYTES + 1024;
 /// sooner keeps the pool from handing out a connection the main is closing at that moment.
 const IDLE_CONNECTION_LIFETIME: Duration = Duration::from_secs(4);
 
+/// Marks the requests a forwarder relays, so the main does not record them as visits a second
+/// time (the forwarder recorded the client's request already).
+pub const RELAYED_HEADER: &str = "x-switchyard-relayed";
+
 /// Relays `Put`, `Get` and `Delete` to the main instance's `/kvs` API and keeps no key-value
 /// state of its own.
 ///
@@ -44,6 +48,7 @@ impl Forwarder {
             .connector(connector)
             .disable_timeout()
             .no_default_headers()
+            .add_default_header((RELAYED_HEADER, "1"))
             .finish();
         Self {
             client,

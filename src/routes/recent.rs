@@ -3,6 +3,7 @@
 use actix::Addr;
 use actix_web::dev::ServiceRequest;
 use actix_web::{web, HttpResponse};
+use switchyard_actors::forwarder::RELAYED_HEADER;
 use switchyard_actors::recent::{RecentList, RecentVisits, RecordVisit};
 
 use crate::error::ApiError;
@@ -18,10 +19,11 @@ async fn recent(list: web::Data<Addr<RecentList>>) -> Result<HttpResponse, ApiEr
     Ok(HttpResponse::Ok().json(visits))
 }
 
-/// Records `req` as `"GET /kvs/foo"`, unless it asks for `/recent` itself. Fire and forget:
-/// the request neither waits for nor fails with the recording.
+/// Records `req` as `"GET /kvs/foo"`, unless it asks for `/recent` itself or a forwarder
+/// relayed it (the forwarder recorded it). Fire and forget: the request neither waits for nor
+/// fails with the recording.
 pub fn record_visit(list: &Addr<RecentList>, req: &ServiceRequest) {
-    if req.path() != PATH {
+    if req.path() != PATH && !req.headers().contains_key(RELAYED_HEADER) {
         list.do_send(RecordVisit {
             visit: format!("{} {}", req.method(), req.path()),
         });

@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
+use switchyard::config::Role;
+
 use crate::helpers::{spawn_with_redis, TestApp};
 use crate::redis_server::{unique_prefix, TestRedis};
 
@@ -60,4 +62,23 @@ async fn recent_size_caps_the_list_in_redis() {
     let visits = recent_once_recorded(&app, "GET /page19").await;
     assert_eq!(visits, json!(["GET /page19", "GET /page18"]));
     assert_eq!(redis.cli(&["LLEN", &format!("{prefix}recent")]), "2");
+}
+
+#[actix_rt::test]
+async fn a_forwarded_request_is_recorded_once() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("forwarded");
+    let main = spawn_with_redis(&redis.url(), &prefix, |_| {});
+    let main_addr = main.host_port().to_owned();
+    let forwarder = spawn_with_redis(&redis.url(), &prefix, |config| {
+        config.role = Role::Forwarder { main: main_addr };
+    });
+
+    assert_eq!(forwarder.put_val("/kvs/relayed", "v").await.status, 201);
+    recent_once_recorded(&main, "PUT /kvs/relayed").await;
+    // A later request to the main: once it is recorded, a second record of the PUT (the
+    // main's, had it recorded the relayed request) would have been written before it.
+    main.get("/").await;
+    let visits = recent_once_recorded(&main, "GET /").await;
+    assert_eq!(visits, json!(["GET /", "PUT /kvs/relayed"]));
 }
