@@ -34,16 +34,48 @@ pub struct RecentVisits {}
 pub struct RecentList {
     redis: Redis,
     size: usize,
-    pending: VecDeque<String>,
+    pending: VisitBuffer,
     writing: bool,
 }
 
+/// Visits not yet written, oldest first, never more than the list can show.
+struct VisitBuffer {
+    visits: VecDeque<String>,
+    cap: usize,
+}
+
+impl VisitBuffer {
+    fn new(cap: usize) -> Self {
+        Self {
+            visits: VecDeque::with_capacity(cap),
+            cap,
+        }
+    }
+
+    fn push(&mut self, visit: String) {
+        if self.visits.len() == self.cap {
+            self.visits.pop_front();
+        }
+        self.visits.push_back(visit);
+    }
+
+    fn take(&mut self) -> impl Iterator<Item = String> + '_ {
+        self.visits.drain(..)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.visits.is_empty()
+    }
+}
+
 impl RecentList {
+    /// `size` is how many visits the list keeps (at least one).
     pub fn new(redis: Redis, size: usize) -> Self {
+        let size = size.max(1);
         Self {
             redis,
-            size: size.max(1),
-            pending: VecDeque::new(),
+            size,
+            pending: VisitBuffer::new(size),
             writing: false,
         }
     }
@@ -60,7 +92,7 @@ impl RecentList {
             self.redis.keys().recent_visits().into(),
             self.size.to_string().into(),
         ];
-        args.extend(self.pending.drain(..).map(RespValue::from));
+        args.extend(self.pending.take().map(RespValue::from));
         let redis = self.redis.clone();
         let write = async move { redis.command::<RespValue>(RespValue::Array(args)).await };
         ctx.spawn(write.into_actor(self).map(|result, actor, ctx| {
@@ -81,10 +113,7 @@ impl Handler<RecordVisit> for RecentList {
     type Result = ();
 
     fn handle(&mut self, msg: RecordVisit, ctx: &mut Context<Self>) {
-        if self.pending.len() == self.size {
-            self.pending.pop_front();
-        }
-        self.pending.push_back(msg.visit);
+        self.pending.push(msg.visit);
         self.flush(ctx);
     }
 }
@@ -97,5 +126,36 @@ impl Handler<RecentVisits> for RecentList {
         let last = (self.size - 1).to_string();
         let command = resp_array!["LRANGE", redis.keys().recent_visits(), "0", last];
         Box::pin(async move { redis.command(command).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::RedisConfig;
+
+    #[test]
+    fn the_buffer_keeps_only_the_newest_visits_in_order() {
+        let mut buffer = VisitBuffer::new(3);
+        for i in 0..10 {
+            buffer.push(format!("GET /{i}"));
+        }
+        let kept: Vec<String> = buffer.take().collect();
+        assert_eq!(kept, ["GET /7", "GET /8", "GET /9"]);
+        assert!(buffer.is_empty());
+    }
+
+    #[actix::test]
+    async fn recording_with_redis_unreachable_neither_blocks_nor_fails() {
+        // Port 1: nothing listens, every write fails at once.
+        let redis = Redis::new(RedisConfig::from_url("redis://127.0.0.1:1", "t:").unwrap());
+        let list = RecentList::new(redis, 5).start();
+        for i in 0..1000 {
+            list.do_send(RecordVisit {
+                visit: format!("GET /{i}"),
+            });
+        }
+        let answer = list.send(RecentVisits {}).await.unwrap();
+        assert!(matches!(answer, Err(ActorError::RedisUnavailable { .. })));
     }
 }
