@@ -117,55 +117,40 @@ impl Dialect for KvStore {
     }
 }
 
+impl KvStore {
+    /// The dialect's status and text for the key-value API's problems; `None` for the other
+    /// routes' problems, which never arise on `/kv-store` and keep the house wording.
+    fn own_wording(problem: &Problem) -> Option<(StatusCode, &'static str)> {
+        Some(match problem {
+            Problem::KeyTooLong | Problem::KeyNotValid => (StatusCode::FORBIDDEN, "Key not valid"),
+            Problem::ValueMissing => (StatusCode::FORBIDDEN, "No value provided"),
+            Problem::ValueTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Value too large"),
+            Problem::Malformed => (StatusCode::BAD_REQUEST, "Malformed request"),
+            Problem::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+            Problem::KeyNotFound => (StatusCode::NOT_FOUND, "Key does not exist"),
+            // The dialect's clients expect 501 when the main is down.
+            Problem::Unavailable => (StatusCode::NOT_IMPLEMENTED, "Server unavailable"),
+            Problem::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down"),
+            _ => return None,
+        })
+    }
+}
+
 impl Wording for KvStore {
     fn problem_status(problem: &Problem) -> StatusCode {
-        match problem {
-            Problem::KeyTooLong | Problem::KeyNotValid | Problem::ValueMissing => {
-                StatusCode::FORBIDDEN
-            }
-            Problem::ValueTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Problem::Malformed => StatusCode::BAD_REQUEST,
-            Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Problem::KeyNotFound => StatusCode::NOT_FOUND,
-            // Problems of the other routes never arise on /kv-store; the house statuses stand.
-            Problem::NoSuchRoute
-            | Problem::NoMessage
-            | Problem::RedisUnavailable
-            | Problem::RedisFailed
-            | Problem::ImageMissing
-            | Problem::NotAnImage
-            | Problem::ImageTooLarge
-            | Problem::NotMultipart
-            | Problem::NoImageQueued => Standard::problem_status(problem),
-            // The dialect's clients expect 501 when the main is down.
-            Problem::Unavailable => StatusCode::NOT_IMPLEMENTED,
-            Problem::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        match Self::own_wording(problem) {
+            Some((status, _)) => status,
+            None => Standard::problem_status(problem),
         }
     }
 
     fn problem_response(problem: &Problem) -> HttpResponse {
-        let msg = match problem {
-            Problem::KeyTooLong | Problem::KeyNotValid => "Key not valid",
-            Problem::ValueMissing => "No value provided",
-            Problem::ValueTooLarge => "Value too large",
-            Problem::Malformed => "Malformed request",
-            Problem::MethodNotAllowed => "Method not allowed",
-            Problem::KeyNotFound => "Key does not exist",
-            Problem::Unavailable => "Server unavailable",
-            Problem::NoSuchRoute
-            | Problem::NoMessage
-            | Problem::RedisUnavailable
-            | Problem::RedisFailed
-            | Problem::ImageMissing
-            | Problem::NotAnImage
-            | Problem::ImageTooLarge
-            | Problem::NotMultipart
-            | Problem::NoImageQueued => return Standard::problem_response(problem),
-            Problem::ShuttingDown => "Server is shutting down",
-        };
-        HttpResponse::build(Self::problem_status(problem)).json(KvStoreError {
-            result: "Error",
-            msg,
-        })
+        match Self::own_wording(problem) {
+            Some((status, msg)) => HttpResponse::build(status).json(KvStoreError {
+                result: "Error",
+                msg,
+            }),
+            None => Standard::problem_response(problem),
+        }
     }
 }
