@@ -75,3 +75,27 @@ impl Handler<GetMessage> for Cache {
         Box::pin(async move { redis.command(command).await })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::RedisConfig;
+
+    #[test]
+    fn the_default_message_is_the_workshops() {
+        assert_eq!(
+            Cache::message_text(Duration::from_secs(10)),
+            "this message will self-destruct in 10 seconds"
+        );
+    }
+
+    #[actix::test]
+    async fn redis_unreachable_is_an_error_not_a_missing_message() {
+        let redis = Redis::new(RedisConfig::from_url("redis://127.0.0.1:1", "t:").unwrap());
+        let cache = Cache::new(redis, Duration::from_secs(10)).start();
+        let got = cache.send(GetMessage {}).await.unwrap();
+        assert!(matches!(got, Err(ActorError::RedisUnavailable { .. })));
+        let set = cache.send(SetMessage {}).await.unwrap();
+        assert!(matches!(set, Err(ActorError::RedisUnavailable { .. })));
+    }
+}
