@@ -1,6 +1,7 @@
 //! Every environment variable switchyard reads, parsed and checked once at start.
 
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use switchyard_actors::redis::RedisConfig;
@@ -38,6 +39,15 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// `IMAGE_MAX_BYTES`: the largest image `/upload` accepts.
     pub image_max_bytes: usize,
+    /// `SPAWN_PORTS`: the ports `/spawn` starts servers on, e.g. `3001-3099`.
+    pub spawn_ports: RangeInclusive<u16>,
+    /// `SPAWN_MAX`: the most servers one instance spawns.
+    pub spawn_max: usize,
+    /// `ADVERTISE_HOST`: the host in the URLs of spawned servers; by default `IP` when that is
+    /// a specific address, else 127.0.0.1.
+    pub advertise_host: String,
+    /// `HEARTBEAT_MS`: how often registrations are renewed; one lapses after three.
+    pub heartbeat: Duration,
 }
 
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
@@ -62,6 +72,10 @@ impl Default for Config {
             recent_size: 5,
             cache_ttl: Duration::from_secs(10),
             image_max_bytes: 10 * 1024 * 1024,
+            spawn_ports: 3001..=3099,
+            spawn_max: 16,
+            advertise_host: "127.0.0.1".into(),
+            heartbeat: Duration::from_secs(1),
         }
     }
 }
@@ -102,6 +116,24 @@ impl Config {
         let image_max_bytes = env.parsed("IMAGE_MAX_BYTES", "a number of bytes above 0", |v| {
             v.parse::<usize>().ok().filter(|&n| n > 0)
         })?;
+        let spawn_ports = env.parsed("SPAWN_PORTS", "FIRST-LAST, e.g. 3001-3099", parse_ports)?;
+        let spawn_max = env.parsed("SPAWN_MAX", "a number of servers above 0", |v| {
+            v.parse::<usize>().ok().filter(|&n| n > 0)
+        })?;
+        let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
+            Some(v.to_owned()).filter(|h| !h.contains(['/', ' ']))
+        })?;
+        let heartbeat_ms = env.parsed("HEARTBEAT_MS", "milliseconds above 0", |v| {
+            v.parse::<u64>().ok().filter(|&ms| ms > 0)
+        })?;
+        let ip = ip.unwrap_or(defaults.ip);
+        let advertise_host = advertise_host.unwrap_or_else(|| {
+            if ip.is_unspecified() {
+                defaults.advertise_host.clone()
+            } else {
+                ip.to_string()
+            }
+        });
 
         let role = match (is_main, main) {
             (Some(true), _) | (None, None) => Role::Main,
@@ -115,7 +147,7 @@ impl Config {
             }
         };
         Ok(Self {
-            ip: ip.unwrap_or(defaults.ip),
+            ip,
             port: port.unwrap_or(defaults.port),
             role,
             forward_timeout: forward_timeout_ms
@@ -134,6 +166,12 @@ impl Config {
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.cache_ttl),
             image_max_bytes: image_max_bytes.unwrap_or(defaults.image_max_bytes),
+            spawn_ports: spawn_ports.unwrap_or(defaults.spawn_ports),
+            spawn_max: spawn_max.unwrap_or(defaults.spawn_max),
+            advertise_host,
+            heartbeat: heartbeat_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.heartbeat),
         })
     }
 }
@@ -161,6 +199,13 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             }),
         }
     }
+}
+
+/// `FIRST-LAST` (or one port), ports above 0, FIRST not above LAST.
+fn parse_ports(raw: &str) -> Option<RangeInclusive<u16>> {
+    let (first, last) = raw.split_once('-').unwrap_or((raw, raw));
+    let (first, last): (u16, u16) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+    (first > 0 && first <= last).then_some(first..=last)
 }
 
 fn parse_bool(raw: &str) -> Option<bool> {
@@ -236,6 +281,11 @@ mod tests {
             ("RECENT_SIZE", "0"),
             ("CACHE_TTL_SECS", "1.5"),
             ("IMAGE_MAX_BYTES", "10MB"),
+            ("SPAWN_PORTS", "3099-3001"),
+            ("SPAWN_PORTS", "0-10"),
+            ("SPAWN_PORTS", "a-b"),
+            ("SPAWN_MAX", "0"),
+            ("HEARTBEAT_MS", "soon"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();
@@ -260,6 +310,20 @@ mod tests {
             (c.redis.port, c.redis.db, c.redis.prefix.as_str()),
             (7000, 2, "t2:")
         );
+    }
+
+    #[test]
+    fn spawn_settings() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.spawn_ports, c.spawn_max), (3001..=3099, 16));
+        assert_eq!(c.advertise_host, "127.0.0.1");
+        let c = config(&[("SPAWN_PORTS", "4000"), ("IP", "10.1.2.3")]).unwrap();
+        assert_eq!(
+            (c.spawn_ports, c.advertise_host.as_str()),
+            (4000..=4000, "10.1.2.3")
+        );
+        let c = config(&[("IP", "10.1.2.3"), ("ADVERTISE_HOST", "app.example")]).unwrap();
+        assert_eq!(c.advertise_host, "app.example");
     }
 
     #[test]

@@ -55,6 +55,18 @@ pub enum Problem {
     /// `/meow` with nothing queued.
     #[error("no image in the queue")]
     NoImageQueued,
+    /// `/spawn` past `SPAWN_MAX`.
+    #[error("this instance already runs {max} spawned servers (SPAWN_MAX)")]
+    SpawnLimit { max: usize },
+    /// `/spawn` with every port of `SPAWN_PORTS` taken.
+    #[error("no free port in SPAWN_PORTS {range}")]
+    NoFreePort { range: String },
+    /// `/destroy` on an instance that spawned nothing.
+    #[error("this instance has spawned no server")]
+    NothingToDestroy,
+    /// `/destroy` that would leave the registry empty.
+    #[error("the last registered server is not destroyed")]
+    LastServer,
     /// No route serves this path.
     #[error("no such route")]
     NoSuchRoute,
@@ -98,6 +110,10 @@ impl From<ActorError> for Problem {
                 log::error!("redis answered an error: {reason}");
                 Self::RedisFailed
             }
+            ActorError::SpawnLimit { max } => Self::SpawnLimit { max },
+            ActorError::NoFreePort { range } => Self::NoFreePort { range },
+            ActorError::NothingToDestroy => Self::NothingToDestroy,
+            ActorError::LastServer => Self::LastServer,
         }
     }
 }
@@ -142,7 +158,11 @@ impl Wording for Standard {
             | Problem::NoMessage
             | Problem::NoImageQueued
             | Problem::NoSuchRoute => StatusCode::NOT_FOUND,
-            Problem::ShuttingDown | Problem::RedisUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::ShuttingDown | Problem::RedisUnavailable | Problem::NoFreePort { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Problem::SpawnLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Problem::NothingToDestroy | Problem::LastServer => StatusCode::CONFLICT,
             Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,18 +1,26 @@
-//! Start-up: which actors serve which role, and the HTTP server around them.
+//! Start-up: which actors serve which role, and the HTTP servers around them: the instance's
+//! own, and the app servers `/spawn` starts in the same process.
 
+use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use actix_web::dev::{Server, Service};
+use actix_web::body::MessageBody;
+use actix_web::dev::{
+    Server, ServerHandle, Service, ServiceFactory, ServiceRequest, ServiceResponse,
+};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use switchyard_actors::cache::Cache;
 use switchyard_actors::forwarder::Forwarder;
 use switchyard_actors::image_queue::{ImageQueue, ImageTransfers};
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
+use switchyard_actors::registry::{Launcher, RegistrySettings, ServerRegistry, Spawned};
 use switchyard_actors::sharded_map::ShardedMap;
 use switchyard_actors::store::Store;
 
@@ -25,6 +33,9 @@ use crate::routes::kvs::KvsActors;
 /// `docker stop` waits 10 s before it kills; requests in flight get most of that to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
+/// Tells users and tests which app server answered.
+const SERVED_BY: &str = "x-served-by";
+
 /// A server that is bound and ready to be awaited (or spawned).
 pub struct Running {
     /// The address actually bound: with `PORT=0` the system picked the port.
@@ -32,22 +43,97 @@ pub struct Running {
     pub server: Server,
 }
 
+/// What every app server of the process shares; cloned into each server's factory.
+#[derive(Clone)]
+struct AppShared {
+    redis: Redis,
+    /// Images travel on a connection of their own, so they never hold up the small commands.
+    image_redis: Redis,
+    image_transfers: ImageTransfers,
+    recent_size: usize,
+    cache_ttl: Duration,
+    image_limit: ImageLimit,
+    workers: Option<usize>,
+}
+
+impl AppShared {
+    fn new(config: &Config) -> Self {
+        Self {
+            redis: Redis::new(config.redis.clone()),
+            image_redis: Redis::new(config.redis.clone()),
+            image_transfers: ImageTransfers::default(),
+            recent_size: config.recent_size,
+            cache_ttl: config.cache_ttl,
+            image_limit: ImageLimit(config.image_max_bytes),
+            workers: config.workers,
+        }
+    }
+
+    /// The app routes (`/`, `/set`, `/get`, `/recent`, `/upload`, `/meow`), every request
+    /// recorded and answered with `X-Served-By`. Called in a server factory, so the actors it
+    /// starts live on the worker thread whose requests they answer.
+    fn app(
+        &self,
+        served_by: &str,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        let cache = Cache::new(self.redis.clone(), self.cache_ttl).start();
+        let recent = RecentList::new(self.redis.clone(), self.recent_size).start();
+        let images =
+            ImageQueue::new(self.image_redis.clone(), self.image_transfers.clone()).start();
+        let visits = recent.clone();
+        App::new()
+            .app_data(web::Data::new(cache))
+            .app_data(web::Data::new(recent))
+            .app_data(web::Data::new(images))
+            .app_data(web::Data::new(self.image_limit))
+            .wrap(DefaultHeaders::new().add((SERVED_BY, served_by.to_owned())))
+            .wrap_fn(move |req, app| {
+                routes::recent::record_visit(&visits, &req);
+                app.call(req)
+            })
+            .configure(routes::home::configure)
+            .configure(routes::cache::configure)
+            .configure(routes::recent::configure)
+            .configure(routes::images::configure)
+            .default_service(web::to(no_such_route))
+    }
+}
+
 /// Binds the listener and builds the server for the role in `config`. The caller runs it
 /// (`.await`s or spawns `server`) inside an actix system.
 pub fn start(config: &Config) -> io::Result<Running> {
+    let listener = TcpListener::bind((config.ip, config.port))?;
+    let addr = listener.local_addr()?;
+    let served_by = format!("{}:{}", config.advertise_host, addr.port());
+    let shared = AppShared::new(config);
+    let registry = ServerRegistry::new(
+        shared.redis.clone(),
+        Box::new(AppServers {
+            shared: shared.clone(),
+            ip: config.ip,
+            advertise_host: config.advertise_host.clone(),
+        }),
+        RegistrySettings {
+            ports: config.spawn_ports.clone(),
+            max: config.spawn_max,
+            advertise_host: config.advertise_host.clone(),
+            heartbeat: config.heartbeat,
+        },
+    )
+    .start();
     let role = config.role.clone();
     let forward_timeout = config.forward_timeout;
     // The one store of a main instance: every worker's `Store` actor shares it.
     let store = Arc::new(ShardedMap::default());
-    let redis = Redis::new(config.redis.clone());
-    let (recent_size, cache_ttl) = (config.recent_size, config.cache_ttl);
-    let image_limit = ImageLimit(config.image_max_bytes);
-    // Images travel on a connection of their own, so they never hold up the small commands.
-    let image_redis = Redis::new(config.redis.clone());
-    let image_transfers = ImageTransfers::default();
 
-    // The factory runs once on each worker thread, so the actors it starts live on the thread
-    // whose requests they answer.
     let mut server = HttpServer::new(move || {
         let kvs = match &role {
             Role::Main => KvsActors::from(Store::new(Arc::clone(&store)).start()),
@@ -55,40 +141,55 @@ pub fn start(config: &Config) -> io::Result<Running> {
                 KvsActors::from(Forwarder::new(main, forward_timeout).start())
             }
         };
-        let cache = Cache::new(redis.clone(), cache_ttl).start();
-        let recent = RecentList::new(redis.clone(), recent_size).start();
-        let images = ImageQueue::new(image_redis.clone(), image_transfers.clone()).start();
-        let visits = recent.clone();
-        App::new()
+        shared
+            .app(&served_by)
             .app_data(web::Data::new(kvs))
-            .app_data(web::Data::new(cache))
-            .app_data(web::Data::new(recent))
-            .app_data(web::Data::new(images))
-            .app_data(web::Data::new(image_limit))
-            .wrap_fn(move |req, app| {
-                routes::recent::record_visit(&visits, &req);
-                app.call(req)
-            })
-            .configure(routes::home::configure)
+            .app_data(web::Data::new(registry.clone()))
             .configure(routes::kvs::configure)
-            .configure(routes::cache::configure)
-            .configure(routes::recent::configure)
-            .configure(routes::images::configure)
-            .default_service(web::to(no_such_route))
+            .configure(routes::registry::configure)
     })
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }
-    let server = server.bind((config.ip, config.port))?;
-    let addr =
-        server.addrs().first().copied().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::AddrNotAvailable, "no address was bound")
-        })?;
     Ok(Running {
         addr,
-        server: server.run(),
+        server: server.listen(listener)?.run(),
     })
+}
+
+/// Starts the app servers of `/spawn` in this process.
+struct AppServers {
+    shared: AppShared,
+    ip: IpAddr,
+    advertise_host: String,
+}
+
+impl Launcher for AppServers {
+    fn launch(&self, port: u16) -> io::Result<Box<dyn Spawned>> {
+        let listener = TcpListener::bind((self.ip, port))?;
+        let shared = self.shared.clone();
+        let served_by = format!("{}:{port}", self.advertise_host);
+        // The instance's own server handles the signals and stops the process.
+        let mut server = HttpServer::new(move || shared.app(&served_by))
+            .disable_signals()
+            .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+        if let Some(workers) = self.shared.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Ok(Box::new(SpawnedApp(handle)))
+    }
+}
+
+struct SpawnedApp(ServerHandle);
+
+impl Spawned for SpawnedApp {
+    fn stop(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()>>> {
+        Box::pin(self.0.stop(true))
+    }
 }
 
 async fn no_such_route() -> HttpResponse {

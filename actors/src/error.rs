@@ -17,6 +17,22 @@ pub enum ActorError {
     #[error("redis unavailable: {reason}")]
     RedisUnavailable { reason: String },
 
+    /// This instance already runs the most servers it may spawn.
+    #[error("this instance already runs {max} spawned servers (SPAWN_MAX)")]
+    SpawnLimit { max: usize },
+
+    /// Every port of the spawn range is taken.
+    #[error("no free port in SPAWN_PORTS {range}")]
+    NoFreePort { range: String },
+
+    /// This instance has spawned no server it could destroy.
+    #[error("this instance has spawned no server")]
+    NothingToDestroy,
+
+    /// Destroying would leave the registry empty.
+    #[error("the last registered server is not destroyed")]
+    LastServer,
+
     /// Redis answered with an error (for example a key holding another type).
     #[error("redis error: {reason}")]
     Redis { reason: String },

@@ -7,6 +7,8 @@
 //! - [`recent::RecentList`]: the latest visits in Redis (`RecordVisit`, `RecentVisits`).
 //! - [`image_queue::ImageQueue`]: uploaded images in Redis, newest first (`EnqueueImage`,
 //!   `PopImage`).
+//! - [`registry::ServerRegistry`]: spawned app servers and their registry in Redis
+//!   (`SpawnServer`, `DestroyServer`, `ListServers`).
 //!
 //! Around them: [`keyvalue`] defines keys and values that are valid by construction,
 //! [`sharded_map`] the map every `Store` of a process shares, [`redis`] the Redis connection and
@@ -21,6 +23,7 @@ pub mod image_queue;
 pub mod keyvalue;
 pub mod recent;
 pub mod redis;
+pub mod registry;
 pub mod sharded_map;
 pub mod store;
 

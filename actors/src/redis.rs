@@ -112,6 +112,16 @@ impl Keys {
     pub fn image_queue(&self) -> String {
         format!("{}images", self.prefix)
     }
+
+    /// The registry of app servers: a sorted set of URLs scored by when they lapse.
+    pub fn servers(&self) -> String {
+        format!("{}servers", self.prefix)
+    }
+
+    /// The channel on which every change to the registry is announced.
+    pub fn servers_changed(&self) -> String {
+        format!("{}servers:changed", self.prefix)
+    }
 }
 
 /// A handle on the shared connection; clones share it.
@@ -321,7 +331,14 @@ mod tests {
     fn every_key_carries_the_prefix() {
         let redis = Redis::new(parse("redis://h").unwrap());
         let keys = redis.keys();
-        for key in [keys.message(), keys.recent_visits(), keys.image_queue()] {
+        let all = [
+            keys.message(),
+            keys.recent_visits(),
+            keys.image_queue(),
+            keys.servers(),
+            keys.servers_changed(),
+        ];
+        for key in all {
             assert!(key.starts_with("p:"), "{key}");
         }
     }

@@ -5,3 +5,4 @@ pub mod home;
 pub mod images;
 pub mod kvs;
 pub mod recent;
+pub mod registry;

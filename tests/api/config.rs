@@ -16,7 +16,14 @@ fn start_with(name: &str, value: &str) -> (Option<i32>, String) {
 
 #[test]
 fn malformed_variables_stop_the_program_with_their_name() {
-    for (name, value) in [("MAINIP", "10.0.0.20"), ("PORT", "abc"), ("IP", "nowhere")] {
+    let cases = [
+        ("MAINIP", "10.0.0.20"),
+        ("PORT", "abc"),
+        ("IP", "nowhere"),
+        ("SPAWN_PORTS", "3099-3001"),
+        ("REDIS_URL", "localhost:6379"),
+    ];
+    for (name, value) in cases {
         let (code, stderr) = start_with(name, value);
         assert_eq!(code, Some(2), "{name}={value}: {stderr}");
         assert!(

@@ -201,6 +201,18 @@ impl TestApp {
         read_reply(path, sent).await
     }
 
+    /// The `X-Served-By` header of a GET of `path`.
+    pub async fn served_by(&self, path: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
+        let header = response.headers().get("x-served-by").expect("X-Served-By");
+        header.to_str().unwrap().to_owned()
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.request(Method::GET, path, None).await
     }

@@ -12,3 +12,4 @@ mod kvs;
 mod recent;
 mod redis_outage;
 mod redis_server;
+mod registry;

@@ -1,0 +1,34 @@
+//! `/spawn`, `/destroy` and `/listservers`: the server registry.
+
+use actix::Addr;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use switchyard_actors::registry::{DestroyServer, ListServers, ServerRegistry, SpawnServer};
+
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/spawn", web::post().to(spawn))
+        .route("/destroy", web::post().to(destroy))
+        .route("/listservers", web::get().to(list));
+}
+
+#[derive(Serialize)]
+struct ServerUrl {
+    url: String,
+}
+
+async fn spawn(registry: web::Data<Addr<ServerRegistry>>) -> Result<HttpResponse, ApiError> {
+    let url = registry.send(SpawnServer {}).await??;
+    Ok(HttpResponse::Created().json(ServerUrl { url }))
+}
+
+async fn destroy(registry: web::Data<Addr<ServerRegistry>>) -> Result<HttpResponse, ApiError> {
+    let url = registry.send(DestroyServer {}).await??;
+    Ok(HttpResponse::Ok().json(ServerUrl { url }))
+}
+
+async fn list(registry: web::Data<Addr<ServerRegistry>>) -> Result<HttpResponse, ApiError> {
+    let servers = registry.send(ListServers {}).await??;
+    Ok(HttpResponse::Ok().json(servers))
+}

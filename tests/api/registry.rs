@@ -1,0 +1,169 @@
+//! `/spawn`, `/destroy`, `/listservers` against a real Redis, with real app servers.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use switchyard::config::Config;
+
+use crate::helpers::{spawn_process, spawn_with_redis, TestApp};
+use crate::redis_server::{unique_prefix, TestRedis};
+
+/// A range of `len` loopback ports that nothing listened on a moment ago.
+fn free_ports(len: u16) -> std::ops::RangeInclusive<u16> {
+    loop {
+        let first = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let Some(last) = first.checked_add(len - 1) else {
+            continue;
+        };
+        if (first..=last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return first..=last;
+        }
+    }
+}
+
+fn with_ports(len: u16, max: usize) -> impl FnOnce(&mut Config) {
+    move |config: &mut Config| {
+        config.spawn_ports = free_ports(len);
+        config.spawn_max = max;
+    }
+}
+
+async fn spawn(app: &TestApp) -> String {
+    let reply = app.request(awc::http::Method::POST, "/spawn", None).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    reply.json()["url"].as_str().unwrap().to_owned()
+}
+
+async fn listed(app: &TestApp) -> HashSet<String> {
+    let reply = app.get("/listservers").await;
+    assert_eq!(reply.status, 200);
+    serde_json::from_value(reply.json()).unwrap()
+}
+
+#[actix_rt::test]
+async fn spawned_servers_are_listed_and_serve_the_app() {
+    let redis = TestRedis::start();
+    let app = spawn_with_redis(&redis.url(), &unique_prefix("spawn"), with_ports(10, 16));
+    let mut urls = HashSet::new();
+    for _ in 0..3 {
+        urls.insert(spawn(&app).await);
+    }
+    assert_eq!(urls.len(), 3);
+    assert_eq!(listed(&app).await, urls);
+
+    for url in &urls {
+        let server = TestApp::connect(url);
+        let reply = server.get("/").await;
+        assert_eq!(reply.text(), "hello world");
+        let served_by = server.served_by("/").await;
+        assert_eq!(format!("http://{served_by}"), *url);
+        // The app routes only: the key-value store and the registry stay on the instance.
+        assert_eq!(server.get("/listservers").await.status, 404);
+    }
+}
+
+#[actix_rt::test]
+async fn destroy_deregisters_and_stops_a_spawned_server() {
+    let redis = TestRedis::start();
+    let app = spawn_with_redis(&redis.url(), &unique_prefix("destroy"), with_ports(10, 16));
+    let first = spawn(&app).await;
+    let second = spawn(&app).await;
+
+    let reply = app.request(awc::http::Method::POST, "/destroy", None).await;
+    assert_eq!(reply.status, 200);
+    let destroyed = reply.json()["url"].as_str().unwrap().to_owned();
+    assert!(destroyed == first || destroyed == second);
+    let survivor = if destroyed == first { &second } else { &first };
+    assert_eq!(listed(&app).await, HashSet::from([survivor.clone()]));
+
+    let port = destroyed.rsplit(':').next().unwrap();
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+        "{destroyed} still listens"
+    );
+}
+
+#[actix_rt::test]
+async fn destroy_refuses_to_empty_the_registry_or_when_nothing_was_spawned() {
+    let redis = TestRedis::start();
+    let app = spawn_with_redis(&redis.url(), &unique_prefix("refuse"), with_ports(10, 16));
+    let nothing = app.request(awc::http::Method::POST, "/destroy", None).await;
+    assert_eq!(nothing.status, 409);
+    assert_eq!(
+        nothing.json(),
+        json!({"msg": "error", "error": "this instance has spawned no server"})
+    );
+
+    let only = spawn(&app).await;
+    let last = app.request(awc::http::Method::POST, "/destroy", None).await;
+    assert_eq!(last.status, 409);
+    assert_eq!(
+        last.json()["error"],
+        "the last registered server is not destroyed"
+    );
+    assert_eq!(listed(&app).await, HashSet::from([only.clone()]));
+    assert_eq!(TestApp::connect(&only).get("/").await.status, 200);
+}
+
+#[actix_rt::test]
+async fn spawn_limits() {
+    let redis = TestRedis::start();
+    let app = spawn_with_redis(&redis.url(), &unique_prefix("max"), with_ports(10, 2));
+    spawn(&app).await;
+    spawn(&app).await;
+    let over = app.request(awc::http::Method::POST, "/spawn", None).await;
+    assert_eq!(over.status, 429);
+    assert_eq!(
+        over.json()["error"],
+        "this instance already runs 2 spawned servers (SPAWN_MAX)"
+    );
+    assert_eq!(listed(&app).await.len(), 2);
+
+    // A range whose every port is taken by someone else.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let full = spawn_with_redis(&redis.url(), &unique_prefix("full"), move |config| {
+        config.spawn_ports = port..=port;
+    });
+    let reply = full.request(awc::http::Method::POST, "/spawn", None).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(
+        reply.json()["error"],
+        format!("no free port in SPAWN_PORTS {port}-{port}")
+    );
+}
+
+#[actix_rt::test]
+async fn servers_of_a_killed_instance_drop_out_within_three_heartbeats() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("lapse");
+    let ports = free_ports(5);
+    let ports = format!("{}-{}", ports.start(), ports.end());
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", prefix.clone()),
+        ("SPAWN_PORTS", ports),
+        ("HEARTBEAT_MS", "200".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut doomed = spawn_process(&env);
+    let observer = spawn_with_redis(&redis.url(), &prefix, |_| {});
+    let url = spawn(&doomed).await;
+    // Registered, and still renewed after its first registration would have lapsed.
+    actix_rt::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(listed(&observer).await, HashSet::from([url.clone()]));
+
+    doomed.kill();
+    // Three heartbeats are 600 ms; the rest is slack for a loaded machine.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while listed(&observer).await.contains(&url) {
+        assert!(Instant::now() < deadline, "{url} is still listed");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
