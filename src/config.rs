@@ -48,6 +48,9 @@ pub struct Config {
     pub advertise_host: String,
     /// `HEARTBEAT_MS`: how often registrations are renewed; one lapses after three.
     pub heartbeat: Duration,
+    /// `REGISTER_URL`: when set, this instance registers itself under this URL (the address
+    /// others use to reach it), e.g. `http://10.0.0.5:8080`.
+    pub register_url: Option<String>,
 }
 
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
@@ -76,6 +79,7 @@ impl Default for Config {
             spawn_max: 16,
             advertise_host: "127.0.0.1".into(),
             heartbeat: Duration::from_secs(1),
+            register_url: None,
         }
     }
 }
@@ -126,6 +130,7 @@ impl Config {
         let heartbeat_ms = env.parsed("HEARTBEAT_MS", "milliseconds above 0", |v| {
             v.parse::<u64>().ok().filter(|&ms| ms > 0)
         })?;
+        let register_url = env.parsed("REGISTER_URL", "http://host:port", parse_http_url)?;
         let ip = ip.unwrap_or(defaults.ip);
         let advertise_host = advertise_host.unwrap_or_else(|| {
             if ip.is_unspecified() {
@@ -172,6 +177,7 @@ impl Config {
             heartbeat: heartbeat_ms
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.heartbeat),
+            register_url,
         })
     }
 }
@@ -199,6 +205,12 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             }),
         }
     }
+}
+
+/// `http://host:port`, without a trailing slash.
+fn parse_http_url(raw: &str) -> Option<String> {
+    let host_port = raw.strip_prefix("http://")?.trim_end_matches('/');
+    parse_host_port(host_port).map(|hp| format!("http://{hp}"))
 }
 
 /// `FIRST-LAST` (or one port), ports above 0, FIRST not above LAST.
@@ -286,6 +298,7 @@ mod tests {
             ("SPAWN_PORTS", "a-b"),
             ("SPAWN_MAX", "0"),
             ("HEARTBEAT_MS", "soon"),
+            ("REGISTER_URL", "10.0.0.5:8080"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();
@@ -324,6 +337,8 @@ mod tests {
         );
         let c = config(&[("IP", "10.1.2.3"), ("ADVERTISE_HOST", "app.example")]).unwrap();
         assert_eq!(c.advertise_host, "app.example");
+        let c = config(&[("REGISTER_URL", "http://10.0.0.5:8080/")]).unwrap();
+        assert_eq!(c.register_url.as_deref(), Some("http://10.0.0.5:8080"));
     }
 
     #[test]

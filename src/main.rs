@@ -1,7 +1,13 @@
 use std::process::ExitCode;
+use std::time::Duration;
 
 use switchyard::config::{Config, Role};
 use switchyard::startup;
+use switchyard_actors::registry::DeregisterAll;
+
+/// How long shutdown waits for the registry to remove its registrations and stop the spawned
+/// servers (they have `SHUTDOWN_GRACE` each).
+const DEREGISTER_TIMEOUT: Duration = Duration::from_secs(9);
 
 /// redis-async logs an error for every command that fails while Redis is down; switchyard logs
 /// the outage once when it starts and once when it ends instead.
@@ -30,7 +36,15 @@ fn main() -> ExitCode {
             Role::Forwarder { main } => format!("forwarder to {main}"),
         };
         log::info!("switchyard listening on http://{} as {role}", running.addr);
-        match running.server.await {
+        let served = running.server.await;
+        // Stopped (SIGTERM, SIGINT): registrations go at once rather than lapse.
+        let deregistered = running.registry.send(DeregisterAll {});
+        match actix_web::rt::time::timeout(DEREGISTER_TIMEOUT, deregistered).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => log::warn!("registrations not removed: {err}"),
+            _ => log::warn!("registrations not removed in time; they lapse by themselves"),
+        }
+        match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 log::error!("server stopped: {err}");

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, Addr};
 use actix_web::body::MessageBody;
 use actix_web::dev::{
     Server, ServerHandle, Service, ServiceFactory, ServiceRequest, ServiceResponse,
@@ -41,6 +41,8 @@ pub struct Running {
     /// The address actually bound: with `PORT=0` the system picked the port.
     pub addr: SocketAddr,
     pub server: Server,
+    /// Owns the spawned servers and the registrations; send it `DeregisterAll` on shutdown.
+    pub registry: Addr<ServerRegistry>,
 }
 
 /// What every app server of the process shares; cloned into each server's factory.
@@ -126,9 +128,11 @@ pub fn start(config: &Config) -> io::Result<Running> {
             max: config.spawn_max,
             advertise_host: config.advertise_host.clone(),
             heartbeat: config.heartbeat,
+            own_url: config.register_url.clone(),
         },
     )
     .start();
+    let registry_for_routes = registry.clone();
     let role = config.role.clone();
     let forward_timeout = config.forward_timeout;
     // The one store of a main instance: every worker's `Store` actor shares it.
@@ -144,7 +148,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
         shared
             .app(&served_by)
             .app_data(web::Data::new(kvs))
-            .app_data(web::Data::new(registry.clone()))
+            .app_data(web::Data::new(registry_for_routes.clone()))
             .configure(routes::kvs::configure)
             .configure(routes::registry::configure)
     })
@@ -155,6 +159,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
     Ok(Running {
         addr,
         server: server.listen(listener)?.run(),
+        registry,
     })
 }
 

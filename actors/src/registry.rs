@@ -15,8 +15,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture,
-    ResponseFuture, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message,
+    ResponseActFuture, ResponseFuture, WrapFuture,
 };
 use redis_async::resp::RespValue;
 
@@ -36,6 +36,10 @@ const DEREGISTER_UNLESS_LAST: &str = "local t = redis.call('TIME') \
     if redis.call('ZCOUNT', KEYS[1], now, '+inf') <= 1 then return 0 end \
     local removed = redis.call('ZREM', KEYS[1], ARGV[1]) \
     if removed == 1 then redis.call('PUBLISH', KEYS[2], 'removed') end return removed";
+
+/// Removes the members given in ARGV; announces when any was there.
+const DEREGISTER: &str = "local removed = redis.call('ZREM', KEYS[1], unpack(ARGV)) \
+    if removed > 0 then redis.call('PUBLISH', KEYS[2], 'removed') end return removed";
 
 /// The live registrations, oldest first.
 const LIVE: &str = "local t = redis.call('TIME') \
@@ -65,6 +69,12 @@ pub struct SpawnServer {}
 #[rtype(result = "Result<String, ActorError>")]
 pub struct DestroyServer {}
 
+/// Remove every registration this instance made (its own and its spawned servers') and stop
+/// the spawned servers: the instance is shutting down.
+#[derive(Message)]
+#[rtype(result = "Result<(), ActorError>")]
+pub struct DeregisterAll {}
+
 /// The URLs of every live registered server, oldest first.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<String>, ActorError>")]
@@ -80,6 +90,8 @@ pub struct RegistrySettings {
     pub advertise_host: String,
     /// How often registrations are renewed; one lapses after three.
     pub heartbeat: Duration,
+    /// This instance's own URL, to register it beside the servers it spawns (`REGISTER_URL`).
+    pub own_url: Option<String>,
 }
 
 struct SpawnedServer {
@@ -125,8 +137,9 @@ impl ServerRegistry {
     }
 
     fn renew_all(&mut self, ctx: &mut Context<Self>) {
-        for spawned in &self.spawned {
-            let register = self.register(&spawned.url);
+        let own = self.settings.own_url.iter();
+        for url in own.chain(self.spawned.iter().map(|s| &s.url)) {
+            let register = self.register(url);
             ctx.spawn(
                 async move {
                     if let Err(err) = register.await {
@@ -171,6 +184,7 @@ impl Actor for ServerRegistry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.renew_all(ctx);
         ctx.run_interval(self.settings.heartbeat, Self::renew_all);
     }
 }
@@ -254,6 +268,32 @@ impl Handler<DestroyServer> for ServerRegistry {
             };
             outcome.into_actor(actor)
         }))
+    }
+}
+
+impl Handler<DeregisterAll> for ServerRegistry {
+    type Result = ResponseFuture<Result<(), ActorError>>;
+
+    fn handle(&mut self, _: DeregisterAll, ctx: &mut Context<Self>) -> Self::Result {
+        // No more renewals: the registrations must not come back.
+        ctx.stop();
+        let spawned = std::mem::take(&mut self.spawned);
+        let mut urls: Vec<String> = spawned.iter().map(|s| s.url.clone()).collect();
+        urls.extend(self.settings.own_url.clone());
+        let keys = self.redis.keys();
+        let command = eval(DEREGISTER, &[keys.servers(), keys.servers_changed()], &urls);
+        let redis = self.redis.clone();
+        Box::pin(async move {
+            let deregistered = if urls.is_empty() {
+                Ok(())
+            } else {
+                redis.command::<i64>(command).await.map(drop)
+            };
+            for server in spawned {
+                server.server.stop().await;
+            }
+            deregistered
+        })
     }
 }
 

@@ -164,6 +164,24 @@ impl TestApp {
         self.base.trim_start_matches("http://")
     }
 
+    /// Stops the child process as `docker stop` does (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self) {
+        let child = self.process.as_mut().expect("a child process");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while child.try_wait().expect("wait").is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops the child process at once (a crash, not a graceful stop).
     pub fn kill(&mut self) {
         let child = self.process.as_mut().expect("a child process");

@@ -167,3 +167,32 @@ async fn servers_of_a_killed_instance_drop_out_within_three_heartbeats() {
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[actix_rt::test]
+async fn an_instance_with_register_url_registers_itself_and_leaves_on_sigterm() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("self");
+    let ports = free_ports(5);
+    let ports = format!("{}-{}", ports.start(), ports.end());
+    let own_url = "http://127.0.0.1:1";
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", prefix.clone()),
+        ("SPAWN_PORTS", ports),
+        ("REGISTER_URL", own_url.to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut instance = spawn_process(&env);
+    let observer = spawn_with_redis(&redis.url(), &prefix, |_| {});
+    let spawned = spawn(&instance).await;
+    assert_eq!(
+        listed(&observer).await,
+        HashSet::from([own_url.to_owned(), spawned.clone()])
+    );
+
+    instance.terminate();
+    // At once, not after three heartbeats (the default heartbeat is a second).
+    assert_eq!(listed(&observer).await, HashSet::new());
+    let port = spawned.rsplit(':').next().unwrap();
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
+}
