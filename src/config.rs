@@ -51,6 +51,8 @@ pub struct Config {
     /// `REGISTER_URL`: when set, this instance registers itself under this URL (the address
     /// others use to reach it), e.g. `http://10.0.0.5:8080`.
     pub register_url: Option<String>,
+    /// `PROXY_PORT`: when set, the instance also listens there as the load-balancing proxy.
+    pub proxy_port: Option<u16>,
 }
 
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
@@ -80,6 +82,7 @@ impl Default for Config {
             advertise_host: "127.0.0.1".into(),
             heartbeat: Duration::from_secs(1),
             register_url: None,
+            proxy_port: None,
         }
     }
 }
@@ -131,6 +134,9 @@ impl Config {
             v.parse::<u64>().ok().filter(|&ms| ms > 0)
         })?;
         let register_url = env.parsed("REGISTER_URL", "http://host:port", parse_http_url)?;
+        let proxy_port = env.parsed("PROXY_PORT", "a port number from 0 to 65535", |v| {
+            v.parse::<u16>().ok()
+        })?;
         let ip = ip.unwrap_or(defaults.ip);
         let advertise_host = advertise_host.unwrap_or_else(|| {
             if ip.is_unspecified() {
@@ -178,6 +184,7 @@ impl Config {
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.heartbeat),
             register_url,
+            proxy_port,
         })
     }
 }
@@ -299,6 +306,7 @@ mod tests {
             ("SPAWN_MAX", "0"),
             ("HEARTBEAT_MS", "soon"),
             ("REGISTER_URL", "10.0.0.5:8080"),
+            ("PROXY_PORT", "http"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();

@@ -67,6 +67,15 @@ pub enum Problem {
     /// `/destroy` that would leave the registry empty.
     #[error("the last registered server is not destroyed")]
     LastServer,
+    /// The proxy has no server to send to.
+    #[error("no server is registered")]
+    NoServers,
+    /// The proxy has not read the registry yet (Redis down since it started).
+    #[error("the server list is not known yet (redis unavailable)")]
+    ServerListUnknown,
+    /// The proxy's servers refused, failed or did not answer in time.
+    #[error("no registered server answered")]
+    BadGateway,
     /// No route serves this path.
     #[error("no such route")]
     NoSuchRoute,
@@ -113,6 +122,13 @@ impl From<ActorError> for Problem {
             ActorError::SpawnLimit { max } => Self::SpawnLimit { max },
             ActorError::NoFreePort { range } => Self::NoFreePort { range },
             ActorError::NothingToDestroy => Self::NothingToDestroy,
+            ActorError::NoServers => Self::NoServers,
+            ActorError::Stopped { .. } => Self::ShuttingDown,
+            ActorError::ServerListUnknown => Self::ServerListUnknown,
+            ActorError::BackendFailed { reason } => {
+                log::warn!("proxied request failed: {reason}");
+                Self::BadGateway
+            }
             ActorError::LastServer => Self::LastServer,
         }
     }
@@ -162,6 +178,8 @@ impl Wording for Standard {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Problem::SpawnLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Problem::NoServers | Problem::ServerListUnknown => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::BadGateway => StatusCode::BAD_GATEWAY,
             Problem::NothingToDestroy | Problem::LastServer => StatusCode::CONFLICT,
             Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -36,6 +36,10 @@ fn main() -> ExitCode {
             Role::Forwarder { main } => format!("forwarder to {main}"),
         };
         log::info!("switchyard listening on http://{} as {role}", running.addr);
+        if let Some((addr, proxy)) = running.proxy {
+            log::info!("load-balancing proxy listening on http://{addr}");
+            actix_web::rt::spawn(proxy);
+        }
         let served = running.server.await;
         // Stopped (SIGTERM, SIGINT): registrations go at once rather than lapse.
         let deregistered = running.registry.send(DeregisterAll {});

@@ -15,12 +15,14 @@ use actix_web::dev::{
 };
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpResponse, HttpServer};
+use switchyard_actors::balancer::{LoadBalancer, Relay, Rotation};
 use switchyard_actors::cache::Cache;
 use switchyard_actors::forwarder::Forwarder;
 use switchyard_actors::image_queue::{ImageQueue, ImageTransfers};
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
 use switchyard_actors::registry::{Launcher, RegistrySettings, ServerRegistry, Spawned};
+use switchyard_actors::server_list::{ServerList, ServerListWatcher};
 use switchyard_actors::sharded_map::ShardedMap;
 use switchyard_actors::store::Store;
 
@@ -43,6 +45,8 @@ pub struct Running {
     pub server: Server,
     /// Owns the spawned servers and the registrations; send it `DeregisterAll` on shutdown.
     pub registry: Addr<ServerRegistry>,
+    /// The proxy's address and server, with `PROXY_PORT` set.
+    pub proxy: Option<(SocketAddr, Server)>,
 }
 
 /// What every app server of the process shares; cloned into each server's factory.
@@ -133,6 +137,10 @@ pub fn start(config: &Config) -> io::Result<Running> {
     )
     .start();
     let registry_for_routes = registry.clone();
+    let proxy = match config.proxy_port {
+        Some(port) => Some(start_proxy(config, port, &shared)?),
+        None => None,
+    };
     let role = config.role.clone();
     let forward_timeout = config.forward_timeout;
     // The one store of a main instance: every worker's `Store` actor shares it.
@@ -160,7 +168,30 @@ pub fn start(config: &Config) -> io::Result<Running> {
         addr,
         server: server.listen(listener)?.run(),
         registry,
+        proxy,
     })
+}
+
+/// The load-balancing proxy: every request to the next registered server.
+fn start_proxy(config: &Config, port: u16, shared: &AppShared) -> io::Result<(SocketAddr, Server)> {
+    let listener = TcpListener::bind((config.ip, port))?;
+    let addr = listener.local_addr()?;
+    let servers = ServerList::default();
+    ServerListWatcher::new(shared.redis.clone(), servers.clone()).start();
+    let rotation = Rotation::default();
+    let mut server = HttpServer::new(move || {
+        let balancer = LoadBalancer::new(servers.clone(), rotation.clone()).start();
+        App::new()
+            .app_data(web::Data::new(balancer))
+            .app_data(web::Data::new(Relay::default()))
+            .configure(routes::proxy::configure)
+    })
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+    if let Some(workers) = config.workers {
+        server = server.workers(workers);
+    }
+    Ok((addr, server.listen(listener)?.run()))
 }
 
 /// Starts the app servers of `/spawn` in this process.

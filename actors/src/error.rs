@@ -33,9 +33,34 @@ pub enum ActorError {
     #[error("the last registered server is not destroyed")]
     LastServer,
 
+    /// An actor this one relies on has stopped.
+    #[error("actor stopped: {reason}")]
+    Stopped { reason: String },
+
+    /// No server is registered.
+    #[error("no server is registered")]
+    NoServers,
+
+    /// The proxy has not yet read the registry (Redis has been down since it started).
+    #[error("the server list is not known yet")]
+    ServerListUnknown,
+
+    /// The servers tried refused, failed or did not answer in time.
+    #[error("no registered server answered: {reason}")]
+    BackendFailed { reason: String },
+
     /// Redis answered with an error (for example a key holding another type).
     #[error("redis error: {reason}")]
     Redis { reason: String },
+}
+
+/// An actor asking another that has stopped: the process is shutting down.
+impl From<actix::MailboxError> for ActorError {
+    fn from(err: actix::MailboxError) -> Self {
+        Self::Stopped {
+            reason: err.to_string(),
+        }
+    }
 }
 
 impl ActorError {

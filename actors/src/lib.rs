@@ -8,7 +8,10 @@
 //! - [`image_queue::ImageQueue`]: uploaded images in Redis, newest first (`EnqueueImage`,
 //!   `PopImage`).
 //! - [`registry::ServerRegistry`]: spawned app servers and their registry in Redis
-//!   (`SpawnServer`, `DestroyServer`, `ListServers`).
+//!   (`SpawnServer`, `DestroyServer`, `DeregisterAll`, `ListServers`).
+//! - [`server_list::ServerListWatcher`]: keeps the process's copy of the registry current.
+//! - [`balancer::LoadBalancer`]: round-robin picks for the proxy (`PickServer`,
+//!   `ReportFailure`); [`balancer::Relay`] carries the requests.
 //!
 //! Around them: [`keyvalue`] defines keys and values that are valid by construction,
 //! [`sharded_map`] the map every `Store` of a process shares, [`redis`] the Redis connection and
@@ -16,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod balancer;
 pub mod cache;
 pub mod error;
 pub mod forwarder;
@@ -24,6 +28,7 @@ pub mod keyvalue;
 pub mod recent;
 pub mod redis;
 pub mod registry;
+pub mod server_list;
 pub mod sharded_map;
 pub mod store;
 

@@ -21,7 +21,7 @@ use actix::{
 use redis_async::resp::RespValue;
 
 use crate::error::ActorError;
-use crate::redis::Redis;
+use crate::redis::{Keys, Redis};
 
 /// Registers `ARGV[1]` until now + `ARGV[2]` ms, drops registrations that ran out, announces.
 const REGISTER: &str = "local t = redis.call('TIME') \
@@ -172,6 +172,11 @@ impl ServerRegistry {
     }
 }
 
+/// The command that reads the live registrations, oldest first.
+pub fn live_servers_command(keys: &Keys) -> RespValue {
+    eval(LIVE, &[keys.servers()], &[])
+}
+
 fn eval(script: &str, keys: &[String], args: &[String]) -> RespValue {
     let mut parts: Vec<RespValue> =
         vec!["EVAL".into(), script.into(), keys.len().to_string().into()];
@@ -301,7 +306,7 @@ impl Handler<ListServers> for ServerRegistry {
     type Result = ResponseFuture<Result<Vec<String>, ActorError>>;
 
     fn handle(&mut self, _: ListServers, _: &mut Context<Self>) -> Self::Result {
-        let command = eval(LIVE, &[self.redis.keys().servers()], &[]);
+        let command = live_servers_command(self.redis.keys());
         let redis = self.redis.clone();
         Box::pin(async move { redis.command(command).await })
     }

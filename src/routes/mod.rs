@@ -4,5 +4,6 @@ pub mod cache;
 pub mod home;
 pub mod images;
 pub mod kvs;
+pub mod proxy;
 pub mod recent;
 pub mod registry;

@@ -19,6 +19,8 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A switchyard instance and a client for it.
 pub struct TestApp {
     pub base: String,
+    /// The load-balancing proxy's base URL, when the config set `proxy_port`.
+    pub proxy_base: Option<String>,
     client: Client,
     /// Keeps a child process alive for as long as the app is used; `None` when in-process.
     process: Option<Child>,
@@ -28,6 +30,8 @@ pub struct TestApp {
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    /// The `X-Served-By` header, empty when there was none.
+    pub served_by: String,
     pub body: Vec<u8>,
 }
 
@@ -95,8 +99,13 @@ pub fn spawn_forwarder(main: &str) -> TestApp {
 fn spawn_with(config: Config) -> TestApp {
     let running = startup::start(&config).expect("server starts");
     actix_rt::spawn(running.server);
+    let proxy_base = running.proxy.map(|(addr, proxy)| {
+        actix_rt::spawn(proxy);
+        format!("http://{addr}")
+    });
     TestApp {
         base: format!("http://{}", running.addr),
+        proxy_base,
         client: client(),
         process: None,
     }
@@ -118,6 +127,7 @@ pub fn spawn_process(env: &[(&str, &str)]) -> TestApp {
     let addr = listening_addr(&mut child);
     TestApp {
         base: format!("http://{addr}"),
+        proxy_base: None,
         client: client(),
         process: Some(child),
     }
@@ -154,9 +164,15 @@ impl TestApp {
     pub fn connect(base: &str) -> Self {
         TestApp {
             base: base.to_owned(),
+            proxy_base: None,
             client: client(),
             process: None,
         }
+    }
+
+    /// A client of this app's load-balancing proxy.
+    pub fn proxy(&self) -> TestApp {
+        TestApp::connect(self.proxy_base.as_deref().expect("started with proxy_port"))
     }
 
     /// `host:port`, as `MAINIP` takes it.
@@ -219,18 +235,6 @@ impl TestApp {
         read_reply(path, sent).await
     }
 
-    /// The `X-Served-By` header of a GET of `path`.
-    pub async fn served_by(&self, path: &str) -> String {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
-        let header = response.headers().get("x-served-by").expect("X-Served-By");
-        header.to_str().unwrap().to_owned()
-    }
-
     pub async fn get(&self, path: &str) -> Reply {
         self.request(Method::GET, path, None).await
     }
@@ -261,14 +265,18 @@ type Sent = Result<awc::ClientResponse, awc::error::SendRequestError>;
 async fn read_reply(path: &str, sent: Sent) -> Reply {
     let mut response = sent.unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
     let body = response.body().limit(32 << 20).await.expect("a body");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (content_type, served_by) = (header("content-type"), header("x-served-by"));
     Reply {
         status: response.status().as_u16(),
         content_type,
+        served_by,
         body: body.to_vec(),
     }
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod images;
 mod kv_store;
 mod kvs;
+mod proxy;
 mod recent;
 mod redis_outage;
 mod redis_server;

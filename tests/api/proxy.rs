@@ -1,0 +1,276 @@
+//! The load-balancing proxy against a real Redis and real app servers.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use awc::http::Method;
+use futures_util::future::join_all;
+use serde_json::json;
+use switchyard::config::Config;
+
+use crate::helpers::{spawn_process, spawn_with_redis, TestApp};
+use crate::redis_server::{unique_prefix, TestRedis};
+use crate::registry::free_ports;
+
+fn proxy_config(config: &mut Config) {
+    config.proxy_port = Some(0);
+    config.spawn_ports = free_ports(10);
+}
+
+async fn spawn(app: &TestApp) -> String {
+    let reply = app.request(Method::POST, "/spawn", None).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    reply.json()["url"].as_str().unwrap().to_owned()
+}
+
+/// Waits until the proxy has sent requests to `count` different servers in a row.
+async fn until_proxy_knows(proxy: &TestApp, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..count {
+            let reply = proxy.get("/").await;
+            if reply.status == 200 {
+                seen.insert(reply.served_by);
+            }
+        }
+        if seen.len() == count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the proxy did not learn {count} servers"
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn served_counts(proxy: &TestApp, requests: usize) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for _ in 0..requests {
+        *counts.entry(proxy.get("/").await.served_by).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[actix_rt::test]
+async fn thirty_gets_over_three_servers_are_ten_each() {
+    let redis = TestRedis::start();
+    let app = spawn_with_redis(&redis.url(), &unique_prefix("rr"), proxy_config);
+    for _ in 0..3 {
+        spawn(&app).await;
+    }
+    let proxy = app.proxy();
+    until_proxy_knows(&proxy, 3).await;
+    let counts = served_counts(&proxy, 30).await;
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(counts.values().all(|&n| n == 10), "{counts:?}");
+}
+
+#[actix_rt::test]
+async fn the_proxy_passes_method_body_query_and_answer_through() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("passthrough");
+    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    spawn(&app).await;
+    let proxy = app.proxy();
+    until_proxy_knows(&proxy, 1).await;
+
+    let image = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
+    let mut body =
+        b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x\"\r\n\r\n".to_vec();
+    body.extend_from_slice(&image);
+    body.extend_from_slice(b"\r\n--b--\r\n");
+    let headers = [("content-type", "multipart/form-data; boundary=b")];
+    let uploaded = proxy
+        .send(Method::POST, "/upload?from=proxy", &headers, body)
+        .await;
+    assert_eq!(uploaded.status, 201);
+    assert_eq!(uploaded.json(), json!({"msg": "success", "queued": 1}));
+
+    let meow = proxy
+        .send(Method::GET, "/meow", &[("accept", "image/*")], vec![])
+        .await;
+    assert_eq!(meow.status, 200);
+    assert_eq!(meow.content_type, "image/gif");
+    assert_eq!(meow.body, image);
+
+    let missing = proxy.get("/no/such/path").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["error"], "no such route");
+}
+
+#[actix_rt::test]
+async fn destroying_a_server_under_load_fails_no_request() {
+    let redis = TestRedis::start();
+    let app = spawn_with_redis(&redis.url(), &unique_prefix("drain"), proxy_config);
+    for _ in 0..3 {
+        spawn(&app).await;
+    }
+    let proxy_base = app.proxy_base.clone().unwrap();
+    until_proxy_knows(&app.proxy(), 3).await;
+
+    let stop_at = Instant::now() + Duration::from_millis(1500);
+    let clients = (0..4).map(|_| {
+        let client = TestApp::connect(&proxy_base);
+        async move {
+            let mut seen = Vec::new();
+            while Instant::now() < stop_at {
+                let started = Instant::now();
+                let reply = client.get("/").await;
+                seen.push((started, reply.status, reply.served_by));
+            }
+            seen
+        }
+    });
+    let destroy = async {
+        actix_rt::time::sleep(Duration::from_millis(400)).await;
+        let reply = app.request(Method::POST, "/destroy", None).await;
+        assert_eq!(reply.status, 200);
+        (
+            Instant::now(),
+            reply.json()["url"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (seen, (destroyed_at, destroyed)) = futures_util::join!(join_all(clients), destroy);
+    let seen: Vec<_> = seen.into_iter().flatten().collect();
+    assert!(seen.len() > 20, "only {} requests", seen.len());
+    assert!(
+        seen.iter().all(|(_, status, _)| *status == 200),
+        "a request failed"
+    );
+    let destroyed_host = destroyed.trim_start_matches("http://");
+    let late = seen
+        .iter()
+        .filter(|(started, _, by)| *started > destroyed_at && by == destroyed_host)
+        .count();
+    assert_eq!(
+        late, 0,
+        "{destroyed} served requests after destroy answered"
+    );
+    let port = destroyed.rsplit(':').next().unwrap();
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
+}
+
+#[actix_rt::test]
+async fn a_killed_server_costs_no_get_and_drops_out_of_the_list() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("killed");
+    let app = spawn_with_redis(&redis.url(), &prefix, |config| {
+        proxy_config(config);
+        config.heartbeat = Duration::from_millis(200);
+    });
+    let survivor = spawn(&app).await;
+    // Another instance that registers itself, then dies without a word.
+    let port = free_ports(1).start().to_string();
+    let url = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", prefix.clone()),
+        ("PORT", port.clone()),
+        ("REGISTER_URL", url.clone()),
+        ("HEARTBEAT_MS", "200".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut doomed = spawn_process(&env);
+    let proxy = app.proxy();
+    until_proxy_knows(&proxy, 2).await;
+
+    doomed.kill();
+    for _ in 0..10 {
+        let reply = proxy.get("/").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(format!("http://{}", reply.served_by), survivor);
+    }
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    loop {
+        let listed = app.get("/listservers").await.json();
+        if listed == json!([survivor]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{url} is still listed: {listed}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn two_proxies_on_one_registry_spread_evenly() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("two");
+    let first = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let second = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    for _ in 0..3 {
+        spawn(&first).await;
+    }
+    until_proxy_knows(&first.proxy(), 3).await;
+    until_proxy_knows(&second.proxy(), 3).await;
+    let (first_proxy, second_proxy) = (first.proxy(), second.proxy());
+    let (a, b) = futures_util::join!(
+        served_counts(&first_proxy, 30),
+        served_counts(&second_proxy, 30)
+    );
+    let mut total: HashMap<String, usize> = a;
+    for (server, n) in b {
+        *total.entry(server).or_insert(0) += n;
+    }
+    assert_eq!(total.len(), 3, "{total:?}");
+    assert!(total.values().all(|&n| n == 20), "{total:?}");
+}
+
+#[actix_rt::test]
+async fn no_server_is_503_and_only_failing_servers_are_502() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("empty");
+    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let proxy = app.proxy();
+    actix_rt::time::sleep(Duration::from_millis(400)).await;
+    let none = proxy.get("/").await;
+    assert_eq!(none.status, 503);
+    assert_eq!(
+        none.json(),
+        json!({"msg": "error", "error": "no server is registered"})
+    );
+
+    // A registration whose server is gone: nothing listens on its port.
+    let closed = free_ports(1).start().to_string();
+    let key = format!("{prefix}servers");
+    let url = format!("http://127.0.0.1:{closed}");
+    redis.cli(&["ZADD", &key, "99999999999999", &url]);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let reply = proxy.get("/").await;
+        if reply.status == 502 {
+            assert_eq!(
+                reply.json(),
+                json!({"msg": "error", "error": "no registered server answered"})
+            );
+            break;
+        }
+        assert_eq!(reply.status, 503);
+        assert!(Instant::now() < deadline, "the proxy never tried {url}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn with_redis_down_the_proxy_serves_from_the_last_list() {
+    let mut redis = TestRedis::start();
+    let prefix = unique_prefix("redisdown");
+    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    spawn(&app).await;
+    let proxy = app.proxy();
+    until_proxy_knows(&proxy, 1).await;
+
+    redis.stop();
+    actix_rt::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(proxy.get("/").await.text(), "hello world");
+
+    // A proxy that never read the list has nothing to go on.
+    let late = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let reply = late.proxy().get("/").await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(
+        reply.json()["error"],
+        "the server list is not known yet (redis unavailable)"
+    );
+}
