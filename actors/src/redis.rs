@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use redis_async::client::pubsub::PubsubStream;
 use redis_async::client::{ConnectionBuilder, PairedConnection};
 use redis_async::error::Error as RedisError;
 use redis_async::resp::{FromResp, RespValue};
@@ -207,6 +208,32 @@ impl Redis {
                     reason: err.to_string(),
                 })
             }
+        }
+    }
+
+    /// A subscription to `channel` on a connection of its own (a subscribed connection can run
+    /// no other command), connecting within [`COMMAND_TIMEOUT`]. The stream ends when the
+    /// connection breaks: subscribe again then.
+    pub async fn subscribe(&self, channel: &str) -> Result<PubsubStream, ActorError> {
+        let config = &self.shared.config;
+        let subscribe = async {
+            let mut builder = ConnectionBuilder::new(config.host.as_str(), config.port)?;
+            if let Some(username) = &config.username {
+                builder.username(username.as_str());
+            }
+            if let Some(password) = &config.password {
+                builder.password(password.as_str());
+            }
+            builder.pubsub_connect().await?.subscribe(channel).await
+        };
+        match tokio::time::timeout(COMMAND_TIMEOUT, subscribe).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(err)) => Err(ActorError::RedisUnavailable {
+                reason: err.to_string(),
+            }),
+            Err(_) => Err(ActorError::RedisUnavailable {
+                reason: format!("no subscription within {COMMAND_TIMEOUT:?}"),
+            }),
         }
     }
 

@@ -1,18 +1,22 @@
 //! `ServerListWatcher`: keeps this process's copy of the server registry current.
 //!
 //! Proxies pick a server for every request; asking Redis each time would cost a round trip per
-//! request. They read [`ServerList`], a shared copy that the watcher refreshes from Redis every
-//! [`REFRESH`]. While Redis is down the copy keeps the last list it knew.
+//! request. They read [`ServerList`], a shared copy that the watcher refreshes from Redis as
+//! soon as a change is announced on the registry's channel, and every [`REFRESH`] in any case
+//! (registrations that lapse are not announced; an announcement can be missed while the
+//! subscription reconnects). While Redis is down the copy keeps the last list it knew.
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, StreamHandler, WrapFuture};
+use redis_async::error::Error as RedisError;
+use redis_async::resp::RespValue;
 
 use crate::redis::Redis;
 use crate::registry::live_servers_command;
 
-/// How often the copy is refreshed: registry changes reach every proxy within this.
+/// How often the copy is refreshed even without an announcement.
 pub const REFRESH: Duration = Duration::from_millis(250);
 
 /// The registered servers as this process last saw them; clones share it.
@@ -45,6 +49,16 @@ pub struct ServerListWatcher {
     redis: Redis,
     list: ServerList,
     refreshing: bool,
+    /// A change was announced while a refresh was under way: read again after it.
+    stale: bool,
+    subscription: Subscription,
+}
+
+#[derive(PartialEq)]
+enum Subscription {
+    None,
+    Connecting,
+    Active,
 }
 
 impl ServerListWatcher {
@@ -53,23 +67,58 @@ impl ServerListWatcher {
             redis,
             list,
             refreshing: false,
+            stale: false,
+            subscription: Subscription::None,
         }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.subscribe(ctx);
+        self.refresh(ctx);
+    }
+
+    fn subscribe(&mut self, ctx: &mut Context<Self>) {
+        if self.subscription != Subscription::None {
+            return;
+        }
+        self.subscription = Subscription::Connecting;
+        let redis = self.redis.clone();
+        let subscribe = async move { redis.subscribe(&redis.keys().servers_changed()).await };
+        ctx.spawn(subscribe.into_actor(self).map(|subscribed, watcher, ctx| {
+            match subscribed {
+                Ok(stream) => {
+                    watcher.subscription = Subscription::Active;
+                    ctx.add_stream(stream);
+                    // Changes made before the subscription took are read now.
+                    watcher.refresh(ctx);
+                }
+                Err(err) => {
+                    watcher.subscription = Subscription::None;
+                    log::debug!("registry changes not subscribed: {err}");
+                }
+            }
+        }));
     }
 
     fn refresh(&mut self, ctx: &mut Context<Self>) {
         if self.refreshing {
+            self.stale = true;
             return;
         }
         self.refreshing = true;
+        self.stale = false;
         let redis = self.redis.clone();
         let command = live_servers_command(redis.keys());
         let read = async move { redis.command::<Vec<String>>(command).await };
-        ctx.spawn(read.into_actor(self).map(|read, watcher, _| {
+        ctx.spawn(read.into_actor(self).map(|read, watcher, ctx| {
             watcher.refreshing = false;
             match read {
                 Ok(servers) => watcher.list.replace(servers),
                 // The last list stands; the Redis layer logs the outage.
                 Err(err) => log::debug!("server list not refreshed: {err}"),
+            }
+            if watcher.stale {
+                watcher.refresh(ctx);
             }
         }));
     }
@@ -79,7 +128,20 @@ impl Actor for ServerListWatcher {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.tick(ctx);
+        ctx.run_interval(REFRESH, Self::tick);
+    }
+}
+
+/// An announcement on the registry's channel: read the list again.
+impl StreamHandler<Result<RespValue, RedisError>> for ServerListWatcher {
+    fn handle(&mut self, _: Result<RespValue, RedisError>, ctx: &mut Context<Self>) {
         self.refresh(ctx);
-        ctx.run_interval(REFRESH, Self::refresh);
+    }
+
+    /// The subscription's connection broke: the next tick subscribes again (the default would
+    /// stop the actor).
+    fn finished(&mut self, _: &mut Context<Self>) {
+        self.subscription = Subscription::None;
     }
 }
