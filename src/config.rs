@@ -101,12 +101,12 @@ impl Config {
         let port = env.parsed("PORT", "a port number from 0 to 65535", |v| v.parse().ok())?;
         let is_main = env.parsed("ISMAIN", "true or false", parse_bool)?;
         let main = env.parsed("MAINIP", "host:port, e.g. 10.0.0.20:8080", parse_host_port)?;
-        let forward_timeout_ms = env.parsed("FORWARD_TIMEOUT_MS", "milliseconds above 0", |v| {
-            v.parse::<u64>().ok().filter(|&ms| ms > 0)
-        })?;
-        let workers = env.parsed("WORKERS", "a number of threads above 0", |v| {
-            v.parse::<usize>().ok().filter(|&n| n > 0)
-        })?;
+        let forward_timeout_ms = env.parsed(
+            "FORWARD_TIMEOUT_MS",
+            "milliseconds above 0",
+            positive::<u64>,
+        )?;
+        let workers = env.parsed("WORKERS", "a number of threads above 0", positive::<usize>)?;
         let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
         let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
         let redis = env.parsed(
@@ -114,25 +114,28 @@ impl Config {
             "redis://[[user]:password@]host[:port][/db]",
             |v| RedisConfig::from_url(v, redis_prefix).ok(),
         )?;
-        let recent_size = env.parsed("RECENT_SIZE", "a number of visits above 0", |v| {
-            v.parse::<usize>().ok().filter(|&n| n > 0)
-        })?;
-        let cache_ttl_secs = env.parsed("CACHE_TTL_SECS", "whole seconds above 0", |v| {
-            v.parse::<u64>().ok().filter(|&s| s > 0)
-        })?;
-        let image_max_bytes = env.parsed("IMAGE_MAX_BYTES", "a number of bytes above 0", |v| {
-            v.parse::<usize>().ok().filter(|&n| n > 0)
-        })?;
+        let recent_size = env.parsed(
+            "RECENT_SIZE",
+            "a number of visits above 0",
+            positive::<usize>,
+        )?;
+        let cache_ttl_secs =
+            env.parsed("CACHE_TTL_SECS", "whole seconds above 0", positive::<u64>)?;
+        let image_max_bytes = env.parsed(
+            "IMAGE_MAX_BYTES",
+            "a number of bytes above 0",
+            positive::<usize>,
+        )?;
         let spawn_ports = env.parsed("SPAWN_PORTS", "FIRST-LAST, e.g. 3001-3099", parse_ports)?;
-        let spawn_max = env.parsed("SPAWN_MAX", "a number of servers above 0", |v| {
-            v.parse::<usize>().ok().filter(|&n| n > 0)
-        })?;
+        let spawn_max = env.parsed(
+            "SPAWN_MAX",
+            "a number of servers above 0",
+            positive::<usize>,
+        )?;
         let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
             Some(v.to_owned()).filter(|h| !h.contains(['/', ' ']))
         })?;
-        let heartbeat_ms = env.parsed("HEARTBEAT_MS", "milliseconds above 0", |v| {
-            v.parse::<u64>().ok().filter(|&ms| ms > 0)
-        })?;
+        let heartbeat_ms = env.parsed("HEARTBEAT_MS", "milliseconds above 0", positive::<u64>)?;
         let register_url = env.parsed("REGISTER_URL", "http://host:port", parse_http_url)?;
         let proxy_port = env.parsed("PROXY_PORT", "a port number from 0 to 65535", |v| {
             v.parse::<u16>().ok()
@@ -212,6 +215,11 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             }),
         }
     }
+}
+
+/// A number above zero.
+fn positive<T: std::str::FromStr + PartialOrd + Default>(raw: &str) -> Option<T> {
+    raw.parse().ok().filter(|n| *n > T::default())
 }
 
 /// `http://host:port`, without a trailing slash.

@@ -55,18 +55,15 @@ pub enum Problem {
     /// `/meow` with nothing queued.
     #[error("no image in the queue")]
     NoImageQueued,
-    /// `/spawn` past `SPAWN_MAX`.
-    #[error("this instance already runs {max} spawned servers (SPAWN_MAX)")]
-    SpawnLimit { max: usize },
-    /// `/spawn` with every port of `SPAWN_PORTS` taken.
-    #[error("no free port in SPAWN_PORTS {range}")]
-    NoFreePort { range: String },
-    /// `/destroy` on an instance that spawned nothing.
-    #[error("this instance has spawned no server")]
-    NothingToDestroy,
-    /// `/destroy` that would leave the registry empty.
-    #[error("the last registered server is not destroyed")]
-    LastServer,
+    /// `/spawn` past `SPAWN_MAX`; the registry's words.
+    #[error("{0}")]
+    SpawnLimit(String),
+    /// `/spawn` with every port of `SPAWN_PORTS` taken; the registry's words.
+    #[error("{0}")]
+    NoFreePort(String),
+    /// `/destroy` refused: nothing spawned here, or it would empty the registry.
+    #[error("{0}")]
+    DestroyRefused(String),
     /// The proxy has no server to send to.
     #[error("no server is registered")]
     NoServers,
@@ -119,9 +116,11 @@ impl From<ActorError> for Problem {
                 log::error!("redis answered an error: {reason}");
                 Self::RedisFailed
             }
-            ActorError::SpawnLimit { max } => Self::SpawnLimit { max },
-            ActorError::NoFreePort { range } => Self::NoFreePort { range },
-            ActorError::NothingToDestroy => Self::NothingToDestroy,
+            err @ ActorError::SpawnLimit { .. } => Self::SpawnLimit(err.to_string()),
+            err @ ActorError::NoFreePort { .. } => Self::NoFreePort(err.to_string()),
+            err @ (ActorError::NothingToDestroy | ActorError::LastServer) => {
+                Self::DestroyRefused(err.to_string())
+            }
             ActorError::NoServers => Self::NoServers,
             ActorError::Stopped { .. } => Self::ShuttingDown,
             ActorError::ServerListUnknown => Self::ServerListUnknown,
@@ -129,7 +128,6 @@ impl From<ActorError> for Problem {
                 log::warn!("proxied request failed: {reason}");
                 Self::BadGateway
             }
-            ActorError::LastServer => Self::LastServer,
         }
     }
 }
@@ -174,13 +172,13 @@ impl Wording for Standard {
             | Problem::NoMessage
             | Problem::NoImageQueued
             | Problem::NoSuchRoute => StatusCode::NOT_FOUND,
-            Problem::ShuttingDown | Problem::RedisUnavailable | Problem::NoFreePort { .. } => {
+            Problem::ShuttingDown | Problem::RedisUnavailable | Problem::NoFreePort(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Problem::SpawnLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Problem::SpawnLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Problem::NoServers | Problem::ServerListUnknown => StatusCode::SERVICE_UNAVAILABLE,
             Problem::BadGateway => StatusCode::BAD_GATEWAY,
-            Problem::NothingToDestroy | Problem::LastServer => StatusCode::CONFLICT,
+            Problem::DestroyRefused(_) => StatusCode::CONFLICT,
             Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
