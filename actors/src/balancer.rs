@@ -121,30 +121,46 @@ pub struct ProxiedRequest {
     pub client_ip: Option<IpAddr>,
 }
 
-/// Headers that belong to one connection, never passed on (RFC 9110, 7.6.1), with any that
-/// the `Connection` header names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+/// Headers that belong to one connection, never passed on (RFC 9110, 7.6.1).
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// The headers of `headers` a proxy passes on: all but the hop-by-hop ones, `Keep-Alive`,
+/// those the `Connection` header names, and the ones in `also_skip` (which the proxy sets
+/// itself).
+pub fn end_to_end<'a>(
+    headers: &'a HeaderMap,
+    also_skip: &'a [HeaderName],
+) -> impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> + 'a {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::try_from(name.trim()).ok())
         .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in [
-        header::CONNECTION,
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-    ] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
+    headers.iter().filter(move |(name, _)| {
+        !HOP_BY_HOP.contains(name)
+            && name.as_str() != "keep-alive"
+            && !also_skip.contains(name)
+            && !named.contains(name)
+    })
+}
+
+/// The `Content-Length` of a message, when it declares one.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Carries proxied requests to the servers over kept-alive connections. `awc::Client` is not
@@ -212,25 +228,26 @@ impl Relay {
     {
         let url = format!("{server}{}", request.path_and_query);
         let mut outgoing = self.client.request(request.method.clone(), url);
-        let mut headers = request.headers.clone();
-        strip_hop_by_hop(&mut headers);
-        let length = headers
-            .remove(header::CONTENT_LENGTH)
-            .next()
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        // The server's own name goes in `Host`, as awc sets it from the URL.
-        headers.remove(header::HOST);
-        for (name, value) in headers.iter() {
+        // The server's own name goes in `Host` (awc sets it from the URL); the length is the
+        // body's, set below; `X-Forwarded-For` is extended below.
+        let set_here = [
+            header::HOST,
+            header::CONTENT_LENGTH,
+            HeaderName::from_static("x-forwarded-for"),
+        ];
+        for (name, value) in end_to_end(&request.headers, &set_here) {
             outgoing = outgoing.append_header((name.clone(), value.clone()));
         }
-        if let Some(ip) = request.client_ip {
-            let forwarded = match request.headers.get("x-forwarded-for") {
-                Some(earlier) => format!("{}, {ip}", earlier.to_str().unwrap_or_default()),
-                None => ip.to_string(),
-            };
-            if let Ok(value) = HeaderValue::try_from(forwarded) {
-                outgoing = outgoing.insert_header(("x-forwarded-for", value));
-            }
+        let length = content_length(&request.headers);
+        let earlier = request.headers.get("x-forwarded-for");
+        let forwarded = match (earlier.and_then(|v| v.to_str().ok()), request.client_ip) {
+            (Some(earlier), Some(ip)) => Some(format!("{earlier}, {ip}")),
+            (None, Some(ip)) => Some(ip.to_string()),
+            (Some(earlier), None) => Some(earlier.to_owned()),
+            (None, None) => None,
+        };
+        if let Some(value) = forwarded.and_then(|f| HeaderValue::try_from(f).ok()) {
+            outgoing = outgoing.insert_header(("x-forwarded-for", value));
         }
         let chunked = request.headers.contains_key(header::TRANSFER_ENCODING);
         let sent = match (body, length) {

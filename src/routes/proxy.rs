@@ -5,7 +5,9 @@ use actix::Addr;
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use switchyard_actors::balancer::{strip_hop_by_hop, LoadBalancer, ProxiedRequest, Relay};
+use switchyard_actors::balancer::{
+    content_length, end_to_end, LoadBalancer, ProxiedRequest, Relay,
+};
 
 use crate::error::ApiError;
 
@@ -32,15 +34,11 @@ async fn proxy(
     let answer = relay.forward(&balancer, request, body).await?;
 
     let mut response = HttpResponse::build(answer.status());
-    let mut headers = answer.headers().clone();
-    strip_hop_by_hop(&mut headers);
-    let length = headers
-        .remove(header::CONTENT_LENGTH)
-        .next()
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    for (name, value) in headers.iter() {
+    // The length goes with the body, below.
+    for (name, value) in end_to_end(answer.headers(), &[header::CONTENT_LENGTH]) {
         response.append_header((name.clone(), value.clone()));
     }
+    let length = content_length(answer.headers());
     Ok(match length {
         Some(length) => response.body(SizedStream::new(length, answer)),
         None => response.streaming(answer),

@@ -274,3 +274,82 @@ async fn with_redis_down_the_proxy_serves_from_the_last_list() {
         "the server list is not known yet (redis unavailable)"
     );
 }
+
+/// A backend that records the request head it receives and answers with headers of its own.
+fn recording_backend() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        tx.send(String::from_utf8_lossy(&head).to_lowercase())
+            .unwrap();
+        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\n\
+                      Connection: keep-alive, x-hop\r\nX-Hop: 1\r\nX-Upstream: yes\r\n\r\nok";
+        stream.write_all(answer.as_bytes()).unwrap();
+    });
+    (url, rx)
+}
+
+#[actix_rt::test]
+async fn hop_by_hop_headers_stay_behind_and_x_forwarded_for_is_added() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("headers");
+    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let (backend, heads) = recording_backend();
+    redis.cli(&[
+        "ZADD",
+        &format!("{prefix}servers"),
+        "99999999999999",
+        &backend,
+    ]);
+    actix_rt::time::sleep(Duration::from_millis(400)).await;
+
+    // Raw, since an HTTP client writes its own Connection header.
+    let proxy_addr = app
+        .proxy_base
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("http://");
+    let mut client = std::net::TcpStream::connect(proxy_addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = "GET /some/path?q=1 HTTP/1.1\r\nHost: proxy\r\nX-Custom: kept\r\n\
+                   Connection: keep-alive, x-secret\r\nX-Secret: for the next hop only\r\n\
+                   TE: trailers\r\nX-Forwarded-For: 10.9.8.7\r\n\r\n";
+    std::io::Write::write_all(&mut client, request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"ok") && std::io::Read::read(&mut client, &mut byte).unwrap() == 1 {
+        answer.push(byte[0]);
+    }
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 200 ok\r\n"), "{answer}");
+    assert!(answer.contains("\r\nx-upstream: yes\r\n"), "{answer}");
+    assert!(
+        !answer.contains("x-hop") && !answer.contains("keep-alive: timeout"),
+        "{answer}"
+    );
+
+    let head = heads.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        head.starts_with("get /some/path?q=1 http/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nx-custom: kept\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nx-forwarded-for: 10.9.8.7, 127.0.0.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        !head.contains("x-secret") && !head.contains("\r\nte:"),
+        "{head}"
+    );
+}
