@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         let running = match startup::start(&config) {
             Ok(running) => running,
             Err(err) => {
-                log::error!("cannot listen on {}:{}: {err}", config.ip, config.port);
+                log::error!("{err}");
                 return ExitCode::FAILURE;
             }
         };

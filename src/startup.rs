@@ -116,8 +116,13 @@ impl AppShared {
 /// Binds the listener and builds the server for the role in `config`. The caller runs it
 /// (`.await`s or spawns `server`) inside an actix system.
 pub fn start(config: &Config) -> io::Result<Running> {
-    let listener = TcpListener::bind((config.ip, config.port))?;
+    // Every listener first: a port that is taken stops start-up before any actor runs.
+    let listener = bind(config.ip, config.port)?;
     let addr = listener.local_addr()?;
+    let proxy_listener = match config.proxy_port {
+        Some(port) => Some(bind(config.ip, port)?),
+        None => None,
+    };
     let served_by = format!("{}:{}", config.advertise_host, addr.port());
     let shared = AppShared::new(config);
     let registry = ServerRegistry::new(
@@ -137,8 +142,8 @@ pub fn start(config: &Config) -> io::Result<Running> {
     )
     .start();
     let registry_for_routes = registry.clone();
-    let proxy = match config.proxy_port {
-        Some(port) => Some(start_proxy(config, port, &shared)?),
+    let proxy = match proxy_listener {
+        Some(listener) => Some(start_proxy(config, listener, &shared)?),
         None => None,
     };
     let role = config.role.clone();
@@ -173,8 +178,11 @@ pub fn start(config: &Config) -> io::Result<Running> {
 }
 
 /// The load-balancing proxy: every request to the next registered server.
-fn start_proxy(config: &Config, port: u16, shared: &AppShared) -> io::Result<(SocketAddr, Server)> {
-    let listener = TcpListener::bind((config.ip, port))?;
+fn start_proxy(
+    config: &Config,
+    listener: TcpListener,
+    shared: &AppShared,
+) -> io::Result<(SocketAddr, Server)> {
     let addr = listener.local_addr()?;
     let servers = ServerList::default();
     ServerListWatcher::new(shared.redis.clone(), servers.clone()).start();
@@ -192,6 +200,12 @@ fn start_proxy(config: &Config, port: u16, shared: &AppShared) -> io::Result<(So
         server = server.workers(workers);
     }
     Ok((addr, server.listen(listener)?.run()))
+}
+
+/// A listener on `ip:port`; the error names the address.
+fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
+    TcpListener::bind((ip, port))
+        .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {ip}:{port}: {err}")))
 }
 
 /// Starts the app servers of `/spawn` in this process.

@@ -32,3 +32,16 @@ fn malformed_variables_stop_the_program_with_their_name() {
         );
     }
 }
+
+#[test]
+fn a_taken_port_stops_the_program_with_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for name in ["PORT", "PROXY_PORT"] {
+        let (code, stderr) = start_with(name, &port);
+        assert_eq!(code, Some(1), "{name}: {stderr}");
+        let expected = format!("cannot listen on 127.0.0.1:{port}: Address already in use");
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
