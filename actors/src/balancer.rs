@@ -17,6 +17,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use crate::error::ActorError;
+use crate::headers::{content_length, end_to_end};
 use crate::server_list::ServerList;
 
 /// A server that failed is left out of the rotation for this long.
@@ -121,48 +122,6 @@ pub struct ProxiedRequest {
     pub client_ip: Option<IpAddr>,
 }
 
-/// Headers that belong to one connection, never passed on (RFC 9110, 7.6.1).
-const HOP_BY_HOP: [HeaderName; 7] = [
-    header::CONNECTION,
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
-/// The headers of `headers` a proxy passes on: all but the hop-by-hop ones, `Keep-Alive`,
-/// those the `Connection` header names, and the ones in `also_skip` (which the proxy sets
-/// itself).
-pub fn end_to_end<'a>(
-    headers: &'a HeaderMap,
-    also_skip: &'a [HeaderName],
-) -> impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> + 'a {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
-        .collect();
-    headers.iter().filter(move |(name, _)| {
-        !HOP_BY_HOP.contains(name)
-            && name.as_str() != "keep-alive"
-            && !also_skip.contains(name)
-            && !named.contains(name)
-    })
-}
-
-/// The `Content-Length` of a message, when it declares one.
-pub fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
-}
-
 /// Carries proxied requests to the servers over kept-alive connections. `awc::Client` is not
 /// `Send`: one per worker thread.
 pub struct Relay {
@@ -238,7 +197,7 @@ impl Relay {
         for (name, value) in end_to_end(&request.headers, &set_here) {
             outgoing = outgoing.append_header((name.clone(), value.clone()));
         }
-        let length = content_length(&request.headers);
+        let length = content_length::<u64>(&request.headers);
         let earlier = request.headers.get("x-forwarded-for");
         let forwarded = match (earlier.and_then(|v| v.to_str().ok()), request.client_ip) {
             (Some(earlier), Some(ip)) => Some(format!("{earlier}, {ip}")),

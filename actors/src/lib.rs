@@ -15,7 +15,8 @@
 //!
 //! Around them: [`keyvalue`] defines keys and values that are valid by construction,
 //! [`sharded_map`] the map every `Store` of a process shares, [`redis`] the Redis connection and
-//! key names, [`error`] the actors' one error.
+//! key names, [`headers`] header handling for the proxy and the routes, [`error`] the actors'
+//! one error.
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,7 @@ pub mod balancer;
 pub mod cache;
 pub mod error;
 pub mod forwarder;
+pub mod headers;
 pub mod image_queue;
 pub mod keyvalue;
 pub mod recent;

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use serde::Serialize;
+use switchyard_actors::headers::content_length;
 use switchyard_actors::image_queue::{EnqueueImage, Image, ImageQueue, ImageType, PopImage};
 
 use crate::error::{ApiError, Problem};
@@ -38,27 +39,18 @@ async fn upload(
     queue: web::Data<Addr<ImageQueue>>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = limit.0;
-    if declared_length(req.headers()).is_some_and(|len| len > limit + FORM_OVERHEAD) {
+    if content_length::<usize>(req.headers()).is_some_and(|len| len > limit + FORM_OVERHEAD) {
         return Err(Problem::ImageTooLarge.into());
     }
     // The declared length (when there is one, and it is within the limit) sizes the buffer at
     // once, so it never grows by doubling to twice the image.
-    let expected = declared_length(req.headers()).map_or(0, |len| len.min(limit));
+    let expected = content_length::<usize>(req.headers()).map_or(0, |len| len.min(limit));
     let image = read_image(form, limit, expected).await?;
     let queued = queue.send(EnqueueImage { image }).await??;
     Ok(HttpResponse::Created().json(Queued {
         msg: "success",
         queued,
     }))
-}
-
-fn declared_length(headers: &HeaderMap) -> Option<usize> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// Streams the form, counting every byte as it arrives: past `limit` the upload is refused at

@@ -5,9 +5,8 @@ use actix::Addr;
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use switchyard_actors::balancer::{
-    content_length, end_to_end, LoadBalancer, ProxiedRequest, Relay,
-};
+use switchyard_actors::balancer::{LoadBalancer, ProxiedRequest, Relay};
+use switchyard_actors::headers::{content_length, end_to_end};
 
 use crate::error::ApiError;
 
@@ -38,7 +37,7 @@ async fn proxy(
     for (name, value) in end_to_end(answer.headers(), &[header::CONTENT_LENGTH]) {
         response.append_header((name.clone(), value.clone()));
     }
-    let length = content_length(answer.headers());
+    let length = content_length::<u64>(answer.headers());
     Ok(match length {
         Some(length) => response.body(SizedStream::new(length, answer)),
         None => response.streaming(answer),

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web;
+use switchyard_actors::headers::content_length;
 use switchyard_actors::keyvalue::{Value, MAX_VALUE_BYTES};
 
 use crate::error::Problem;
@@ -19,11 +20,7 @@ const FORM_MIME: &str = "application/x-www-form-urlencoded";
 /// answers the value in its `val` field.
 pub async fn read_value(headers: &HeaderMap, payload: web::Payload) -> Result<Value, Problem> {
     check_content_type(headers)?;
-    let declared_len = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared_len.is_some_and(|len| len > MAX_FORM_BYTES) {
+    if content_length::<usize>(headers).is_some_and(|len| len > MAX_FORM_BYTES) {
         return Err(Problem::ValueTooLarge);
     }
     let body = payload
