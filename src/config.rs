@@ -53,6 +53,9 @@ pub struct Config {
     pub register_url: Option<String>,
     /// `PROXY_PORT`: when set, the instance also listens there as the load-balancing proxy.
     pub proxy_port: Option<u16>,
+    /// `PROXY_TIMEOUT_MS`: the longest the proxy waits for a server to start answering, and
+    /// for each next piece of an answer's body.
+    pub proxy_timeout: Duration,
 }
 
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
@@ -83,6 +86,7 @@ impl Default for Config {
             heartbeat: Duration::from_secs(1),
             register_url: None,
             proxy_port: None,
+            proxy_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -140,6 +144,8 @@ impl Config {
         let proxy_port = env.parsed("PROXY_PORT", "a port number from 0 to 65535", |v| {
             v.parse::<u16>().ok()
         })?;
+        let proxy_timeout_ms =
+            env.parsed("PROXY_TIMEOUT_MS", "milliseconds above 0", positive::<u64>)?;
         let ip = ip.unwrap_or(defaults.ip);
         let advertise_host = advertise_host.unwrap_or_else(|| {
             if ip.is_unspecified() {
@@ -188,6 +194,9 @@ impl Config {
                 .unwrap_or(defaults.heartbeat),
             register_url,
             proxy_port,
+            proxy_timeout: proxy_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.proxy_timeout),
         })
     }
 }
@@ -315,6 +324,7 @@ mod tests {
             ("HEARTBEAT_MS", "soon"),
             ("REGISTER_URL", "10.0.0.5:8080"),
             ("PROXY_PORT", "http"),
+            ("PROXY_TIMEOUT_MS", "0"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();
@@ -355,6 +365,20 @@ mod tests {
         assert_eq!(c.advertise_host, "app.example");
         let c = config(&[("REGISTER_URL", "http://10.0.0.5:8080/")]).unwrap();
         assert_eq!(c.register_url.as_deref(), Some("http://10.0.0.5:8080"));
+    }
+
+    #[test]
+    fn proxy_settings() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            (c.proxy_port, c.proxy_timeout),
+            (None, Duration::from_secs(30))
+        );
+        let c = config(&[("PROXY_PORT", "8081"), ("PROXY_TIMEOUT_MS", "2500")]).unwrap();
+        assert_eq!(
+            (c.proxy_port, c.proxy_timeout),
+            (Some(8081), Duration::from_millis(2500))
+        );
     }
 
     #[test]

@@ -187,11 +187,12 @@ fn start_proxy(
     let servers = ServerList::default();
     ServerListWatcher::new(shared.redis.clone(), servers.clone()).start();
     let rotation = Rotation::default();
+    let timeout = config.proxy_timeout;
     let mut server = HttpServer::new(move || {
         let balancer = LoadBalancer::new(servers.clone(), rotation.clone()).start();
         App::new()
             .app_data(web::Data::new(balancer))
-            .app_data(web::Data::new(Relay::default()))
+            .app_data(web::Data::new(Relay::new(timeout)))
             .configure(routes::proxy::configure)
     })
     .disable_signals()

@@ -18,6 +18,7 @@ use futures_util::Stream;
 
 use crate::error::ActorError;
 use crate::headers::{content_length, end_to_end};
+use crate::idle_timeout::IdleTimeout;
 use crate::server_list::ServerList;
 
 /// A server that failed is left out of the rotation for this long.
@@ -25,9 +26,6 @@ const FAILED_SERVER_PAUSE: Duration = Duration::from_secs(2);
 
 /// Connecting to a backend; a refused or unreachable one is passed over quickly.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// The longest a backend may take to start answering.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The next server in round-robin order, passing over paused ones (and `avoid`, the server
 /// that just failed this request) while others remain.
@@ -122,26 +120,31 @@ pub struct ProxiedRequest {
     pub client_ip: Option<IpAddr>,
 }
 
+/// A server's answer on its way back: status and headers from [`IdleTimeout::get_ref`], the
+/// body by streaming it.
+pub type RelayedAnswer = IdleTimeout<ClientResponse>;
+
 /// Carries proxied requests to the servers over kept-alive connections. `awc::Client` is not
 /// `Send`: one per worker thread.
 pub struct Relay {
     client: Client,
-}
-
-impl Default for Relay {
-    fn default() -> Self {
-        let connector = Connector::new().timeout(CONNECT_TIMEOUT);
-        let client = Client::builder()
-            .connector(connector)
-            .timeout(ANSWER_TIMEOUT)
-            .no_default_headers()
-            .disable_redirects()
-            .finish();
-        Self { client }
-    }
+    timeout: Duration,
 }
 
 impl Relay {
+    /// `timeout` bounds a server's wait before it starts answering (sending the request
+    /// included) and every pause in the body of its answer.
+    pub fn new(timeout: Duration) -> Self {
+        let connector = Connector::new().timeout(CONNECT_TIMEOUT.min(timeout));
+        let client = Client::builder()
+            .connector(connector)
+            .timeout(timeout)
+            .no_default_headers()
+            .disable_redirects()
+            .finish();
+        Self { client, timeout }
+    }
+
     /// Sends `request` with `body` to the server a `balancer` picks. GET and HEAD, which carry
     /// no body to replay, are tried once more on the next server when the first fails;
     /// a failing server is reported and paused.
@@ -150,29 +153,28 @@ impl Relay {
         balancer: &Addr<LoadBalancer>,
         request: ProxiedRequest,
         body: S,
-    ) -> Result<ClientResponse, ActorError>
+    ) -> Result<RelayedAnswer, ActorError>
     where
         S: Stream<Item = Result<Bytes, E>> + 'static,
         E: Into<Box<dyn StdError>> + 'static,
     {
         let first = balancer.send(PickServer { avoid: None }).await??;
-        let retryable = matches!(request.method, Method::GET | Method::HEAD);
-        let failure = match self.send(&first, &request, Some(body)).await {
-            Ok(response) => return Ok(response),
-            Err(failure) => failure,
-        };
-        balancer.do_send(ReportFailure { url: first.clone() });
-        if !retryable {
-            return Err(ActorError::BackendFailed { reason: failure });
-        }
-        let second = balancer.send(PickServer { avoid: Some(first) }).await??;
-        match self.send::<S, E>(&second, &request, None).await {
-            Ok(response) => Ok(response),
+        let answer = match self.send(&first, &request, Some(body)).await {
+            Ok(answer) => answer,
             Err(reason) => {
-                balancer.do_send(ReportFailure { url: second });
-                Err(ActorError::BackendFailed { reason })
+                balancer.do_send(ReportFailure { url: first.clone() });
+                if !matches!(request.method, Method::GET | Method::HEAD) {
+                    return Err(ActorError::BackendFailed { reason });
+                }
+                let second = balancer.send(PickServer { avoid: Some(first) }).await??;
+                let retried = self.send::<S, E>(&second, &request, None).await;
+                retried.map_err(|reason| {
+                    balancer.do_send(ReportFailure { url: second });
+                    ActorError::BackendFailed { reason }
+                })?
             }
-        }
+        };
+        Ok(IdleTimeout::new(answer, self.timeout))
     }
 
     async fn send<S, E>(

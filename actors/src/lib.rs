@@ -15,8 +15,8 @@
 //!
 //! Around them: [`keyvalue`] defines keys and values that are valid by construction,
 //! [`sharded_map`] the map every `Store` of a process shares, [`redis`] the Redis connection and
-//! key names, [`headers`] header handling for the proxy and the routes, [`error`] the actors'
-//! one error.
+//! key names, [`headers`] header handling for the proxy and the routes, [`idle_timeout`] the
+//! cut-off for relayed bodies that stall, [`error`] the actors' one error.
 
 #![forbid(unsafe_code)]
 
@@ -25,6 +25,7 @@ pub mod cache;
 pub mod error;
 pub mod forwarder;
 pub mod headers;
+pub mod idle_timeout;
 pub mod image_queue;
 pub mod keyvalue;
 pub mod recent;

@@ -32,12 +32,13 @@ async fn proxy(
     };
     let answer = relay.forward(&balancer, request, body).await?;
 
-    let mut response = HttpResponse::build(answer.status());
+    let head = answer.get_ref();
+    let mut response = HttpResponse::build(head.status());
     // The length goes with the body, below.
-    for (name, value) in end_to_end(answer.headers(), &[header::CONTENT_LENGTH]) {
+    for (name, value) in end_to_end(head.headers(), &[header::CONTENT_LENGTH]) {
         response.append_header((name.clone(), value.clone()));
     }
-    let length = content_length::<u64>(answer.headers());
+    let length = content_length::<u64>(head.headers());
     Ok(match length {
         Some(length) => response.body(SizedStream::new(length, answer)),
         None => response.streaming(answer),

@@ -1,6 +1,8 @@
 //! The load-balancing proxy against a real Redis and real app servers.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use awc::http::Method;
@@ -149,7 +151,7 @@ async fn destroying_a_server_under_load_fails_no_request() {
         "{destroyed} served requests after destroy answered"
     );
     let port = destroyed.rsplit(':').next().unwrap();
-    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
+    assert!(TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
 }
 
 #[actix_rt::test]
@@ -275,12 +277,15 @@ async fn with_redis_down_the_proxy_serves_from_the_last_list() {
     );
 }
 
-/// A backend that records the request head it receives and answers with headers of its own.
-fn recording_backend() -> (String, std::sync::mpsc::Receiver<String>) {
-    use std::io::{Read, Write};
+/// A backend for one connection: it reads a request head and hands it, lower-cased, and the
+/// connection to `answer`. Its URL is registered directly in the registry, never lapsing.
+async fn raw_backend(
+    redis: &TestRedis,
+    prefix: &str,
+    answer: impl FnOnce(String, &mut TcpStream) + Send + 'static,
+) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         let mut head = Vec::new();
@@ -288,13 +293,23 @@ fn recording_backend() -> (String, std::sync::mpsc::Receiver<String>) {
         while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
             head.push(byte[0]);
         }
-        tx.send(String::from_utf8_lossy(&head).to_lowercase())
-            .unwrap();
-        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\n\
-                      Connection: keep-alive, x-hop\r\nX-Hop: 1\r\nX-Upstream: yes\r\n\r\nok";
-        stream.write_all(answer.as_bytes()).unwrap();
+        answer(String::from_utf8_lossy(&head).to_lowercase(), &mut stream);
     });
-    (url, rx)
+    let key = format!("{prefix}servers");
+    redis.cli(&["ZADD", &key, "99999999999999", &url]);
+    actix_rt::time::sleep(Duration::from_millis(400)).await;
+}
+
+/// A connection to the proxy that sends `request` as it is (an HTTP client would write headers
+/// of its own); reads wait at most 5 s.
+fn raw_request(app: &TestApp, request: &str) -> TcpStream {
+    let proxy_addr = app.proxy_base.as_deref().unwrap();
+    let mut client = TcpStream::connect(proxy_addr.trim_start_matches("http://")).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    client.write_all(request.as_bytes()).unwrap();
+    client
 }
 
 #[actix_rt::test]
@@ -302,32 +317,22 @@ async fn hop_by_hop_headers_stay_behind_and_x_forwarded_for_is_added() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("headers");
     let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
-    let (backend, heads) = recording_backend();
-    redis.cli(&[
-        "ZADD",
-        &format!("{prefix}servers"),
-        "99999999999999",
-        &backend,
-    ]);
-    actix_rt::time::sleep(Duration::from_millis(400)).await;
+    let (heads, received) = std::sync::mpsc::channel();
+    raw_backend(&redis, &prefix, move |head, stream| {
+        heads.send(head).unwrap();
+        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\n\
+                      Connection: keep-alive, x-hop\r\nX-Hop: 1\r\nX-Upstream: yes\r\n\r\nok";
+        stream.write_all(answer.as_bytes()).unwrap();
+    })
+    .await;
 
-    // Raw, since an HTTP client writes its own Connection header.
-    let proxy_addr = app
-        .proxy_base
-        .as_deref()
-        .unwrap()
-        .trim_start_matches("http://");
-    let mut client = std::net::TcpStream::connect(proxy_addr).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
     let request = "GET /some/path?q=1 HTTP/1.1\r\nHost: proxy\r\nX-Custom: kept\r\n\
                    Connection: keep-alive, x-secret\r\nX-Secret: for the next hop only\r\n\
                    TE: trailers\r\nX-Forwarded-For: 10.9.8.7\r\n\r\n";
-    std::io::Write::write_all(&mut client, request.as_bytes()).unwrap();
+    let mut client = raw_request(&app, request);
     let mut answer = Vec::new();
     let mut byte = [0u8; 1];
-    while !answer.ends_with(b"ok") && std::io::Read::read(&mut client, &mut byte).unwrap() == 1 {
+    while !answer.ends_with(b"ok") && client.read(&mut byte).unwrap() == 1 {
         answer.push(byte[0]);
     }
     let answer = String::from_utf8_lossy(&answer).to_lowercase();
@@ -338,7 +343,7 @@ async fn hop_by_hop_headers_stay_behind_and_x_forwarded_for_is_added() {
         "{answer}"
     );
 
-    let head = heads.recv_timeout(Duration::from_secs(5)).unwrap();
+    let head = received.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(
         head.starts_with("get /some/path?q=1 http/1.1\r\n"),
         "{head}"
@@ -351,5 +356,38 @@ async fn hop_by_hop_headers_stay_behind_and_x_forwarded_for_is_added() {
     assert!(
         !head.contains("x-secret") && !head.contains("\r\nte:"),
         "{head}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_body_that_stalls_is_cut_off_after_the_proxy_timeout() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("stall");
+    let app = spawn_with_redis(&redis.url(), &prefix, |config| {
+        proxy_config(config);
+        config.proxy_timeout = Duration::from_millis(300);
+    });
+    // An answer of 100 bytes of which 10 come, then nothing.
+    raw_backend(&redis, &prefix, |_, stream| {
+        let start = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+        stream.write_all(start.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_secs(20));
+    })
+    .await;
+
+    let mut client = raw_request(&app, "GET / HTTP/1.1\r\nHost: proxy\r\n\r\n");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    // Without a cut-off this read waits out its own 5 s timeout and fails.
+    client
+        .read_to_end(&mut answer)
+        .expect("the proxy closes the connection");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n0123456789"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
     );
 }
