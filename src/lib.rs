@@ -7,4 +7,5 @@
 pub mod config;
 pub mod error;
 pub mod routes;
+pub mod shutdown;
 pub mod startup;

@@ -1,13 +1,8 @@
 use std::process::ExitCode;
-use std::time::Duration;
 
 use switchyard::config::{Config, Role};
+use switchyard::shutdown::{self, StopSignals};
 use switchyard::startup;
-use switchyard_actors::registry::DeregisterAll;
-
-/// How long shutdown waits for the registry to remove its registrations and stop the spawned
-/// servers (they have `SHUTDOWN_GRACE` each).
-const DEREGISTER_TIMEOUT: Duration = Duration::from_secs(9);
 
 /// redis-async logs an error for every command that fails while Redis is down; switchyard logs
 /// the outage once when it starts and once when it ends instead.
@@ -24,6 +19,13 @@ fn main() -> ExitCode {
         }
     };
     actix_web::rt::System::new().block_on(async {
+        let mut signals = match StopSignals::listen() {
+            Ok(signals) => signals,
+            Err(err) => {
+                log::error!("cannot listen for stop signals: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
         let running = match startup::start(&config) {
             Ok(running) => running,
             Err(err) => {
@@ -36,24 +38,16 @@ fn main() -> ExitCode {
             Role::Forwarder { main } => format!("forwarder to {main}"),
         };
         log::info!("switchyard listening on http://{} as {role}", running.addr);
+        let mut servers = vec![running.server.handle()];
+        actix_web::rt::spawn(running.server);
         if let Some((addr, proxy)) = running.proxy {
             log::info!("load-balancing proxy listening on http://{addr}");
+            servers.push(proxy.handle());
             actix_web::rt::spawn(proxy);
         }
-        let served = running.server.await;
-        // Stopped (SIGTERM, SIGINT): registrations go at once rather than lapse.
-        let deregistered = running.registry.send(DeregisterAll {});
-        match actix_web::rt::time::timeout(DEREGISTER_TIMEOUT, deregistered).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => log::warn!("registrations not removed: {err}"),
-            _ => log::warn!("registrations not removed in time; they lapse by themselves"),
-        }
-        match served {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                log::error!("server stopped: {err}");
-                ExitCode::FAILURE
-            }
-        }
+        let signal = signals.next().await;
+        log::info!("{signal}: deregistering, then finishing the requests in flight");
+        shutdown::shut_down(&mut signals, &running.registry, &servers).await;
+        ExitCode::SUCCESS
     })
 }

@@ -43,7 +43,7 @@ pub struct Running {
     /// The address actually bound: with `PORT=0` the system picked the port.
     pub addr: SocketAddr,
     pub server: Server,
-    /// Owns the spawned servers and the registrations; send it `DeregisterAll` on shutdown.
+    /// Owns the spawned servers and the registrations; `shutdown` tells it when to let go.
     pub registry: Addr<ServerRegistry>,
     /// The proxy's address and server, with `PROXY_PORT` set.
     pub proxy: Option<(SocketAddr, Server)>,
@@ -165,6 +165,8 @@ pub fn start(config: &Config) -> io::Result<Running> {
             .configure(routes::kvs::configure)
             .configure(routes::registry::configure)
     })
+    // main.rs handles the stop signals: see `shutdown`.
+    .disable_signals()
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
     if let Some(workers) = config.workers {
         server = server.workers(workers);
@@ -221,7 +223,6 @@ impl Launcher for AppServers {
         let listener = TcpListener::bind((self.ip, port))?;
         let shared = self.shared.clone();
         let served_by = format!("{}:{port}", self.advertise_host);
-        // The instance's own server handles the signals and stops the process.
         let mut server = HttpServer::new(move || shared.app(&served_by))
             .disable_signals()
             .shutdown_timeout(SHUTDOWN_GRACE.as_secs());

@@ -8,7 +8,7 @@
 //! - [`image_queue::ImageQueue`]: uploaded images in Redis, newest first (`EnqueueImage`,
 //!   `PopImage`).
 //! - [`registry::ServerRegistry`]: spawned app servers and their registry in Redis
-//!   (`SpawnServer`, `DestroyServer`, `DeregisterAll`, `ListServers`).
+//!   (`SpawnServer`, `DestroyServer`, `ListServers`, `DeregisterAll`, `StopSpawned`).
 //! - [`server_list::ServerListWatcher`]: keeps the process's copy of the registry current.
 //! - [`balancer::LoadBalancer`]: round-robin picks for the proxy (`PickServer`,
 //!   `ReportFailure`); [`balancer::Relay`] carries the requests.

@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message,
-    ResponseActFuture, ResponseFuture, WrapFuture,
+    ResponseActFuture, ResponseFuture, SpawnHandle, WrapFuture,
 };
+use futures_util::future::join_all;
+use futures_util::FutureExt;
 use redis_async::resp::RespValue;
 
 use crate::error::ActorError;
@@ -69,11 +71,17 @@ pub struct SpawnServer {}
 #[rtype(result = "Result<String, ActorError>")]
 pub struct DestroyServer {}
 
-/// Remove every registration this instance made (its own and its spawned servers') and stop
-/// the spawned servers: the instance is shutting down.
+/// The instance is shutting down: stop renewing, refuse spawns and destroys, and remove every
+/// registration this instance made (its own and its servers', spawns under way included).
 #[derive(Message)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct DeregisterAll {}
+
+/// Stop the spawned servers gracefully; completes when their requests in flight finished.
+/// The registry stops with them. Send after [`DeregisterAll`], so no proxy picks them meanwhile.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopSpawned {}
 
 /// The URLs of every live registered server, oldest first.
 #[derive(Message)]
@@ -108,6 +116,10 @@ pub struct ServerRegistry {
     spawned: Vec<SpawnedServer>,
     /// Ports handed out and not yet returned (a spawn still registering counts).
     ports_in_use: Vec<u16>,
+    /// The renewals; cancelled by [`DeregisterAll`].
+    heartbeat: Option<SpawnHandle>,
+    /// Set by [`DeregisterAll`]: nothing is registered any more.
+    closing: bool,
 }
 
 impl ServerRegistry {
@@ -118,6 +130,18 @@ impl ServerRegistry {
             settings,
             spawned: Vec::new(),
             ports_in_use: Vec::new(),
+            heartbeat: None,
+            closing: false,
+        }
+    }
+
+    fn url_of(&self, port: u16) -> String {
+        format!("http://{}:{port}", self.settings.advertise_host)
+    }
+
+    fn shutting_down() -> ActorError {
+        ActorError::Stopped {
+            reason: "the instance is shutting down".into(),
         }
     }
 
@@ -190,7 +214,7 @@ impl Actor for ServerRegistry {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.renew_all(ctx);
-        ctx.run_interval(self.settings.heartbeat, Self::renew_all);
+        self.heartbeat = Some(ctx.run_interval(self.settings.heartbeat, Self::renew_all));
     }
 }
 
@@ -198,6 +222,9 @@ impl Handler<SpawnServer> for ServerRegistry {
     type Result = ResponseActFuture<Self, Result<String, ActorError>>;
 
     fn handle(&mut self, _: SpawnServer, _: &mut Context<Self>) -> Self::Result {
+        if self.closing {
+            return Box::pin(actix::fut::ready(Err(Self::shutting_down())));
+        }
         if self.ports_in_use.len() >= self.settings.max {
             let max = self.settings.max;
             return Box::pin(actix::fut::ready(Err(ActorError::SpawnLimit { max })));
@@ -207,9 +234,15 @@ impl Handler<SpawnServer> for ServerRegistry {
             Err(err) => return Box::pin(actix::fut::ready(Err(err))),
         };
         self.ports_in_use.push(port);
-        let url = format!("http://{}:{port}", self.settings.advertise_host);
+        let url = self.url_of(port);
         let register = self.register(&url);
         Box::pin(register.into_actor(self).map(move |registered, actor, _| {
+            // Shut down meanwhile: its registration went with the others (DeregisterAll
+            // removes spawns under way too), and it would never be stopped.
+            let registered = match registered {
+                Ok(()) if actor.closing => Err(Self::shutting_down()),
+                other => other,
+            };
             match registered {
                 Ok(()) => {
                     log::info!("spawned {url}");
@@ -235,6 +268,9 @@ impl Handler<DestroyServer> for ServerRegistry {
     type Result = ResponseActFuture<Self, Result<String, ActorError>>;
 
     fn handle(&mut self, _: DestroyServer, _: &mut Context<Self>) -> Self::Result {
+        if self.closing {
+            return Box::pin(actix::fut::ready(Err(Self::shutting_down())));
+        }
         if self.spawned.is_empty() {
             return Box::pin(actix::fut::ready(Err(ActorError::NothingToDestroy)));
         }
@@ -280,25 +316,33 @@ impl Handler<DeregisterAll> for ServerRegistry {
     type Result = ResponseFuture<Result<(), ActorError>>;
 
     fn handle(&mut self, _: DeregisterAll, ctx: &mut Context<Self>) -> Self::Result {
-        // No more renewals: the registrations must not come back.
-        ctx.stop();
-        let spawned = std::mem::take(&mut self.spawned);
-        let mut urls: Vec<String> = spawned.iter().map(|s| s.url.clone()).collect();
+        self.closing = true;
+        if let Some(heartbeat) = self.heartbeat.take() {
+            ctx.cancel_future(heartbeat);
+        }
+        let mut urls: Vec<String> = self.ports_in_use.iter().map(|&p| self.url_of(p)).collect();
         urls.extend(self.settings.own_url.clone());
+        if urls.is_empty() {
+            return Box::pin(async { Ok(()) });
+        }
+        // Sent on the connection that carried the renewals and registrations, so it lands
+        // after any of them still under way.
         let keys = self.redis.keys();
         let command = eval(DEREGISTER, &[keys.servers(), keys.servers_changed()], &urls);
         let redis = self.redis.clone();
-        Box::pin(async move {
-            let deregistered = if urls.is_empty() {
-                Ok(())
-            } else {
-                redis.command::<i64>(command).await.map(drop)
-            };
-            for server in spawned {
-                server.server.stop().await;
-            }
-            deregistered
-        })
+        Box::pin(async move { redis.command::<i64>(command).await.map(drop) })
+    }
+}
+
+impl Handler<StopSpawned> for ServerRegistry {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: StopSpawned, ctx: &mut Context<Self>) -> Self::Result {
+        ctx.stop();
+        let stops = std::mem::take(&mut self.spawned)
+            .into_iter()
+            .map(|spawned| spawned.server.stop());
+        Box::pin(join_all(stops).map(drop))
     }
 }
 

@@ -182,17 +182,36 @@ impl TestApp {
 
     /// Stops the child process as `docker stop` does (SIGTERM) and waits for it to exit.
     pub fn terminate(&mut self) {
+        self.signal("TERM");
+        self.wait_for_exit(Duration::from_secs(15));
+    }
+
+    /// Sends the child process `SIGname`, e.g. `TERM`, and returns at once.
+    pub fn signal(&mut self, name: &str) {
         let child = self.process.as_mut().expect("a child process");
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([format!("-{name}"), child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success());
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while child.try_wait().expect("wait").is_none() {
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        let child = self.process.as_mut().expect("a child process");
+        child.try_wait().expect("wait").is_none()
+    }
+
+    /// Waits for the child process to exit; fails the test after `limit`.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let child = self.process.as_mut().expect("a child process");
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
             assert!(
                 std::time::Instant::now() < deadline,
-                "no exit after SIGTERM"
+                "no exit within {limit:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -292,4 +311,13 @@ pub fn form_encode(raw: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A connection to `base` that has sent `request` as it is (an HTTP client would write headers
+/// of its own, and send a body whole); reads on it wait at most [`CLIENT_TIMEOUT`].
+pub fn raw_request(base: &str, request: &[u8]) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+    std::io::Write::write_all(&mut stream, request).unwrap();
+    stream
 }

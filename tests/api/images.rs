@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::helpers::{spawn_with_redis, Reply, TestApp};
 use crate::redis_server::{unique_prefix, TestRedis};
 
-const BOUNDARY: &str = "switchyard-test-boundary";
+pub const BOUNDARY: &str = "switchyard-test-boundary";
 
 /// A 1x1 PNG.
 const PNG: &[u8] =
@@ -17,14 +17,14 @@ const PNG: &[u8] =
 \0\0\0\rIDATx\xdac\xfc\xff\x9f\xa1\x1e\0\x07\x82\x02\x7f=\xc8H\xef\0\0\0\0IEND\xaeB`\x82";
 
 /// A JPEG's first bytes, then `tag`, so each test image is distinct.
-fn jpeg(tag: &str) -> Vec<u8> {
+pub fn jpeg(tag: &str) -> Vec<u8> {
     let mut bytes = b"\xFF\xD8\xFF\xE0\0\x10JFIF\0".to_vec();
     bytes.extend_from_slice(tag.as_bytes());
     bytes
 }
 
 /// A multipart/form-data body with the files given as (field name, declared type, bytes).
-fn form(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
+pub fn form(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, declared, bytes) in files {
         body.extend_from_slice(

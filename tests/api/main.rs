@@ -14,3 +14,4 @@ mod recent;
 mod redis_outage;
 mod redis_server;
 mod registry;
+mod shutdown;

@@ -10,19 +10,13 @@ use futures_util::future::join_all;
 use serde_json::json;
 use switchyard::config::Config;
 
-use crate::helpers::{spawn_process, spawn_with_redis, TestApp};
+use crate::helpers::{raw_request, spawn_process, spawn_with_redis, TestApp};
 use crate::redis_server::{unique_prefix, TestRedis};
-use crate::registry::free_ports;
+use crate::registry::{free_ports, spawn};
 
 fn proxy_config(config: &mut Config) {
     config.proxy_port = Some(0);
     config.spawn_ports = free_ports(10);
-}
-
-async fn spawn(app: &TestApp) -> String {
-    let reply = app.request(Method::POST, "/spawn", None).await;
-    assert_eq!(reply.status, 201, "{}", reply.text());
-    reply.json()["url"].as_str().unwrap().to_owned()
 }
 
 /// Waits until the proxy has sent requests to `count` different servers in a row.
@@ -279,7 +273,7 @@ async fn with_redis_down_the_proxy_serves_from_the_last_list() {
 
 /// A backend for one connection: it reads a request head and hands it, lower-cased, and the
 /// connection to `answer`. Its URL is registered directly in the registry, never lapsing.
-async fn raw_backend(
+pub async fn raw_backend(
     redis: &TestRedis,
     prefix: &str,
     answer: impl FnOnce(String, &mut TcpStream) + Send + 'static,
@@ -300,18 +294,6 @@ async fn raw_backend(
     actix_rt::time::sleep(Duration::from_millis(400)).await;
 }
 
-/// A connection to the proxy that sends `request` as it is (an HTTP client would write headers
-/// of its own); reads wait at most 5 s.
-fn raw_request(app: &TestApp, request: &str) -> TcpStream {
-    let proxy_addr = app.proxy_base.as_deref().unwrap();
-    let mut client = TcpStream::connect(proxy_addr.trim_start_matches("http://")).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    client.write_all(request.as_bytes()).unwrap();
-    client
-}
-
 #[actix_rt::test]
 async fn hop_by_hop_headers_stay_behind_and_x_forwarded_for_is_added() {
     let redis = TestRedis::start();
@@ -329,7 +311,7 @@ async fn hop_by_hop_headers_stay_behind_and_x_forwarded_for_is_added() {
     let request = "GET /some/path?q=1 HTTP/1.1\r\nHost: proxy\r\nX-Custom: kept\r\n\
                    Connection: keep-alive, x-secret\r\nX-Secret: for the next hop only\r\n\
                    TE: trailers\r\nX-Forwarded-For: 10.9.8.7\r\n\r\n";
-    let mut client = raw_request(&app, request);
+    let mut client = raw_request(app.proxy_base.as_deref().unwrap(), request.as_bytes());
     let mut answer = Vec::new();
     let mut byte = [0u8; 1];
     while !answer.ends_with(b"ok") && client.read(&mut byte).unwrap() == 1 {
@@ -375,7 +357,10 @@ async fn a_body_that_stalls_is_cut_off_after_the_proxy_timeout() {
     })
     .await;
 
-    let mut client = raw_request(&app, "GET / HTTP/1.1\r\nHost: proxy\r\n\r\n");
+    let mut client = raw_request(
+        app.proxy_base.as_deref().unwrap(),
+        b"GET / HTTP/1.1\r\nHost: proxy\r\n\r\n",
+    );
     let started = Instant::now();
     let mut answer = Vec::new();
     // Without a cut-off this read waits out its own 5 s timeout and fails.

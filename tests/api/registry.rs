@@ -34,7 +34,8 @@ fn with_ports(len: u16, max: usize) -> impl FnOnce(&mut Config) {
     }
 }
 
-async fn spawn(app: &TestApp) -> String {
+/// `POST /spawn`, which must succeed; the new server's URL.
+pub async fn spawn(app: &TestApp) -> String {
     let reply = app.request(awc::http::Method::POST, "/spawn", None).await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     reply.json()["url"].as_str().unwrap().to_owned()

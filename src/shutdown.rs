@@ -1,0 +1,70 @@
+//! Stopping on SIGTERM (`docker stop`) or SIGINT (Ctrl-C): registrations go first, so proxies
+//! stop choosing this instance, then every server of the process finishes the requests it has.
+//! A second signal stops at once.
+
+use std::io;
+use std::pin::pin;
+use std::time::Duration;
+
+use actix::Addr;
+use actix_web::dev::ServerHandle;
+use futures_util::future::{join, join_all, select, Either};
+use switchyard_actors::registry::{DeregisterAll, ServerRegistry, StopSpawned};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// Removing the registrations is one Redis command (750 ms, one retry); past this they lapse
+/// by themselves within three heartbeats. With the servers' 8 s grace it stays inside the 10 s
+/// `docker stop` waits before it kills.
+const DEREGISTER_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// The signals that stop switchyard. Listening replaces their default action (exit at once),
+/// so create this before the servers start.
+pub struct StopSignals {
+    term: Signal,
+    int: Signal,
+}
+
+impl StopSignals {
+    pub fn listen() -> io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next stop signal; answers its name.
+    pub async fn next(&mut self) -> &'static str {
+        let term = pin!(self.term.recv());
+        let int = pin!(self.int.recv());
+        match select(term, int).await {
+            Either::Left(_) => "SIGTERM",
+            Either::Right(_) => "SIGINT",
+        }
+    }
+}
+
+/// Shuts the instance down gracefully: `servers` are the instance's own HTTP servers (its
+/// app port, the proxy); the registry's spawned servers stop alongside them. Completes early,
+/// with a warning, when another signal comes.
+pub async fn shut_down(
+    signals: &mut StopSignals,
+    registry: &Addr<ServerRegistry>,
+    servers: &[ServerHandle],
+) {
+    let graceful = async {
+        let deregistered = registry.send(DeregisterAll {});
+        match actix_web::rt::time::timeout(DEREGISTER_TIMEOUT, deregistered).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => log::warn!("registrations not removed: {err}"),
+            _ => log::warn!("registrations not removed in time; they lapse by themselves"),
+        }
+        let own = join_all(servers.iter().map(|server| server.stop(true)));
+        let (_, spawned) = join(own, registry.send(StopSpawned {})).await;
+        if let Err(err) = spawned {
+            log::warn!("spawned servers not stopped gracefully: {err}");
+        }
+    };
+    if let Either::Right((again, _)) = select(pin!(graceful), pin!(signals.next())).await {
+        log::warn!("{again} during shutdown: stopping now");
+    }
+}

@@ -1,0 +1,121 @@
+//! Stopping on a signal, as `docker stop` (SIGTERM) and Ctrl-C (SIGINT) do: registrations go at
+//! once, requests in flight finish, a second signal stops at once.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{raw_request, spawn_process, TestApp};
+use crate::images::{form, jpeg, BOUNDARY};
+use crate::proxy::raw_backend;
+use crate::redis_server::{unique_prefix, TestRedis};
+use crate::registry::{free_ports, spawn};
+
+/// Longer than the 300 ms after which actix-web's own signal handling stopped everything.
+const WELL_INTO_SHUTDOWN: Duration = Duration::from_secs(1);
+
+/// An instance as a child process, with its own Redis prefix and spawn ports.
+fn instance(redis: &TestRedis, prefix: &str, extra: &[(&str, &str)]) -> TestApp {
+    let ports = free_ports(3);
+    let ports = format!("{}-{}", ports.start(), ports.end());
+    let url = redis.url();
+    let mut env = vec![
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_PREFIX", prefix),
+        ("SPAWN_PORTS", ports.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    spawn_process(&env)
+}
+
+/// An upload to `base` of which half the body is sent; the other half is returned.
+fn half_an_upload(base: &str) -> (TcpStream, Vec<u8>) {
+    let mut body = form(&[("image", "image/jpeg", &jpeg(base))]);
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: switchyard\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let rest = body.split_off(body.len() / 2);
+    let mut request = head.into_bytes();
+    request.extend_from_slice(&body);
+    (raw_request(base, &request), rest)
+}
+
+fn answer_of(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    // An error (reset, timeout) leaves what arrived before it.
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[actix_rt::test]
+async fn on_sigterm_an_upload_in_flight_on_a_spawned_server_finishes() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("drain-upload");
+    let mut instance = instance(&redis, &prefix, &[]);
+    let spawned = spawn(&instance).await;
+    // The instance's own server is idle, so only the spawned server holds the shutdown up.
+    let (mut upload, rest) = half_an_upload(&spawned);
+
+    instance.signal("TERM");
+    actix_rt::time::sleep(WELL_INTO_SHUTDOWN).await;
+    upload.write_all(&rest).unwrap();
+    let answer = answer_of(&mut upload);
+    assert!(answer.starts_with("HTTP/1.1 201 Created\r\n"), "{answer}");
+    assert!(instance.wait_for_exit(Duration::from_secs(10)).success());
+    let queued = redis.cli(&["LLEN", &format!("{prefix}images")]);
+    assert_eq!(queued, "1");
+    let registered = redis.cli(&["ZCARD", &format!("{prefix}servers")]);
+    assert_eq!(registered, "0");
+}
+
+#[actix_rt::test]
+async fn a_second_signal_stops_at_once() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("second-signal");
+    let mut instance = instance(&redis, &prefix, &[]);
+    let (mut stalled, _) = half_an_upload(&instance.base);
+
+    instance.signal("TERM");
+    actix_rt::time::sleep(WELL_INTO_SHUTDOWN).await;
+    assert!(
+        instance.is_running(),
+        "the first signal waits for the upload"
+    );
+    let second = Instant::now();
+    instance.signal("INT");
+    instance.wait_for_exit(Duration::from_secs(2));
+    // Not the 8 s the upload would otherwise be given.
+    assert!(
+        second.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        second.elapsed()
+    );
+    assert!(!answer_of(&mut stalled).contains("201"));
+    let queued = redis.cli(&["LLEN", &format!("{prefix}images")]);
+    assert_eq!(queued, "0");
+}
+
+#[actix_rt::test]
+async fn on_sigterm_the_proxy_finishes_the_requests_it_has() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("drain-proxy");
+    let proxy_port = free_ports(1).start().to_string();
+    let mut instance = instance(&redis, &prefix, &[("PROXY_PORT", proxy_port.as_str())]);
+    raw_backend(&redis, &prefix, |_, stream| {
+        std::thread::sleep(WELL_INTO_SHUTDOWN);
+        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow";
+        stream.write_all(answer.as_bytes()).unwrap();
+    })
+    .await;
+
+    let request = b"GET / HTTP/1.1\r\nHost: proxy\r\nConnection: close\r\n\r\n";
+    let mut client = raw_request(&format!("127.0.0.1:{proxy_port}"), request);
+    actix_rt::time::sleep(Duration::from_millis(200)).await;
+    instance.terminate();
+
+    let answer = answer_of(&mut client);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nslow"), "{answer}");
+}
