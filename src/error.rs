@@ -73,6 +73,10 @@ pub enum Problem {
     /// The proxy's servers refused, failed or did not answer in time.
     #[error("no registered server answered")]
     BadGateway,
+    /// A forwarder was sent a request another forwarder relayed: that one's `MAINIP` names a
+    /// forwarder, not the main.
+    #[error("this instance forwards too: MAINIP must name the main instance")]
+    ForwardingLoop,
     /// No route serves this path.
     #[error("no such route")]
     NoSuchRoute,
@@ -180,6 +184,7 @@ impl Wording for Standard {
             Problem::BadGateway => StatusCode::BAD_GATEWAY,
             Problem::DestroyRefused(_) => StatusCode::CONFLICT,
             Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            Problem::ForwardingLoop => StatusCode::LOOP_DETECTED,
         }
     }
 

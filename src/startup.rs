@@ -155,7 +155,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
         let kvs = match &role {
             Role::Main => KvsActors::from(Store::new(Arc::clone(&store)).start()),
             Role::Forwarder { main } => {
-                KvsActors::from(Forwarder::new(main, forward_timeout).start())
+                KvsActors::from(Forwarder::new(main, forward_timeout).start()).relaying()
             }
         };
         shared

@@ -126,6 +126,13 @@ impl Relay {
         let timeout = self.timeout;
         let exchange = async {
             let mut response = request.await.map_err(ActorError::unavailable)?;
+            // A forwarder's refusal of a relayed request: an outage of its own kind, logged
+            // when it starts like the others.
+            if response.status() == StatusCode::LOOP_DETECTED {
+                return Err(ActorError::unavailable(
+                    "MAINIP names a forwarding instance, not the main",
+                ));
+            }
             let body = response
                 .body()
                 .limit(MAX_ANSWER_BYTES)

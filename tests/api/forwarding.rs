@@ -9,6 +9,7 @@ use serde_json::json;
 use switchyard_actors::keyvalue::MAX_VALUE_BYTES;
 
 use crate::helpers::{spawn_forwarder, spawn_process, TestApp};
+use crate::registry::free_ports;
 
 /// What a forwarder must answer, in each dialect, when it cannot reach the main.
 async fn assert_unavailable(forwarder: &TestApp) {
@@ -152,4 +153,35 @@ async fn a_stopped_forwarder_does_not_affect_the_others() {
     assert_eq!(second.stored("foo").await.as_deref(), Some("one"));
     assert_eq!(second.put_val("/kvs/foo", "two").await.status, 200);
     assert_eq!(main.stored("foo").await.as_deref(), Some("two"));
+}
+
+#[actix_rt::test]
+async fn a_forwarder_pointed_at_a_forwarder_answers_unavailable_at_once() {
+    // Pointed at itself: every relayed request would come back to be relayed again.
+    let port = free_ports(1).start().to_string();
+    let own = format!("127.0.0.1:{port}");
+    let looped = spawn_process(&[("PORT", &port), ("MAINIP", &own)]);
+
+    let started = Instant::now();
+    assert_unavailable(&looped).await;
+    // Six requests, each refused on its first turn, not after the 1.5 s forward timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let relayed = looped
+        .send(
+            Method::GET,
+            "/kvs/foo",
+            &[("x-switchyard-relayed", "1")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(relayed.status, 508);
+    assert_eq!(
+        relayed.json(),
+        json!({"msg": "error", "error": "this instance forwards too: MAINIP must name the main instance"})
+    );
 }

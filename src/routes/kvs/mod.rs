@@ -9,6 +9,7 @@ use actix::{Actor, Addr, Handler, Recipient};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+use switchyard_actors::forwarder::RELAYED_HEADER;
 use switchyard_actors::keyvalue::Key;
 use switchyard_actors::store::{Delete, DeleteOutcome, Get, Put};
 
@@ -21,6 +22,19 @@ pub struct KvsActors {
     put: Recipient<Put>,
     get: Recipient<Get>,
     delete: Recipient<Delete>,
+    /// Whether these actors relay to another instance (a forwarder's).
+    relay: bool,
+}
+
+impl KvsActors {
+    /// Marks the actors as a forwarder's: a request that another forwarder relayed here is
+    /// then refused instead of relayed again.
+    pub fn relaying(self) -> Self {
+        Self {
+            relay: true,
+            ..self
+        }
+    }
 }
 
 impl<A> From<Addr<A>> for KvsActors
@@ -33,6 +47,7 @@ where
             put: addr.clone().recipient(),
             get: addr.clone().recipient(),
             delete: addr.recipient(),
+            relay: false,
         }
     }
 }
@@ -51,6 +66,11 @@ async fn dispatch<D: Dialect>(
     payload: web::Payload,
     actors: web::Data<KvsActors>,
 ) -> Result<HttpResponse, ApiError<D>> {
+    // A forwarder relayed it to a forwarder: MAINIP names a forwarder, maybe itself. Relaying
+    // it again would go round until the first one's timeout, a request at every turn.
+    if actors.relay && req.headers().contains_key(RELAYED_HEADER) {
+        return Err(Problem::ForwardingLoop.into());
+    }
     match *req.method() {
         Method::GET => get(&req, &actors).await,
         Method::PUT => put(&req, payload, &actors).await,
