@@ -14,6 +14,10 @@ use crate::registry::{free_ports, spawn};
 /// Longer than the 300 ms after which actix-web's own signal handling stopped everything.
 const WELL_INTO_SHUTDOWN: Duration = Duration::from_secs(1);
 
+/// Time for a server to accept a connection and start reading it: one still in the listen
+/// backlog when the server stops is never accepted.
+const UNDER_WAY: Duration = Duration::from_millis(200);
+
 /// An instance as a child process, with its own Redis prefix and spawn ports.
 fn instance(redis: &TestRedis, prefix: &str, extra: &[(&str, &str)]) -> TestApp {
     let ports = free_ports(3);
@@ -57,6 +61,7 @@ async fn on_sigterm_an_upload_in_flight_on_a_spawned_server_finishes() {
     let spawned = spawn(&instance).await;
     // The instance's own server is idle, so only the spawned server holds the shutdown up.
     let (mut upload, rest) = half_an_upload(&spawned);
+    actix_rt::time::sleep(UNDER_WAY).await;
 
     instance.signal("TERM");
     actix_rt::time::sleep(WELL_INTO_SHUTDOWN).await;
@@ -76,6 +81,7 @@ async fn a_second_signal_stops_at_once() {
     let prefix = unique_prefix("second-signal");
     let mut instance = instance(&redis, &prefix, &[]);
     let (mut stalled, _) = half_an_upload(&instance.base);
+    actix_rt::time::sleep(UNDER_WAY).await;
 
     instance.signal("TERM");
     actix_rt::time::sleep(WELL_INTO_SHUTDOWN).await;
@@ -112,7 +118,7 @@ async fn on_sigterm_the_proxy_finishes_the_requests_it_has() {
 
     let request = b"GET / HTTP/1.1\r\nHost: proxy\r\nConnection: close\r\n\r\n";
     let mut client = raw_request(&format!("127.0.0.1:{proxy_port}"), request);
-    actix_rt::time::sleep(Duration::from_millis(200)).await;
+    actix_rt::time::sleep(UNDER_WAY).await;
     instance.terminate();
 
     let answer = answer_of(&mut client);
