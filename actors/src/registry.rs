@@ -355,3 +355,55 @@ impl Handler<ListServers> for ServerRegistry {
         Box::pin(async move { redis.command(command).await })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use actix::Actor;
+
+    use super::*;
+    use crate::redis::RedisConfig;
+
+    /// Counts the servers it was asked for and starts none.
+    struct CountingLauncher(Rc<Cell<usize>>);
+
+    impl Launcher for CountingLauncher {
+        fn launch(&self, port: u16) -> io::Result<Box<dyn Spawned>> {
+            self.0.set(self.0.get() + 1);
+            Err(io::Error::other(format!(
+                "port {port}: this launcher starts nothing"
+            )))
+        }
+    }
+
+    #[actix::test]
+    async fn once_deregistered_nothing_is_spawned_or_destroyed() {
+        let launches = Rc::new(Cell::new(0));
+        let redis = Redis::new(RedisConfig::from_url("redis://127.0.0.1:1", "t:").unwrap());
+        let settings = RegistrySettings {
+            ports: 3001..=3002,
+            max: 2,
+            advertise_host: "127.0.0.1".into(),
+            heartbeat: Duration::from_secs(60),
+            own_url: None,
+        };
+        let launcher = Box::new(CountingLauncher(Rc::clone(&launches)));
+        let registry = ServerRegistry::new(redis, launcher, settings).start();
+
+        // Nothing registered: nothing to tell Redis.
+        assert_eq!(registry.send(DeregisterAll {}).await.unwrap(), Ok(()));
+        let spawned = registry.send(SpawnServer {}).await.unwrap();
+        assert!(
+            matches!(spawned, Err(ActorError::Stopped { .. })),
+            "{spawned:?}"
+        );
+        assert_eq!(launches.get(), 0);
+        let destroyed = registry.send(DestroyServer {}).await.unwrap();
+        assert!(
+            matches!(destroyed, Err(ActorError::Stopped { .. })),
+            "{destroyed:?}"
+        );
+    }
+}
