@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use actix_web::dev::{Server, ServerHandle};
 use switchyard::config::{Config, Role};
 use switchyard::shutdown::{self, StopSignals};
 use switchyard::startup;
@@ -38,16 +39,23 @@ fn main() -> ExitCode {
             Role::Forwarder { main } => format!("forwarder to {main}"),
         };
         log::info!("switchyard listening on http://{} as {role}", running.addr);
-        let mut servers = vec![running.server.handle()];
-        actix_web::rt::spawn(running.server);
+        let mut servers = vec![running.server];
         if let Some((addr, proxy)) = running.proxy {
             log::info!("load-balancing proxy listening on http://{addr}");
-            servers.push(proxy.handle());
-            actix_web::rt::spawn(proxy);
+            servers.push(proxy);
         }
-        let signal = signals.next().await;
-        log::info!("{signal}: deregistering, then finishing the requests in flight");
-        shutdown::shut_down(&mut signals, &running.registry, &servers).await;
-        ExitCode::SUCCESS
+        let handles: Vec<ServerHandle> = servers.iter().map(Server::handle).collect();
+        let outcome = shutdown::serve_until_signal(&mut signals, servers).await;
+        match &outcome {
+            Ok(signal) => {
+                log::info!("{signal}: deregistering, then finishing the requests in flight")
+            }
+            Err(why) => log::error!("a server stopped by itself ({why}); shutting down"),
+        }
+        shutdown::shut_down(&mut signals, &running.registry, &handles).await;
+        match outcome {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        }
     })
 }

@@ -7,8 +7,8 @@ use std::pin::pin;
 use std::time::Duration;
 
 use actix::Addr;
-use actix_web::dev::ServerHandle;
-use futures_util::future::{join, join_all, select, Either};
+use actix_web::dev::{Server, ServerHandle};
+use futures_util::future::{join, join_all, select, select_all, Either};
 use switchyard_actors::registry::{DeregisterAll, ServerRegistry, StopSpawned};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
@@ -40,6 +40,23 @@ impl StopSignals {
             Either::Left(_) => "SIGTERM",
             Either::Right(_) => "SIGINT",
         }
+    }
+}
+
+/// Runs `servers` until a stop signal comes (its name), or until one of them ends by itself
+/// (why: it failed to start its workers, say), which should not happen.
+pub async fn serve_until_signal(
+    signals: &mut StopSignals,
+    servers: Vec<Server>,
+) -> Result<&'static str, String> {
+    let running = select_all(servers.into_iter().map(actix_web::rt::spawn));
+    match select(running, pin!(signals.next())).await {
+        Either::Right((signal, _)) => Ok(signal),
+        Either::Left(((ended, _, _), _)) => Err(match ended {
+            Ok(Ok(())) => "it stopped".to_owned(),
+            Ok(Err(err)) => err.to_string(),
+            Err(err) => err.to_string(),
+        }),
     }
 }
 
