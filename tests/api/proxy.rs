@@ -249,7 +249,7 @@ async fn no_server_is_503_and_only_failing_servers_are_502() {
 }
 
 #[actix_rt::test]
-async fn with_redis_down_the_proxy_serves_from_the_last_list() {
+async fn with_redis_down_the_proxy_serves_from_the_last_list_and_catches_up() {
     let mut redis = TestRedis::start();
     let prefix = unique_prefix("redisdown");
     let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
@@ -269,6 +269,13 @@ async fn with_redis_down_the_proxy_serves_from_the_last_list() {
         reply.json()["error"],
         "the server list is not known yet (redis unavailable)"
     );
+
+    // Redis back, empty: the renewals register the first server again, and both proxies
+    // catch up with it and with one spawned now.
+    redis.start_again();
+    spawn(&app).await;
+    until_proxy_knows(&proxy, 2).await;
+    until_proxy_knows(&late.proxy(), 2).await;
 }
 
 /// A backend for one connection: it reads a request head and hands it, lower-cased, and the
