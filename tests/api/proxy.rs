@@ -190,6 +190,28 @@ async fn a_killed_server_costs_no_get_and_drops_out_of_the_list() {
 }
 
 #[actix_rt::test]
+async fn a_spawn_reaches_another_instances_proxy_within_a_second() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("reach");
+    let spawner = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let other = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    spawn(&spawner).await;
+    let proxy = other.proxy();
+    until_proxy_knows(&proxy, 1).await;
+
+    let new = spawn(&spawner).await;
+    let spawned_at = Instant::now();
+    let new_host = new.trim_start_matches("http://");
+    while proxy.get("/").await.served_by != new_host {
+        assert!(
+            spawned_at.elapsed() < Duration::from_secs(1),
+            "{new} not reached through the other proxy within 1 s"
+        );
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_rt::test]
 async fn two_proxies_on_one_registry_spread_evenly() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("two");
