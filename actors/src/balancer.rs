@@ -20,6 +20,7 @@ use crate::error::ActorError;
 use crate::headers::{content_length, end_to_end};
 use crate::idle_timeout::IdleTimeout;
 use crate::server_list::ServerList;
+use crate::IDLE_CONNECTION_LIFETIME;
 
 /// A server that failed is left out of the rotation for this long.
 const FAILED_SERVER_PAUSE: Duration = Duration::from_secs(2);
@@ -135,7 +136,9 @@ impl Relay {
     /// `timeout` bounds a server's wait before it starts answering (sending the request
     /// included) and every pause in the body of its answer.
     pub fn new(timeout: Duration) -> Self {
-        let connector = Connector::new().timeout(CONNECT_TIMEOUT.min(timeout));
+        let connector = Connector::new()
+            .timeout(CONNECT_TIMEOUT.min(timeout))
+            .conn_keep_alive(IDLE_CONNECTION_LIFETIME);
         let client = Client::builder()
             .connector(connector)
             .timeout(timeout)

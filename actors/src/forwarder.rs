@@ -12,14 +12,10 @@ use serde::Deserialize;
 use crate::error::ActorError;
 use crate::keyvalue::{Key, Value, MAX_VALUE_BYTES};
 use crate::store::{Delete, DeleteOutcome, Get, Put, PutOutcome};
-use crate::MAILBOX_CAPACITY;
+use crate::{IDLE_CONNECTION_LIFETIME, MAILBOX_CAPACITY};
 
 /// A GET answer carries the value JSON-escaped: a control character becomes six bytes.
 const MAX_ANSWER_BYTES: usize = 6 * MAX_VALUE_BYTES + 1024;
-
-/// The main closes idle connections after 5 s (actix-web's default keep-alive); dropping ours
-/// sooner keeps the pool from handing out a connection the main is closing at that moment.
-const IDLE_CONNECTION_LIFETIME: Duration = Duration::from_secs(4);
 
 /// Marks the requests a forwarder relays, so the main does not record them as visits a second
 /// time (the forwarder recorded the client's request already).

@@ -39,3 +39,8 @@ pub use error::ActorError;
 
 /// Mailbox size of the actors that answer every request of a worker thread.
 pub(crate) const MAILBOX_CAPACITY: usize = 1024;
+
+/// How long an HTTP client keeps an idle connection to another switchyard. Its servers close
+/// idle connections after 5 s (actix-web's default keep-alive); dropping ours sooner keeps a
+/// pool from sending a request on a connection the server is closing at that moment.
+pub(crate) const IDLE_CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(4);
