@@ -42,3 +42,29 @@ free_port() {
         ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return; }
     done
 }
+
+# import_image TAG BINARY PATH [docker import options...]: a one-layer image holding BINARY at
+# PATH, with the dynamic loader and every library it links, made without pulling anything. The
+# image TAG named before, if any, is removed when nothing else uses it.
+import_image() (
+    set -euo pipefail
+    local tag="$1" binary="$2" path="$3"
+    shift 3
+    local rootfs old
+    rootfs=$(mktemp -d)
+    trap 'rm -rf "$rootfs"' EXIT
+    # readlink: the file itself, under the name given (redis-server is a link whose name
+    # decides what the program does).
+    install -D -m 0755 "$(readlink -f "$binary")" "$rootfs$path"
+    for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
+        install -D -m 0755 "$(readlink -f "$lib")" "$rootfs$lib"
+    done
+    mkdir -p "$rootfs/tmp" "$rootfs/etc"
+    chmod 1777 "$rootfs/tmp"
+    echo 'hosts: files dns' >"$rootfs/etc/nsswitch.conf"
+    old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
+    tar -C "$rootfs" --owner=0 --group=0 -c . | docker import "$@" - "$tag" >/dev/null
+    if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+        docker rmi "$old" >/dev/null 2>&1 || true
+    fi
+)
