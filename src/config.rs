@@ -102,14 +102,10 @@ impl Config {
         let defaults = Self::default();
         let env = Env(lookup);
         let ip = env.parsed("IP", "an IP address", |v| v.parse().ok())?;
-        let port = env.parsed("PORT", "a port number from 0 to 65535", |v| v.parse().ok())?;
+        let port = env.port("PORT")?;
         let is_main = env.parsed("ISMAIN", "true or false", parse_bool)?;
         let main = env.parsed("MAINIP", "host:port, e.g. 10.0.0.20:8080", parse_host_port)?;
-        let forward_timeout_ms = env.parsed(
-            "FORWARD_TIMEOUT_MS",
-            "milliseconds above 0",
-            positive::<u64>,
-        )?;
+        let forward_timeout = env.millis("FORWARD_TIMEOUT_MS")?;
         let workers = env.parsed("WORKERS", "a number of threads above 0", positive::<usize>)?;
         let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
         let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
@@ -139,13 +135,10 @@ impl Config {
         let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
             Some(v.to_owned()).filter(|h| !h.contains(['/', ' ']))
         })?;
-        let heartbeat_ms = env.parsed("HEARTBEAT_MS", "milliseconds above 0", positive::<u64>)?;
+        let heartbeat = env.millis("HEARTBEAT_MS")?;
         let register_url = env.parsed("REGISTER_URL", "http://host:port", parse_http_url)?;
-        let proxy_port = env.parsed("PROXY_PORT", "a port number from 0 to 65535", |v| {
-            v.parse::<u16>().ok()
-        })?;
-        let proxy_timeout_ms =
-            env.parsed("PROXY_TIMEOUT_MS", "milliseconds above 0", positive::<u64>)?;
+        let proxy_port = env.port("PROXY_PORT")?;
+        let proxy_timeout = env.millis("PROXY_TIMEOUT_MS")?;
         let ip = ip.unwrap_or(defaults.ip);
         let advertise_host = advertise_host.unwrap_or_else(|| {
             if ip.is_unspecified() {
@@ -170,9 +163,7 @@ impl Config {
             ip,
             port: port.unwrap_or(defaults.port),
             role,
-            forward_timeout: forward_timeout_ms
-                .map(Duration::from_millis)
-                .unwrap_or(defaults.forward_timeout),
+            forward_timeout: forward_timeout.unwrap_or(defaults.forward_timeout),
             workers,
             redis: match redis {
                 Some(redis) => redis,
@@ -189,14 +180,10 @@ impl Config {
             spawn_ports: spawn_ports.unwrap_or(defaults.spawn_ports),
             spawn_max: spawn_max.unwrap_or(defaults.spawn_max),
             advertise_host,
-            heartbeat: heartbeat_ms
-                .map(Duration::from_millis)
-                .unwrap_or(defaults.heartbeat),
+            heartbeat: heartbeat.unwrap_or(defaults.heartbeat),
             register_url,
             proxy_port,
-            proxy_timeout: proxy_timeout_ms
-                .map(Duration::from_millis)
-                .unwrap_or(defaults.proxy_timeout),
+            proxy_timeout: proxy_timeout.unwrap_or(defaults.proxy_timeout),
         })
     }
 }
@@ -223,6 +210,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 expected,
             }),
         }
+    }
+
+    /// A duration given in whole milliseconds, above 0.
+    fn millis(&self, name: &'static str) -> Result<Option<Duration>, ConfigError> {
+        let millis = self.parsed(name, "milliseconds above 0", positive::<u64>)?;
+        Ok(millis.map(Duration::from_millis))
+    }
+
+    /// A port to listen on; 0 lets the system pick one.
+    fn port(&self, name: &'static str) -> Result<Option<u16>, ConfigError> {
+        self.parsed(name, "a port number from 0 to 65535", |v| v.parse().ok())
     }
 }
 
