@@ -8,8 +8,7 @@ use awc::http::Method;
 use serde_json::json;
 use switchyard_actors::keyvalue::MAX_VALUE_BYTES;
 
-use crate::helpers::{spawn_forwarder, spawn_process, TestApp};
-use crate::registry::free_ports;
+use crate::helpers::{free_ports, spawn_forwarder, spawn_process, TestApp};
 
 /// What a forwarder must answer, in each dialect, when it cannot reach the main.
 async fn assert_unavailable(forwarder: &TestApp) {

@@ -1,7 +1,7 @@
 //! Starting switchyard (in this process or as a child process) and talking to it.
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -108,6 +108,37 @@ fn spawn_with(config: Config) -> TestApp {
         proxy_base,
         client: client(),
         process: None,
+    }
+}
+
+/// A child process on the Redis at `redis_url` with key prefix `prefix`, spawning on free
+/// ports of its own, with `extra` variables on top.
+pub fn spawn_process_on_redis(redis_url: &str, prefix: &str, extra: &[(&str, &str)]) -> TestApp {
+    let ports = free_ports(3);
+    let ports = format!("{}-{}", ports.start(), ports.end());
+    let mut env = vec![
+        ("REDIS_URL", redis_url),
+        ("REDIS_PREFIX", prefix),
+        ("SPAWN_PORTS", ports.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    spawn_process(&env)
+}
+
+/// A range of `len` loopback ports that nothing listened on a moment ago.
+pub fn free_ports(len: u16) -> std::ops::RangeInclusive<u16> {
+    loop {
+        let first = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let Some(last) = first.checked_add(len - 1) else {
+            continue;
+        };
+        if (first..=last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return first..=last;
+        }
     }
 }
 

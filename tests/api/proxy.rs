@@ -10,9 +10,9 @@ use futures_util::future::join_all;
 use serde_json::json;
 use switchyard::config::Config;
 
-use crate::helpers::{raw_request, spawn_process, spawn_with_redis, TestApp};
+use crate::helpers::{free_ports, raw_request, spawn_process_on_redis, spawn_with_redis, TestApp};
 use crate::redis_server::{unique_prefix, TestRedis};
-use crate::registry::{free_ports, spawn};
+use crate::registry::spawn;
 
 fn proxy_config(config: &mut Config) {
     config.proxy_port = Some(0);
@@ -161,14 +161,11 @@ async fn a_killed_server_costs_no_get_and_drops_out_of_the_list() {
     let port = free_ports(1).start().to_string();
     let url = format!("http://127.0.0.1:{port}");
     let env = [
-        ("REDIS_URL", redis.url()),
-        ("REDIS_PREFIX", prefix.clone()),
-        ("PORT", port.clone()),
-        ("REGISTER_URL", url.clone()),
-        ("HEARTBEAT_MS", "200".to_owned()),
+        ("PORT", port.as_str()),
+        ("REGISTER_URL", &url),
+        ("HEARTBEAT_MS", "200"),
     ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut doomed = spawn_process(&env);
+    let mut doomed = spawn_process_on_redis(&redis.url(), &prefix, &env);
     let proxy = app.proxy();
     until_proxy_knows(&proxy, 2).await;
 

@@ -7,25 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use switchyard::config::Config;
 
-use crate::helpers::{spawn_process, spawn_with_redis, TestApp};
+use crate::helpers::{free_ports, spawn_process_on_redis, spawn_with_redis, TestApp};
 use crate::redis_server::{unique_prefix, TestRedis};
-
-/// A range of `len` loopback ports that nothing listened on a moment ago.
-pub fn free_ports(len: u16) -> std::ops::RangeInclusive<u16> {
-    loop {
-        let first = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let Some(last) = first.checked_add(len - 1) else {
-            continue;
-        };
-        if (first..=last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
-            return first..=last;
-        }
-    }
-}
 
 fn with_ports(len: u16, max: usize) -> impl FnOnce(&mut Config) {
     move |config: &mut Config| {
@@ -143,16 +126,7 @@ async fn spawn_limits() {
 async fn servers_of_a_killed_instance_drop_out_within_three_heartbeats() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("lapse");
-    let ports = free_ports(5);
-    let ports = format!("{}-{}", ports.start(), ports.end());
-    let env = [
-        ("REDIS_URL", redis.url()),
-        ("REDIS_PREFIX", prefix.clone()),
-        ("SPAWN_PORTS", ports),
-        ("HEARTBEAT_MS", "200".to_owned()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut doomed = spawn_process(&env);
+    let mut doomed = spawn_process_on_redis(&redis.url(), &prefix, &[("HEARTBEAT_MS", "200")]);
     let observer = spawn_with_redis(&redis.url(), &prefix, |_| {});
     let url = spawn(&doomed).await;
     // Registered, and still renewed after its first registration would have lapsed.
@@ -172,17 +146,8 @@ async fn servers_of_a_killed_instance_drop_out_within_three_heartbeats() {
 async fn an_instance_with_register_url_registers_itself_and_leaves_on_sigterm() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("self");
-    let ports = free_ports(5);
-    let ports = format!("{}-{}", ports.start(), ports.end());
     let own_url = "http://127.0.0.1:1";
-    let env = [
-        ("REDIS_URL", redis.url()),
-        ("REDIS_PREFIX", prefix.clone()),
-        ("SPAWN_PORTS", ports),
-        ("REGISTER_URL", own_url.to_owned()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut instance = spawn_process(&env);
+    let mut instance = spawn_process_on_redis(&redis.url(), &prefix, &[("REGISTER_URL", own_url)]);
     let observer = spawn_with_redis(&redis.url(), &prefix, |_| {});
     let spawned = spawn(&instance).await;
     assert_eq!(

@@ -5,11 +5,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{raw_request, spawn_process, TestApp};
+use crate::helpers::{free_ports, raw_request, spawn_process_on_redis};
 use crate::images::{form, jpeg, BOUNDARY};
 use crate::proxy::raw_backend;
 use crate::redis_server::{unique_prefix, TestRedis};
-use crate::registry::{free_ports, spawn};
+use crate::registry::spawn;
 
 /// Longer than the 300 ms after which actix-web's own signal handling stopped everything.
 const WELL_INTO_SHUTDOWN: Duration = Duration::from_secs(1);
@@ -17,20 +17,6 @@ const WELL_INTO_SHUTDOWN: Duration = Duration::from_secs(1);
 /// Time for a server to accept a connection and start reading it: one still in the listen
 /// backlog when the server stops is never accepted.
 const UNDER_WAY: Duration = Duration::from_millis(200);
-
-/// An instance as a child process, with its own Redis prefix and spawn ports.
-fn instance(redis: &TestRedis, prefix: &str, extra: &[(&str, &str)]) -> TestApp {
-    let ports = free_ports(3);
-    let ports = format!("{}-{}", ports.start(), ports.end());
-    let url = redis.url();
-    let mut env = vec![
-        ("REDIS_URL", url.as_str()),
-        ("REDIS_PREFIX", prefix),
-        ("SPAWN_PORTS", ports.as_str()),
-    ];
-    env.extend_from_slice(extra);
-    spawn_process(&env)
-}
 
 /// An upload to `base` of which half the body is sent; the other half is returned.
 fn half_an_upload(base: &str) -> (TcpStream, Vec<u8>) {
@@ -57,7 +43,7 @@ fn answer_of(stream: &mut TcpStream) -> String {
 async fn on_sigterm_an_upload_in_flight_on_a_spawned_server_finishes() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("drain-upload");
-    let mut instance = instance(&redis, &prefix, &[]);
+    let mut instance = spawn_process_on_redis(&redis.url(), &prefix, &[]);
     let spawned = spawn(&instance).await;
     // The instance's own server is idle, so only the spawned server holds the shutdown up.
     let (mut upload, rest) = half_an_upload(&spawned);
@@ -79,7 +65,7 @@ async fn on_sigterm_an_upload_in_flight_on_a_spawned_server_finishes() {
 async fn a_second_signal_stops_at_once() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("second-signal");
-    let mut instance = instance(&redis, &prefix, &[]);
+    let mut instance = spawn_process_on_redis(&redis.url(), &prefix, &[]);
     let (mut stalled, _) = half_an_upload(&instance.base);
     actix_rt::time::sleep(UNDER_WAY).await;
 
@@ -108,7 +94,11 @@ async fn on_sigterm_the_proxy_finishes_the_requests_it_has() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("drain-proxy");
     let proxy_port = free_ports(1).start().to_string();
-    let mut instance = instance(&redis, &prefix, &[("PROXY_PORT", proxy_port.as_str())]);
+    let mut instance = spawn_process_on_redis(
+        &redis.url(),
+        &prefix,
+        &[("PROXY_PORT", proxy_port.as_str())],
+    );
     raw_backend(&redis, &prefix, |_, stream| {
         std::thread::sleep(WELL_INTO_SHUTDOWN);
         let answer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow";
