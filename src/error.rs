@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use actix::MailboxError;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use switchyard_actors::keyvalue::{KeyError, ValueError};
@@ -80,6 +80,9 @@ pub enum Problem {
     /// No route serves this path.
     #[error("no such route")]
     NoSuchRoute,
+    /// A route that changes the fleet, without the `ADMIN_TOKEN` (or with a wrong one).
+    #[error("admin token required")]
+    AdminTokenRequired,
     /// The actor that should answer is gone (its mailbox closed): the server is shutting down.
     #[error("server is shutting down")]
     ShuttingDown,
@@ -185,11 +188,17 @@ impl Wording for Standard {
             Problem::DestroyRefused(_) => StatusCode::CONFLICT,
             Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
             Problem::ForwardingLoop => StatusCode::LOOP_DETECTED,
+            Problem::AdminTokenRequired => StatusCode::UNAUTHORIZED,
         }
     }
 
     fn problem_response(problem: &Problem) -> HttpResponse {
-        HttpResponse::build(Self::problem_status(problem)).json(ErrorBody {
+        let mut response = HttpResponse::build(Self::problem_status(problem));
+        if *problem == Problem::AdminTokenRequired {
+            // RFC 9110: a 401 names the scheme that would be accepted.
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(ErrorBody {
             msg: "error",
             error: problem.to_string(),
         })

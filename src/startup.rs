@@ -29,6 +29,7 @@ use switchyard_actors::store::Store;
 use crate::config::{Config, Role};
 use crate::error::{Problem, Standard, Wording};
 use crate::routes;
+use crate::routes::admin::AdminPolicy;
 use crate::routes::images::ImageLimit;
 use crate::routes::kvs::KvsActors;
 
@@ -146,6 +147,17 @@ pub fn start(config: &Config) -> io::Result<Running> {
         Some(listener) => Some(start_proxy(config, listener, &shared)?),
         None => None,
     };
+    match &config.admin_token {
+        None => log::warn!(
+            "ADMIN_TOKEN is not set: /spawn and /destroy are open to anyone who reaches port {}",
+            addr.port()
+        ),
+        Some(token) if token.is_short() => {
+            log::warn!("ADMIN_TOKEN is shorter than 16 characters: easy to guess")
+        }
+        Some(_) => {}
+    }
+    let admin = web::Data::new(AdminPolicy(config.admin_token.clone()));
     let role = config.role.clone();
     let forward_timeout = config.forward_timeout;
     // The one store of a main instance: every worker's `Store` actor shares it.
@@ -162,6 +174,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
             .app(&served_by)
             .app_data(web::Data::new(kvs))
             .app_data(web::Data::new(registry_for_routes.clone()))
+            .app_data(admin.clone())
             .configure(routes::kvs::configure)
             .configure(routes::registry::configure)
     })

@@ -1,5 +1,6 @@
 //! HTTP translation, one module per concern; each exports `configure`.
 
+pub mod admin;
 pub mod cache;
 pub mod home;
 pub mod images;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use switchyard_actors::registry::{DestroyServer, ListServers, ServerRegistry, SpawnServer};
 
 use crate::error::ApiError;
+use crate::routes::admin::AdminAccess;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/spawn", web::post().to(spawn))
@@ -18,12 +19,18 @@ struct ServerUrl {
     url: String,
 }
 
-async fn spawn(registry: web::Data<Addr<ServerRegistry>>) -> Result<HttpResponse, ApiError> {
+async fn spawn(
+    _: AdminAccess,
+    registry: web::Data<Addr<ServerRegistry>>,
+) -> Result<HttpResponse, ApiError> {
     let url = registry.send(SpawnServer {}).await??;
     Ok(HttpResponse::Created().json(ServerUrl { url }))
 }
 
-async fn destroy(registry: web::Data<Addr<ServerRegistry>>) -> Result<HttpResponse, ApiError> {
+async fn destroy(
+    _: AdminAccess,
+    registry: web::Data<Addr<ServerRegistry>>,
+) -> Result<HttpResponse, ApiError> {
     let url = registry.send(DestroyServer {}).await??;
     Ok(HttpResponse::Ok().json(ServerUrl { url }))
 }

@@ -32,6 +32,7 @@ pub struct Reply {
     pub content_type: String,
     /// The `X-Served-By` header, empty when there was none.
     pub served_by: String,
+    pub headers: awc::http::header::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -48,6 +49,13 @@ impl Reply {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value, empty when there was none.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map_or("", |v| v.to_str().expect("a text header"))
     }
 }
 
@@ -327,6 +335,7 @@ async fn read_reply(path: &str, sent: Sent) -> Reply {
         status: response.status().as_u16(),
         content_type,
         served_by,
+        headers: response.headers().clone(),
         body: body.to_vec(),
     }
 }

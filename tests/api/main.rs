@@ -1,6 +1,7 @@
 //! Integration tests: the real server on ports the system picks, real processes for
 //! forwarding. One test binary, so the crate is linked once.
 
+mod admin;
 mod cache;
 mod config;
 mod consistency;

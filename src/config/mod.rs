@@ -1,5 +1,8 @@
 //! Every environment variable switchyard reads, parsed and checked once at start.
 
+mod env;
+mod host;
+
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -7,8 +10,16 @@ use std::time::Duration;
 use switchyard_actors::redis::RedisConfig;
 use thiserror::Error;
 
+use crate::routes::admin::AdminToken;
+use env::{parse_bool, parse_host_port, parse_http_url, parse_ports, positive, within, Env};
+pub use host::url_host;
+
 const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const DEFAULT_REDIS_PREFIX: &str = "switchyard:";
+
+/// The most visits `RECENT_SIZE` may keep: each costs memory in every instance's buffer and a
+/// bigger answer on every `/recent`.
+pub const MAX_RECENT_SIZE: usize = 1000;
 
 /// Which part this instance plays in the key-value store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,20 +42,26 @@ pub struct Config {
     pub forward_timeout: Duration,
     /// `WORKERS`: HTTP worker threads; by default one per CPU core.
     pub workers: Option<usize>,
+    /// `KVS_MAX_BYTES`: the most bytes of keys and values the main's store holds.
+    pub kvs_max_bytes: usize,
     /// `REDIS_URL` and `REDIS_PREFIX`: where the cache, visits and queues live.
     pub redis: RedisConfig,
-    /// `RECENT_SIZE`: how many visits `/recent` keeps.
+    /// `RECENT_SIZE`: how many visits `/recent` keeps, 1 to [`MAX_RECENT_SIZE`].
     pub recent_size: usize,
     /// `CACHE_TTL_SECS`: how long the `/set` message lives.
     pub cache_ttl: Duration,
     /// `IMAGE_MAX_BYTES`: the largest image `/upload` accepts.
     pub image_max_bytes: usize,
+    /// `IMAGE_QUEUE_MAX`: the most images the queue holds.
+    pub image_queue_max: usize,
+    /// `UPLOADS_MAX`: the most uploads one process reads at once.
+    pub uploads_max: usize,
     /// `SPAWN_PORTS`: the ports `/spawn` starts servers on, e.g. `3001-3099`.
     pub spawn_ports: RangeInclusive<u16>,
     /// `SPAWN_MAX`: the most servers one instance spawns.
     pub spawn_max: usize,
     /// `ADVERTISE_HOST`: the host in the URLs of spawned servers; by default `IP` when that is
-    /// a specific address, else 127.0.0.1.
+    /// a specific address, else the address others can reach this machine on.
     pub advertise_host: String,
     /// `HEARTBEAT_MS`: how often registrations are renewed; one lapses after three.
     pub heartbeat: Duration,
@@ -56,6 +73,11 @@ pub struct Config {
     /// `PROXY_TIMEOUT_MS`: the longest the proxy waits for a server to start answering, and
     /// for each next piece of an answer's body.
     pub proxy_timeout: Duration,
+    /// `ADMIN_TOKEN`: when set, the routes that change the fleet need it as a bearer token.
+    pub admin_token: Option<AdminToken>,
+    /// `CLIENT_TIMEOUT_MS`: how long a client may take to send a request head, to let its body
+    /// stall, or to leave an answer unread, on every listener.
+    pub client_timeout: Duration,
 }
 
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
@@ -75,11 +97,14 @@ impl Default for Config {
             role: Role::Main,
             forward_timeout: Duration::from_millis(1500),
             workers: None,
+            kvs_max_bytes: 1 << 30,
             redis: RedisConfig::from_url(DEFAULT_REDIS_URL, DEFAULT_REDIS_PREFIX)
                 .expect("the default Redis URL is valid"),
             recent_size: 5,
             cache_ttl: Duration::from_secs(10),
             image_max_bytes: 10 * 1024 * 1024,
+            image_queue_max: 100,
+            uploads_max: 8,
             spawn_ports: 3001..=3099,
             spawn_max: 16,
             advertise_host: "127.0.0.1".into(),
@@ -87,6 +112,8 @@ impl Default for Config {
             register_url: None,
             proxy_port: None,
             proxy_timeout: Duration::from_secs(30),
+            admin_token: None,
+            client_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -99,55 +126,13 @@ impl Config {
 
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let defaults = Self::default();
+        let d = Self::default();
         let env = Env(lookup);
-        let ip = env.parsed("IP", "an IP address", |v| v.parse().ok())?;
-        let port = env.port("PORT")?;
+        let ip = env
+            .parsed("IP", "an IP address", |v| v.parse().ok())?
+            .unwrap_or(d.ip);
         let is_main = env.parsed("ISMAIN", "true or false", parse_bool)?;
         let main = env.parsed("MAINIP", "host:port, e.g. 10.0.0.20:8080", parse_host_port)?;
-        let forward_timeout = env.millis("FORWARD_TIMEOUT_MS")?;
-        let workers = env.parsed("WORKERS", "a number of threads above 0", positive::<usize>)?;
-        let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
-        let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
-        let redis = env.parsed(
-            "REDIS_URL",
-            "redis://[[user]:password@]host[:port][/db]",
-            |v| RedisConfig::from_url(v, redis_prefix).ok(),
-        )?;
-        let recent_size = env.parsed(
-            "RECENT_SIZE",
-            "a number of visits above 0",
-            positive::<usize>,
-        )?;
-        let cache_ttl_secs =
-            env.parsed("CACHE_TTL_SECS", "whole seconds above 0", positive::<u64>)?;
-        let image_max_bytes = env.parsed(
-            "IMAGE_MAX_BYTES",
-            "a number of bytes above 0",
-            positive::<usize>,
-        )?;
-        let spawn_ports = env.parsed("SPAWN_PORTS", "FIRST-LAST, e.g. 3001-3099", parse_ports)?;
-        let spawn_max = env.parsed(
-            "SPAWN_MAX",
-            "a number of servers above 0",
-            positive::<usize>,
-        )?;
-        let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
-            Some(v.to_owned()).filter(|h| !h.contains(['/', ' ']))
-        })?;
-        let heartbeat = env.millis("HEARTBEAT_MS")?;
-        let register_url = env.parsed("REGISTER_URL", "http://host:port", parse_http_url)?;
-        let proxy_port = env.port("PROXY_PORT")?;
-        let proxy_timeout = env.millis("PROXY_TIMEOUT_MS")?;
-        let ip = ip.unwrap_or(defaults.ip);
-        let advertise_host = advertise_host.unwrap_or_else(|| {
-            if ip.is_unspecified() {
-                defaults.advertise_host.clone()
-            } else {
-                ip.to_string()
-            }
-        });
-
         let role = match (is_main, main) {
             (Some(true), _) | (None, None) => Role::Main,
             (_, Some(main)) => Role::Forwarder { main },
@@ -159,110 +144,77 @@ impl Config {
                 })
             }
         };
+        let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
+        let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
+        let redis = env
+            .parsed(
+                "REDIS_URL",
+                "redis://[[user]:password@]host[:port][/db]",
+                |v| RedisConfig::from_url(v, redis_prefix).ok(),
+            )?
+            .unwrap_or_else(|| RedisConfig {
+                prefix: redis_prefix.to_owned(),
+                ..d.redis
+            });
+        let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
+            Some(v.to_owned()).filter(|h| !h.contains(['/', ' ', '#', '@']))
+        })?;
         Ok(Self {
             ip,
-            port: port.unwrap_or(defaults.port),
+            port: env.port("PORT")?.unwrap_or(d.port),
             role,
-            forward_timeout: forward_timeout.unwrap_or(defaults.forward_timeout),
-            workers,
-            redis: match redis {
-                Some(redis) => redis,
-                None => RedisConfig {
-                    prefix: redis_prefix.to_owned(),
-                    ..defaults.redis
-                },
-            },
-            recent_size: recent_size.unwrap_or(defaults.recent_size),
-            cache_ttl: cache_ttl_secs
-                .map(Duration::from_secs)
-                .unwrap_or(defaults.cache_ttl),
-            image_max_bytes: image_max_bytes.unwrap_or(defaults.image_max_bytes),
-            spawn_ports: spawn_ports.unwrap_or(defaults.spawn_ports),
-            spawn_max: spawn_max.unwrap_or(defaults.spawn_max),
-            advertise_host,
-            heartbeat: heartbeat.unwrap_or(defaults.heartbeat),
-            register_url,
-            proxy_port,
-            proxy_timeout: proxy_timeout.unwrap_or(defaults.proxy_timeout),
+            forward_timeout: env
+                .millis("FORWARD_TIMEOUT_MS")?
+                .unwrap_or(d.forward_timeout),
+            workers: env.parsed("WORKERS", "a number of threads above 0", positive)?,
+            kvs_max_bytes: env
+                .parsed("KVS_MAX_BYTES", "a number of bytes above 0", positive)?
+                .unwrap_or(d.kvs_max_bytes),
+            redis,
+            recent_size: env
+                .parsed(
+                    "RECENT_SIZE",
+                    "a number of visits from 1 to 1000",
+                    within(1..=MAX_RECENT_SIZE),
+                )?
+                .unwrap_or(d.recent_size),
+            cache_ttl: env
+                .parsed("CACHE_TTL_SECS", "whole seconds above 0", positive)?
+                .map_or(d.cache_ttl, Duration::from_secs),
+            image_max_bytes: env
+                .parsed("IMAGE_MAX_BYTES", "a number of bytes above 0", positive)?
+                .unwrap_or(d.image_max_bytes),
+            image_queue_max: env
+                .parsed("IMAGE_QUEUE_MAX", "a number of images above 0", positive)?
+                .unwrap_or(d.image_queue_max),
+            uploads_max: env
+                .parsed("UPLOADS_MAX", "a number of uploads above 0", positive)?
+                .unwrap_or(d.uploads_max),
+            spawn_ports: env
+                .parsed("SPAWN_PORTS", "FIRST-LAST, e.g. 3001-3099", parse_ports)?
+                .unwrap_or(d.spawn_ports),
+            spawn_max: env
+                .parsed("SPAWN_MAX", "a number of servers above 0", positive)?
+                .unwrap_or(d.spawn_max),
+            advertise_host: advertise_host.unwrap_or_else(|| {
+                if ip.is_unspecified() {
+                    host::reachable_address()
+                } else {
+                    url_host(ip)
+                }
+            }),
+            heartbeat: env.millis("HEARTBEAT_MS")?.unwrap_or(d.heartbeat),
+            register_url: env.parsed("REGISTER_URL", "http://host:port", parse_http_url)?,
+            proxy_port: env.port("PROXY_PORT")?,
+            proxy_timeout: env.millis("PROXY_TIMEOUT_MS")?.unwrap_or(d.proxy_timeout),
+            admin_token: env.parsed(
+                "ADMIN_TOKEN",
+                "visible ASCII characters, no spaces",
+                AdminToken::new,
+            )?,
+            client_timeout: env.millis("CLIENT_TIMEOUT_MS")?.unwrap_or(d.client_timeout),
         })
     }
-}
-
-/// The environment, as a lookup function.
-struct Env<F>(F);
-
-impl<F: Fn(&str) -> Option<String>> Env<F> {
-    /// `None` when the variable is unset or blank; an error naming it when `parse` refuses it.
-    fn parsed<T>(
-        &self,
-        name: &'static str,
-        expected: &'static str,
-        parse: impl Fn(&str) -> Option<T>,
-    ) -> Result<Option<T>, ConfigError> {
-        let Some(value) = (self.0)(name).filter(|v| !v.trim().is_empty()) else {
-            return Ok(None);
-        };
-        match parse(value.trim()) {
-            Some(parsed) => Ok(Some(parsed)),
-            None => Err(ConfigError {
-                name,
-                value,
-                expected,
-            }),
-        }
-    }
-
-    /// A duration given in whole milliseconds, above 0.
-    fn millis(&self, name: &'static str) -> Result<Option<Duration>, ConfigError> {
-        let millis = self.parsed(name, "milliseconds above 0", positive::<u64>)?;
-        Ok(millis.map(Duration::from_millis))
-    }
-
-    /// A port to listen on; 0 lets the system pick one.
-    fn port(&self, name: &'static str) -> Result<Option<u16>, ConfigError> {
-        self.parsed(name, "a port number from 0 to 65535", |v| v.parse().ok())
-    }
-}
-
-/// A number above zero.
-fn positive<T: std::str::FromStr + PartialOrd + Default>(raw: &str) -> Option<T> {
-    raw.parse().ok().filter(|n| *n > T::default())
-}
-
-/// `http://host:port`, without a trailing slash.
-fn parse_http_url(raw: &str) -> Option<String> {
-    let host_port = raw.strip_prefix("http://")?.trim_end_matches('/');
-    parse_host_port(host_port).map(|hp| format!("http://{hp}"))
-}
-
-/// `FIRST-LAST` (or one port), ports above 0, FIRST not above LAST.
-fn parse_ports(raw: &str) -> Option<RangeInclusive<u16>> {
-    let (first, last) = raw.split_once('-').unwrap_or((raw, raw));
-    let (first, last): (u16, u16) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
-    (first > 0 && first <= last).then_some(first..=last)
-}
-
-fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" => Some(false),
-        _ => None,
-    }
-}
-
-/// `host:port` with a non-empty host (an IPv4 address, a name, or `[v6]`) and a port above 0.
-fn parse_host_port(raw: &str) -> Option<String> {
-    let (host, port) = raw.rsplit_once(':')?;
-    let port: u16 = port.parse().ok()?;
-    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        v6.parse::<std::net::Ipv6Addr>().is_ok()
-    } else {
-        !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
-    };
-    (port > 0 && host_ok).then(|| raw.to_string())
 }
 
 #[cfg(test)]
@@ -323,6 +275,14 @@ mod tests {
             ("REGISTER_URL", "10.0.0.5:8080"),
             ("PROXY_PORT", "http"),
             ("PROXY_TIMEOUT_MS", "0"),
+            ("RECENT_SIZE", "1001"),
+            ("RECENT_SIZE", "99999999999999999999999"),
+            ("KVS_MAX_BYTES", "0"),
+            ("IMAGE_QUEUE_MAX", "-5"),
+            ("UPLOADS_MAX", "0"),
+            ("CLIENT_TIMEOUT_MS", "0"),
+            ("ADMIN_TOKEN", "two words"),
+            ("ADVERTISE_HOST", "user@host"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();
@@ -353,7 +313,14 @@ mod tests {
     fn spawn_settings() {
         let c = config(&[]).unwrap();
         assert_eq!((c.spawn_ports, c.spawn_max), (3001..=3099, 16));
-        assert_eq!(c.advertise_host, "127.0.0.1");
+        // IP=0.0.0.0: an address others can reach, never the loopback every container has.
+        assert!(
+            !c.advertise_host.starts_with("127."),
+            "{}",
+            c.advertise_host
+        );
+        let c = config(&[("IP", "::1")]).unwrap();
+        assert_eq!(c.advertise_host, "[::1]");
         let c = config(&[("SPAWN_PORTS", "4000"), ("IP", "10.1.2.3")]).unwrap();
         assert_eq!(
             (c.spawn_ports, c.advertise_host.as_str()),
@@ -377,6 +344,24 @@ mod tests {
             (c.proxy_port, c.proxy_timeout),
             (Some(8081), Duration::from_millis(2500))
         );
+    }
+
+    #[test]
+    fn limits_have_defaults_and_bounds() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.kvs_max_bytes, 1 << 30);
+        assert_eq!((c.image_queue_max, c.uploads_max), (100, 8));
+        assert_eq!(c.client_timeout, Duration::from_secs(10));
+        assert!(c.admin_token.is_none());
+        let c = config(&[("RECENT_SIZE", "1000"), ("KVS_MAX_BYTES", "4096")]).unwrap();
+        assert_eq!((c.recent_size, c.kvs_max_bytes), (1000, 4096));
+    }
+
+    #[test]
+    fn the_admin_token_never_shows_in_debug_output() {
+        let c = config(&[("ADMIN_TOKEN", "s3cret-t0ken-value")]).unwrap();
+        assert!(c.admin_token.is_some());
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 
     #[test]

@@ -1,0 +1,90 @@
+//! Reading variables: the lookup, and one parser per kind of value.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use super::ConfigError;
+
+/// The environment, as a lookup function.
+pub struct Env<F>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// `None` when the variable is unset or blank; an error naming it when `parse` refuses it.
+    pub fn parsed<T>(
+        &self,
+        name: &'static str,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(value) = (self.0)(name).filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        match parse(value.trim()) {
+            Some(parsed) => Ok(Some(parsed)),
+            None => Err(ConfigError {
+                name,
+                value,
+                expected,
+            }),
+        }
+    }
+
+    /// A duration given in whole milliseconds, above 0.
+    pub fn millis(&self, name: &'static str) -> Result<Option<Duration>, ConfigError> {
+        let millis = self.parsed(name, "milliseconds above 0", positive::<u64>)?;
+        Ok(millis.map(Duration::from_millis))
+    }
+
+    /// A port to listen on; 0 lets the system pick one.
+    pub fn port(&self, name: &'static str) -> Result<Option<u16>, ConfigError> {
+        self.parsed(name, "a port number from 0 to 65535", |v| v.parse().ok())
+    }
+}
+
+/// A number above zero.
+pub fn positive<T: std::str::FromStr + PartialOrd + Default>(raw: &str) -> Option<T> {
+    raw.parse().ok().filter(|n| *n > T::default())
+}
+
+/// A number within `range`.
+pub fn within<T: std::str::FromStr + PartialOrd>(
+    range: RangeInclusive<T>,
+) -> impl Fn(&str) -> Option<T> {
+    move |raw| raw.parse().ok().filter(|n| range.contains(n))
+}
+
+/// `http://host:port`, without a trailing slash.
+pub fn parse_http_url(raw: &str) -> Option<String> {
+    let host_port = raw.strip_prefix("http://")?.trim_end_matches('/');
+    parse_host_port(host_port).map(|hp| format!("http://{hp}"))
+}
+
+/// `FIRST-LAST` (or one port), ports above 0, FIRST not above LAST.
+pub fn parse_ports(raw: &str) -> Option<RangeInclusive<u16>> {
+    let (first, last) = raw.split_once('-').unwrap_or((raw, raw));
+    let (first, last): (u16, u16) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+    (first > 0 && first <= last).then_some(first..=last)
+}
+
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// `host:port` with a non-empty host (an IPv4 address, a name, or `[v6]`) and a port above 0.
+pub fn parse_host_port(raw: &str) -> Option<String> {
+    let (host, port) = raw.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+    };
+    (port > 0 && host_ok).then(|| raw.to_string())
+}
