@@ -28,6 +28,9 @@ pub enum Problem {
     MethodNotAllowed,
     #[error("key does not exist")]
     KeyNotFound,
+    /// The store holds `KVS_MAX_BYTES`.
+    #[error("store is full")]
+    StoreFull,
     /// A forwarding instance could not reach the main.
     #[error("service is not available")]
     Unavailable,
@@ -129,6 +132,7 @@ impl From<ActorError> for Problem {
                 Self::DestroyRefused(err.to_string())
             }
             ActorError::NoServers => Self::NoServers,
+            ActorError::StoreFull => Self::StoreFull,
             ActorError::Stopped { .. } => Self::ShuttingDown,
             ActorError::ServerListUnknown => Self::ServerListUnknown,
             ActorError::BackendFailed { reason } => {
@@ -189,6 +193,7 @@ impl Wording for Standard {
             Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
             Problem::ForwardingLoop => StatusCode::LOOP_DETECTED,
             Problem::AdminTokenRequired => StatusCode::UNAUTHORIZED,
+            Problem::StoreFull => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 

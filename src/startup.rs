@@ -161,7 +161,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let role = config.role.clone();
     let forward_timeout = config.forward_timeout;
     // The one store of a main instance: every worker's `Store` actor shares it.
-    let store = Arc::new(ShardedMap::default());
+    let store = Arc::new(ShardedMap::new(config.kvs_max_bytes));
 
     let mut server = HttpServer::new(move || {
         let kvs = match &role {

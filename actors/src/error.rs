@@ -13,6 +13,11 @@ pub enum ActorError {
     #[error("main instance unavailable: {reason}")]
     Unavailable { reason: String },
 
+    /// The store holds `KVS_MAX_BYTES` of keys and values: a new key, or a larger value, would
+    /// pass it.
+    #[error("store is full")]
+    StoreFull,
+
     /// Redis refused the connection, did not answer in time, or the connection broke.
     #[error("redis unavailable: {reason}")]
     RedisUnavailable { reason: String },

@@ -159,6 +159,7 @@ impl Handler<Put> for Forwarder {
             match answer.status {
                 StatusCode::CREATED => Ok(PutOutcome::Created),
                 StatusCode::OK => Ok(PutOutcome::Replaced),
+                StatusCode::INSUFFICIENT_STORAGE => Err(ActorError::StoreFull),
                 _ => Err(answer.unexpected()),
             }
         })

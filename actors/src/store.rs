@@ -6,10 +6,11 @@ use actix::{Actor, Context, Handler, Message};
 
 use crate::error::ActorError;
 use crate::keyvalue::{Key, Value};
-use crate::sharded_map::ShardedMap;
+use crate::sharded_map::{Full, ShardedMap};
 use crate::MAILBOX_CAPACITY;
 
-/// Store `value` under `key`, replacing any value there.
+/// Store `value` under `key`, replacing any value there. Refused with
+/// [`ActorError::StoreFull`] when the store would pass its byte cap.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<PutOutcome, ActorError>")]
 pub struct Put {
@@ -73,12 +74,11 @@ impl Handler<Put> for Store {
     type Result = Result<PutOutcome, ActorError>;
 
     fn handle(&mut self, msg: Put, _: &mut Context<Self>) -> Self::Result {
-        let replaced = self.map.insert(msg.key, msg.value);
-        Ok(if replaced {
-            PutOutcome::Replaced
-        } else {
-            PutOutcome::Created
-        })
+        match self.map.insert(msg.key, msg.value) {
+            Ok(true) => Ok(PutOutcome::Replaced),
+            Ok(false) => Ok(PutOutcome::Created),
+            Err(Full) => Err(ActorError::StoreFull),
+        }
     }
 }
 
@@ -109,7 +109,7 @@ mod tests {
 
     #[actix::test]
     async fn put_get_delete_round_trip() {
-        let store = Store::new(Arc::default()).start();
+        let store = Store::new(Arc::new(ShardedMap::new(usize::MAX))).start();
         let put = |v: &str| Put {
             key: key("foo"),
             value: value(v),
@@ -138,7 +138,7 @@ mod tests {
 
     #[actix::test]
     async fn two_stores_on_one_map_are_one_store() {
-        let map = Arc::new(ShardedMap::default());
+        let map = Arc::new(ShardedMap::new(usize::MAX));
         let first = Store::new(Arc::clone(&map)).start();
         let second = Store::new(map).start();
         let put = Put {
@@ -148,5 +148,22 @@ mod tests {
         assert_eq!(first.send(put).await.unwrap(), Ok(PutOutcome::Created));
         let got = second.send(Get { key: key("shared") }).await.unwrap();
         assert_eq!(got, Ok(Some(value("1"))));
+    }
+
+    #[actix::test]
+    async fn a_full_store_refuses_a_put_and_keeps_what_it_has() {
+        let store = Store::new(Arc::new(ShardedMap::new(4))).start();
+        let put = |k: &str, v: &str| Put {
+            key: key(k),
+            value: value(v),
+        };
+        assert_eq!(
+            store.send(put("a", "123")).await.unwrap(),
+            Ok(PutOutcome::Created)
+        );
+        let refused = store.send(put("b", "1")).await.unwrap();
+        assert_eq!(refused, Err(ActorError::StoreFull));
+        let got = store.send(Get { key: key("b") }).await.unwrap();
+        assert_eq!(got, Ok(None));
     }
 }

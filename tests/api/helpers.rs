@@ -67,7 +67,8 @@ fn client() -> Client {
 /// that do not need Redis never touch one that may run on this machine.
 pub const NO_REDIS: &str = "redis://127.0.0.1:1";
 
-fn local_config() -> Config {
+/// An instance on loopback, on a port the system picks, with no Redis.
+pub fn test_config() -> Config {
     Config {
         ip: [127, 0, 0, 1].into(),
         port: 0,
@@ -85,7 +86,7 @@ pub fn spawn_with_redis(
 ) -> TestApp {
     let mut config = Config {
         redis: RedisConfig::from_url(redis_url, prefix).unwrap(),
-        ..local_config()
+        ..test_config()
     };
     adjust(&mut config);
     spawn_with(config)
@@ -93,18 +94,19 @@ pub fn spawn_with_redis(
 
 /// A main store in this process, on a port the system picked.
 pub fn spawn_main() -> TestApp {
-    spawn_with(local_config())
+    spawn_with(test_config())
 }
 
 /// A forwarder in this process, relaying to `main` (`host:port`).
 pub fn spawn_forwarder(main: &str) -> TestApp {
     spawn_with(Config {
         role: Role::Forwarder { main: main.into() },
-        ..local_config()
+        ..test_config()
     })
 }
 
-fn spawn_with(config: Config) -> TestApp {
+/// An instance in this process with `config`.
+pub fn spawn_with(config: Config) -> TestApp {
     let running = startup::start(&config).expect("server starts");
     actix_rt::spawn(running.server);
     let proxy_base = running.proxy.map(|(addr, proxy)| {

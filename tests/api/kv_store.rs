@@ -54,10 +54,27 @@ async fn both_dialects_share_one_store() {
 }
 
 #[actix_rt::test]
+async fn a_200_character_key_is_valid_and_201_is_not() {
+    let app = spawn_main();
+    let longest = format!("/kv-store/{}", "k".repeat(200));
+    assert_eq!(app.put_val(&longest, "v").await.status, 201);
+    assert_eq!(app.get(&longest).await.status, 200);
+    // The other dialect keeps its own limit of 250.
+    assert_eq!(
+        app.put_val(&format!("/kvs/{}", "k".repeat(201)), "v")
+            .await
+            .status,
+        201
+    );
+}
+
+#[actix_rt::test]
 async fn invalid_keys_are_403() {
     let app = spawn_main();
-    let too_long = format!("/kv-store/{}", "k".repeat(251));
-    for path in ["/kv-store/a-b", "/kv-store/", too_long.as_str()] {
+    let too_long = format!("/kv-store/{}", "k".repeat(201));
+    let far_too_long = format!("/kv-store/{}", "k".repeat(251));
+    let paths = ["/kv-store/a-b", "/kv-store/", &too_long, &far_too_long];
+    for path in paths {
         for method in [Method::GET, Method::PUT, Method::DELETE] {
             let form = (method == Method::PUT).then_some("val=1");
             let reply = app.request(method.clone(), path, form).await;
@@ -68,6 +85,7 @@ async fn invalid_keys_are_403() {
             );
         }
     }
+    assert_eq!(app.stored(&"k".repeat(201)).await, None);
 }
 
 #[actix_rt::test]

@@ -16,3 +16,4 @@ mod redis_outage;
 mod redis_server;
 mod registry;
 mod shutdown;
+mod store_limit;

@@ -3,13 +3,16 @@
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde::Serialize;
-use switchyard_actors::keyvalue::Value;
+use switchyard_actors::keyvalue::{Value, MAX_KEY_LEN};
 use switchyard_actors::store::PutOutcome;
 
 use crate::error::{Problem, Standard, Wording};
 
 /// Everything that differs between the two key-value APIs; the handlers are shared.
 pub trait Dialect: Wording {
+    /// The longest key the dialect accepts, in characters.
+    const MAX_KEY_LEN: usize;
+
     fn put_answer(outcome: PutOutcome) -> HttpResponse;
     fn found(value: &Value) -> HttpResponse;
     fn deleted() -> HttpResponse;
@@ -44,6 +47,8 @@ struct KvsFound<'a> {
 }
 
 impl Dialect for Kvs {
+    const MAX_KEY_LEN: usize = MAX_KEY_LEN;
+
     fn put_answer(outcome: PutOutcome) -> HttpResponse {
         HttpResponse::build(put_status(outcome)).json(KvsPut {
             replaced: u8::from(outcome == PutOutcome::Replaced),
@@ -91,6 +96,9 @@ struct KvStoreFound<'a> {
 }
 
 impl Dialect for KvStore {
+    /// The dialect's clients send a 201-character key and expect it refused.
+    const MAX_KEY_LEN: usize = 200;
+
     fn put_answer(outcome: PutOutcome) -> HttpResponse {
         let body = match outcome {
             PutOutcome::Created => KvStorePut {
@@ -128,6 +136,7 @@ impl KvStore {
             Problem::Malformed => (StatusCode::BAD_REQUEST, "Malformed request"),
             Problem::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             Problem::KeyNotFound => (StatusCode::NOT_FOUND, "Key does not exist"),
+            Problem::StoreFull => (StatusCode::INSUFFICIENT_STORAGE, "Store is full"),
             // The dialect's clients expect 501 when the main is down.
             Problem::Unavailable => (StatusCode::NOT_IMPLEMENTED, "Server unavailable"),
             Problem::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down"),

@@ -79,10 +79,15 @@ async fn dispatch<D: Dialect>(
     }
 }
 
-/// The key is the rest of the path after the dialect's prefix and one `/`.
-fn key_of(req: &HttpRequest) -> Result<Key, Problem> {
+/// The key is the rest of the path after the dialect's prefix and one `/`; its length is
+/// checked first, against the dialect's limit.
+fn key_of<D: Dialect>(req: &HttpRequest) -> Result<Key, Problem> {
     let rest = req.match_info().unprocessed();
-    Ok(Key::parse(rest.strip_prefix('/').unwrap_or(rest))?)
+    let raw = rest.strip_prefix('/').unwrap_or(rest);
+    if raw.len() > D::MAX_KEY_LEN {
+        return Err(Problem::KeyTooLong);
+    }
+    Ok(Key::parse(raw)?)
 }
 
 async fn put<D: Dialect>(
@@ -90,7 +95,7 @@ async fn put<D: Dialect>(
     payload: web::Payload,
     actors: &KvsActors,
 ) -> Result<HttpResponse, ApiError<D>> {
-    let key = key_of(req)?;
+    let key = key_of::<D>(req)?;
     let value = form::read_value(req.headers(), payload).await?;
     let outcome = actors.put.send(Put { key, value }).await??;
     Ok(D::put_answer(outcome))
@@ -100,7 +105,7 @@ async fn get<D: Dialect>(
     req: &HttpRequest,
     actors: &KvsActors,
 ) -> Result<HttpResponse, ApiError<D>> {
-    let key = key_of(req)?;
+    let key = key_of::<D>(req)?;
     match actors.get.send(Get { key }).await?? {
         Some(value) => Ok(D::found(&value)),
         None => Err(Problem::KeyNotFound.into()),
@@ -111,7 +116,7 @@ async fn delete<D: Dialect>(
     req: &HttpRequest,
     actors: &KvsActors,
 ) -> Result<HttpResponse, ApiError<D>> {
-    let key = key_of(req)?;
+    let key = key_of::<D>(req)?;
     match actors.delete.send(Delete { key }).await?? {
         DeleteOutcome::Deleted => Ok(D::deleted()),
         DeleteOutcome::NotFound => Err(Problem::KeyNotFound.into()),
