@@ -55,6 +55,12 @@ pub enum Problem {
     /// `/upload` whose body is not `multipart/form-data`.
     #[error("expected a multipart/form-data upload")]
     NotMultipart,
+    /// `/upload` with `IMAGE_QUEUE_MAX` images queued.
+    #[error("image queue is full")]
+    ImageQueueFull,
+    /// `/upload` while `UPLOADS_MAX` uploads are being read.
+    #[error("too many uploads in progress: try again shortly")]
+    TooManyUploads,
     /// `/meow` with nothing queued.
     #[error("no image in the queue")]
     NoImageQueued,
@@ -133,6 +139,7 @@ impl From<ActorError> for Problem {
             }
             ActorError::NoServers => Self::NoServers,
             ActorError::StoreFull => Self::StoreFull,
+            ActorError::ImageQueueFull => Self::ImageQueueFull,
             ActorError::Stopped { .. } => Self::ShuttingDown,
             ActorError::ServerListUnknown => Self::ServerListUnknown,
             ActorError::BackendFailed { reason } => {
@@ -193,7 +200,8 @@ impl Wording for Standard {
             Problem::RedisFailed => StatusCode::INTERNAL_SERVER_ERROR,
             Problem::ForwardingLoop => StatusCode::LOOP_DETECTED,
             Problem::AdminTokenRequired => StatusCode::UNAUTHORIZED,
-            Problem::StoreFull => StatusCode::INSUFFICIENT_STORAGE,
+            Problem::StoreFull | Problem::ImageQueueFull => StatusCode::INSUFFICIENT_STORAGE,
+            Problem::TooManyUploads => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -202,6 +210,9 @@ impl Wording for Standard {
         if *problem == Problem::AdminTokenRequired {
             // RFC 9110: a 401 names the scheme that would be accepted.
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if *problem == Problem::TooManyUploads {
+            response.insert_header((header::RETRY_AFTER, "1"));
         }
         response.json(ErrorBody {
             msg: "error",

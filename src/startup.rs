@@ -30,7 +30,7 @@ use crate::config::{Config, Role};
 use crate::error::{Problem, Standard, Wording};
 use crate::routes;
 use crate::routes::admin::AdminPolicy;
-use crate::routes::images::ImageLimit;
+use crate::routes::images::UploadLimits;
 use crate::routes::kvs::KvsActors;
 
 /// `docker stop` waits 10 s before it kills; requests in flight get most of that to finish.
@@ -59,7 +59,8 @@ struct AppShared {
     image_transfers: ImageTransfers,
     recent_size: usize,
     cache_ttl: Duration,
-    image_limit: ImageLimit,
+    upload_limits: UploadLimits,
+    image_queue_max: usize,
     workers: Option<usize>,
 }
 
@@ -71,7 +72,8 @@ impl AppShared {
             image_transfers: ImageTransfers::default(),
             recent_size: config.recent_size,
             cache_ttl: config.cache_ttl,
-            image_limit: ImageLimit(config.image_max_bytes),
+            upload_limits: UploadLimits::new(config.image_max_bytes, config.uploads_max),
+            image_queue_max: config.image_queue_max,
             workers: config.workers,
         }
     }
@@ -93,14 +95,18 @@ impl AppShared {
     > {
         let cache = Cache::new(self.redis.clone(), self.cache_ttl).start();
         let recent = RecentList::new(self.redis.clone(), self.recent_size).start();
-        let images =
-            ImageQueue::new(self.image_redis.clone(), self.image_transfers.clone()).start();
+        let images = ImageQueue::new(
+            self.image_redis.clone(),
+            self.image_transfers.clone(),
+            self.image_queue_max,
+        )
+        .start();
         let visits = recent.clone();
         App::new()
             .app_data(web::Data::new(cache))
             .app_data(web::Data::new(recent))
             .app_data(web::Data::new(images))
-            .app_data(web::Data::new(self.image_limit))
+            .app_data(web::Data::new(self.upload_limits.clone()))
             .wrap(DefaultHeaders::new().add((SERVED_BY, served_by.to_owned())))
             .wrap_fn(move |req, app| {
                 routes::recent::record_visit(&visits, &req);

@@ -18,6 +18,10 @@ pub enum ActorError {
     #[error("store is full")]
     StoreFull,
 
+    /// The image queue holds `IMAGE_QUEUE_MAX` images.
+    #[error("image queue is full")]
+    ImageQueueFull,
+
     /// Redis refused the connection, did not answer in time, or the connection broke.
     #[error("redis unavailable: {reason}")]
     RedisUnavailable { reason: String },

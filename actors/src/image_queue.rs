@@ -85,7 +85,8 @@ impl Image {
     }
 }
 
-/// Put `image` on the queue; answers how many images the queue then holds.
+/// Put `image` on the queue; answers how many images the queue then holds. Refused with
+/// [`ActorError::ImageQueueFull`] when the queue holds its most already.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<usize, ActorError>")]
 pub struct EnqueueImage {
@@ -113,6 +114,11 @@ impl Default for ImageTransfers {
     }
 }
 
+/// Pushes `ARGV[2]` unless the list holds `ARGV[1]` entries already (-1 then): one script, so
+/// instances uploading at once never pass the cap together.
+const PUSH_UNLESS_FULL: &str = "if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[1]) \
+    then return -1 end return redis.call('LPUSH', KEYS[1], ARGV[2])";
+
 /// A stack of images in one Redis list (LPUSH, LPOP), shared by every instance that uses the
 /// same Redis and prefix.
 ///
@@ -121,11 +127,17 @@ impl Default for ImageTransfers {
 pub struct ImageQueue {
     redis: Redis,
     transfers: ImageTransfers,
+    /// The most images the queue holds (`IMAGE_QUEUE_MAX`).
+    max_len: usize,
 }
 
 impl ImageQueue {
-    pub fn new(redis: Redis, transfers: ImageTransfers) -> Self {
-        Self { redis, transfers }
+    pub fn new(redis: Redis, transfers: ImageTransfers, max_len: usize) -> Self {
+        Self {
+            redis,
+            transfers,
+            max_len,
+        }
     }
 }
 
@@ -154,15 +166,20 @@ impl Handler<EnqueueImage> for ImageQueue {
 
     fn handle(&mut self, msg: EnqueueImage, _: &mut Context<Self>) -> Self::Result {
         let command = RespValue::Array(vec![
-            "LPUSH".into(),
+            "EVAL".into(),
+            PUSH_UNLESS_FULL.into(),
+            "1".into(),
             self.redis.keys().image_queue().into(),
+            self.max_len.to_string().into(),
             RespValue::BulkString(msg.image.into_stored()),
         ]);
-        Box::pin(transfer(
-            self.redis.clone(),
-            self.transfers.clone(),
-            command,
-        ))
+        let pushed = transfer::<i64>(self.redis.clone(), self.transfers.clone(), command);
+        Box::pin(async move {
+            match usize::try_from(pushed.await?) {
+                Ok(queued) => Ok(queued),
+                Err(_) => Err(ActorError::ImageQueueFull),
+            }
+        })
     }
 }
 

@@ -1,5 +1,7 @@
 //! `/upload` and `/meow`: the image queue.
 
+use std::sync::Arc;
+
 use actix::Addr;
 use actix_multipart::{Multipart, MultipartError};
 use actix_web::http::header::{self, HeaderMap};
@@ -9,12 +11,26 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 use switchyard_actors::headers::content_length;
 use switchyard_actors::image_queue::{EnqueueImage, Image, ImageQueue, ImageType, PopImage};
+use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, Problem};
 
-/// The largest image `/upload` accepts, in bytes (`IMAGE_MAX_BYTES`).
-#[derive(Debug, Clone, Copy)]
-pub struct ImageLimit(pub usize);
+/// What bounds `/upload`: the largest image (`IMAGE_MAX_BYTES`), and the uploads one process
+/// reads at once (`UPLOADS_MAX`), each holding up to the largest image in memory.
+#[derive(Debug, Clone)]
+pub struct UploadLimits {
+    pub max_bytes: usize,
+    slots: Arc<Semaphore>,
+}
+
+impl UploadLimits {
+    pub fn new(max_bytes: usize, at_once: usize) -> Self {
+        Self {
+            max_bytes,
+            slots: Arc::new(Semaphore::new(at_once)),
+        }
+    }
+}
 
 /// Room for the multipart framing and small fields around the image.
 const FORM_OVERHEAD: usize = 64 * 1024;
@@ -35,10 +51,14 @@ struct Queued {
 async fn upload(
     req: HttpRequest,
     form: Multipart,
-    limit: web::Data<ImageLimit>,
+    limits: web::Data<UploadLimits>,
     queue: web::Data<Addr<ImageQueue>>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = limit.0;
+    let limit = limits.max_bytes;
+    // Held until the image is queued; taken before a byte of the body is read.
+    let _slot = Arc::clone(&limits.slots)
+        .try_acquire_owned()
+        .map_err(|_| Problem::TooManyUploads)?;
     if content_length::<usize>(req.headers()).is_some_and(|len| len > limit + FORM_OVERHEAD) {
         return Err(Problem::ImageTooLarge.into());
     }

@@ -22,6 +22,10 @@ fn malformed_variables_stop_the_program_with_their_name() {
         ("IP", "nowhere"),
         ("SPAWN_PORTS", "3099-3001"),
         ("REDIS_URL", "localhost:6379"),
+        ("RECENT_SIZE", "18446744073709551615"),
+        ("RECENT_SIZE", "1001"),
+        ("KVS_MAX_BYTES", "1GB"),
+        ("CLIENT_TIMEOUT_MS", "0"),
     ];
     for (name, value) in cases {
         let (code, stderr) = start_with(name, value);
@@ -30,6 +34,7 @@ fn malformed_variables_stop_the_program_with_their_name() {
             stderr.contains(&format!("{name}=\"{value}\" is not valid")),
             "{stderr}"
         );
+        assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
 

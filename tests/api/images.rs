@@ -6,7 +6,7 @@ use awc::http::Method;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{spawn_with_redis, Reply, TestApp};
+use crate::helpers::{raw_request, spawn_with_redis, Reply, TestApp};
 use crate::redis_server::{unique_prefix, TestRedis};
 
 pub const BOUNDARY: &str = "switchyard-test-boundary";
@@ -51,12 +51,26 @@ async fn upload_body(app: &TestApp, content_type: &str, body: Vec<u8>) -> Reply 
     .await
 }
 
-async fn upload(app: &TestApp, files: &[(&str, &str, &[u8])]) -> Reply {
+pub async fn upload(app: &TestApp, files: &[(&str, &str, &[u8])]) -> Reply {
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
     upload_body(app, &content_type, form(files)).await
 }
 
-async fn meow_raw(app: &TestApp) -> Reply {
+/// An upload to `base` of which half the body is sent; the other half is returned.
+pub fn half_an_upload(base: &str) -> (std::net::TcpStream, Vec<u8>) {
+    let mut body = form(&[("image", "image/jpeg", &jpeg(base))]);
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: switchyard\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let rest = body.split_off(body.len() / 2);
+    let mut request = head.into_bytes();
+    request.extend_from_slice(&body);
+    (raw_request(base, &request), rest)
+}
+
+pub async fn meow_raw(app: &TestApp) -> Reply {
     app.send(Method::GET, "/meow", &[("accept", "image/*")], Vec::new())
         .await
 }

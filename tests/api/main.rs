@@ -17,3 +17,4 @@ mod redis_server;
 mod registry;
 mod shutdown;
 mod store_limit;
+mod upload_limits;

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{free_ports, raw_request, spawn_process_on_redis};
-use crate::images::{form, jpeg, BOUNDARY};
+use crate::images::half_an_upload;
 use crate::proxy::raw_backend;
 use crate::redis_server::{unique_prefix, TestRedis};
 use crate::registry::spawn;
@@ -17,20 +17,6 @@ const WELL_INTO_SHUTDOWN: Duration = Duration::from_secs(1);
 /// Time for a server to accept a connection and start reading it: one still in the listen
 /// backlog when the server stops is never accepted.
 const UNDER_WAY: Duration = Duration::from_millis(200);
-
-/// An upload to `base` of which half the body is sent; the other half is returned.
-fn half_an_upload(base: &str) -> (TcpStream, Vec<u8>) {
-    let mut body = form(&[("image", "image/jpeg", &jpeg(base))]);
-    let head = format!(
-        "POST /upload HTTP/1.1\r\nHost: switchyard\r\nConnection: close\r\n\
-         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let rest = body.split_off(body.len() / 2);
-    let mut request = head.into_bytes();
-    request.extend_from_slice(&body);
-    (raw_request(base, &request), rest)
-}
 
 fn answer_of(stream: &mut TcpStream) -> String {
     let mut answer = Vec::new();
