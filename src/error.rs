@@ -4,6 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use actix::MailboxError;
+use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -24,6 +25,9 @@ pub enum Problem {
     ValueTooLarge,
     #[error("malformed request")]
     Malformed,
+    /// The request's body stopped arriving for `CLIENT_TIMEOUT_MS`.
+    #[error("request body timed out")]
+    BodyTimedOut,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("key does not exist")]
@@ -150,6 +154,22 @@ impl From<ActorError> for Problem {
     }
 }
 
+/// A request body that could not be read: the client's fault either way, a stall timed out
+/// (408) or a body that broke off or does not parse (400).
+impl From<&PayloadError> for Problem {
+    fn from(err: &PayloadError) -> Self {
+        let cause = match err {
+            PayloadError::Io(io) | PayloadError::Incomplete(Some(io)) => Some(io.kind()),
+            _ => None,
+        };
+        if cause == Some(std::io::ErrorKind::TimedOut) {
+            Self::BodyTimedOut
+        } else {
+            Self::Malformed
+        }
+    }
+}
+
 impl From<MailboxError> for Problem {
     fn from(err: MailboxError) -> Self {
         log::warn!("actor mailbox: {err}");
@@ -184,6 +204,7 @@ impl Wording for Standard {
             Problem::ValueTooLarge | Problem::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::NotAnImage | Problem::NotMultipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Problem::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             // The /kvs seed assignment's graders expect 404 when the main is down.
             Problem::KeyNotFound
             | Problem::Unavailable

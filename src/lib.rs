@@ -7,5 +7,6 @@
 pub mod config;
 pub mod error;
 pub mod routes;
+pub mod server;
 pub mod shutdown;
 pub mod startup;

@@ -14,7 +14,7 @@ use actix_web::dev::{
     Server, ServerHandle, Service, ServiceFactory, ServiceRequest, ServiceResponse,
 };
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 use switchyard_actors::balancer::{LoadBalancer, Relay, Rotation};
 use switchyard_actors::cache::Cache;
 use switchyard_actors::forwarder::Forwarder;
@@ -32,9 +32,7 @@ use crate::routes;
 use crate::routes::admin::AdminPolicy;
 use crate::routes::images::UploadLimits;
 use crate::routes::kvs::KvsActors;
-
-/// `docker stop` waits 10 s before it kills; requests in flight get most of that to finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+use crate::server::{serve, ServeSettings};
 
 /// Tells users and tests which app server answered.
 const SERVED_BY: &str = "x-served-by";
@@ -61,7 +59,7 @@ struct AppShared {
     cache_ttl: Duration,
     upload_limits: UploadLimits,
     image_queue_max: usize,
-    workers: Option<usize>,
+    serve: ServeSettings,
 }
 
 impl AppShared {
@@ -74,7 +72,10 @@ impl AppShared {
             cache_ttl: config.cache_ttl,
             upload_limits: UploadLimits::new(config.image_max_bytes, config.uploads_max),
             image_queue_max: config.image_queue_max,
-            workers: config.workers,
+            serve: ServeSettings {
+                workers: config.workers,
+                client_timeout: config.client_timeout,
+            },
         }
     }
 
@@ -169,7 +170,8 @@ pub fn start(config: &Config) -> io::Result<Running> {
     // The one store of a main instance: every worker's `Store` actor shares it.
     let store = Arc::new(ShardedMap::new(config.kvs_max_bytes));
 
-    let mut server = HttpServer::new(move || {
+    let settings = shared.serve;
+    let server = serve(listener, settings, move || {
         let kvs = match &role {
             Role::Main => KvsActors::from(Store::new(Arc::clone(&store)).start()),
             Role::Forwarder { main } => {
@@ -183,16 +185,10 @@ pub fn start(config: &Config) -> io::Result<Running> {
             .app_data(admin.clone())
             .configure(routes::kvs::configure)
             .configure(routes::registry::configure)
-    })
-    // main.rs handles the stop signals: see `shutdown`.
-    .disable_signals()
-    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
-    if let Some(workers) = config.workers {
-        server = server.workers(workers);
-    }
+    })?;
     Ok(Running {
         addr,
-        server: server.listen(listener)?.run(),
+        server,
         registry,
         proxy,
     })
@@ -209,19 +205,14 @@ fn start_proxy(
     ServerListWatcher::new(shared.redis.clone(), servers.clone()).start();
     let rotation = Rotation::default();
     let timeout = config.proxy_timeout;
-    let mut server = HttpServer::new(move || {
+    let server = serve(listener, shared.serve, move || {
         let balancer = LoadBalancer::new(servers.clone(), rotation.clone()).start();
         App::new()
             .app_data(web::Data::new(balancer))
             .app_data(web::Data::new(Relay::new(timeout)))
             .configure(routes::proxy::configure)
-    })
-    .disable_signals()
-    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
-    if let Some(workers) = config.workers {
-        server = server.workers(workers);
-    }
-    Ok((addr, server.listen(listener)?.run()))
+    })?;
+    Ok((addr, server))
 }
 
 /// A listener on `ip:port`; the error names the address.
@@ -242,13 +233,8 @@ impl Launcher for AppServers {
         let listener = TcpListener::bind((self.ip, port))?;
         let shared = self.shared.clone();
         let served_by = format!("{}:{port}", self.advertise_host);
-        let mut server = HttpServer::new(move || shared.app(&served_by))
-            .disable_signals()
-            .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
-        if let Some(workers) = self.shared.workers {
-            server = server.workers(workers);
-        }
-        let server = server.listen(listener)?.run();
+        let settings = shared.serve;
+        let server = serve(listener, settings, move || shared.app(&served_by))?;
         let handle = server.handle();
         actix_web::rt::spawn(server);
         Ok(Box::new(SpawnedApp(handle)))

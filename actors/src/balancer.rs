@@ -136,9 +136,15 @@ impl Relay {
     /// `timeout` bounds a server's wait before it starts answering (sending the request
     /// included) and every pause in the body of its answer.
     pub fn new(timeout: Duration) -> Self {
+        // No pool limit: awc queues a request for a pooled connection without a timeout, so
+        // clients that never read their answers (each holding a backend connection until
+        // `CLIENT_TIMEOUT_MS` cuts it off) would hold up everyone else past its default of 100.
+        // Each client connection holds at most one backend connection, so the server's
+        // connection limit bounds these.
         let connector = Connector::new()
             .timeout(CONNECT_TIMEOUT.min(timeout))
-            .conn_keep_alive(IDLE_CONNECTION_LIFETIME);
+            .conn_keep_alive(IDLE_CONNECTION_LIFETIME)
+            .limit(0);
         let client = Client::builder()
             .connector(connector)
             .timeout(timeout)

@@ -116,6 +116,7 @@ fn multipart_problem(err: MultipartError) -> Problem {
         MultipartError::ContentTypeMissing
         | MultipartError::ContentTypeParse
         | MultipartError::ContentTypeIncompatible => Problem::NotMultipart,
+        MultipartError::Payload(payload) => Problem::from(&payload),
         _ => Problem::Malformed,
     }
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod cache;
+mod client_timeouts;
 mod config;
 mod consistency;
 mod forwarding;
@@ -11,6 +12,7 @@ mod images;
 mod kv_store;
 mod kvs;
 mod proxy;
+mod proxy_hostile;
 mod recent;
 mod redis_outage;
 mod redis_server;

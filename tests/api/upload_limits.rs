@@ -41,7 +41,11 @@ async fn a_full_queue_refuses_uploads_until_meow_takes_one() {
 async fn two_instances_uploading_at_once_never_pass_the_cap() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("queue-cap-two");
-    let cap = |c: &mut switchyard::config::Config| c.image_queue_max = 5;
+    let cap = |c: &mut switchyard::config::Config| {
+        c.image_queue_max = 5;
+        // Ten uploads at once per instance, all read.
+        c.uploads_max = 10;
+    };
     let first = spawn_with_redis(&redis.url(), &prefix, cap);
     let second = spawn_with_redis(&redis.url(), &prefix, cap);
     let clients: Vec<TestApp> = (0..20)

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web;
 use switchyard_actors::headers::content_length;
@@ -27,7 +28,10 @@ pub async fn read_value(headers: &HeaderMap, payload: web::Payload) -> Result<Va
         .to_bytes_limited(MAX_FORM_BYTES)
         .await
         .map_err(|_| Problem::ValueTooLarge)?
-        .map_err(|_| Problem::Malformed)?;
+        .map_err(|err| {
+            err.as_error::<PayloadError>()
+                .map_or(Problem::Malformed, Problem::from)
+        })?;
     let val = find_field(&body, b"val")?.unwrap_or_default();
     let text = std::str::from_utf8(&val).map_err(|_| Problem::Malformed)?;
     Ok(Value::new(text)?)
