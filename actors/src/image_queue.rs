@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message, ResponseFuture};
 use redis_async::resp::{FromResp, RespValue};
-use redis_async::resp_array;
 use tokio::sync::Semaphore;
+use tokio::time::{timeout_at, Instant};
 
 use crate::error::ActorError;
-use crate::redis::Redis;
+use crate::redis::{Redis, COMMAND_TIMEOUT};
 
 /// The image formats the queue accepts, told apart by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +119,9 @@ impl Default for ImageTransfers {
 const PUSH_UNLESS_FULL: &str = "if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[1]) \
     then return -1 end return redis.call('LPUSH', KEYS[1], ARGV[2])";
 
+/// Takes the newest image (a script, for its deadline).
+const POP: &str = "return redis.call('LPOP', KEYS[1])";
+
 /// A stack of images in one Redis list (LPUSH, LPOP), shared by every instance that uses the
 /// same Redis and prefix.
 ///
@@ -141,20 +144,25 @@ impl ImageQueue {
     }
 }
 
-/// Runs `command` once a transfer permit is free.
-async fn transfer<T: FromResp + Unpin>(
+/// Runs `script` once a transfer permit is free, all within the command timeout: with Redis
+/// slow or frozen, a request fails in time rather than waiting for its turn behind others,
+/// and the script does nothing if Redis gets to it after that.
+async fn transfer<T: FromResp>(
     redis: Redis,
     transfers: ImageTransfers,
-    command: RespValue,
+    script: &'static str,
+    args: Vec<RespValue>,
 ) -> Result<T, ActorError> {
-    let _permit = transfers
-        .0
-        .acquire_owned()
-        .await
-        .map_err(|_| ActorError::RedisUnavailable {
-            reason: "image transfers closed".into(),
-        })?;
-    redis.command(command).await
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let _permit = match timeout_at(deadline, transfers.0.acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            let reason = "no image transfer slot in time".to_owned();
+            return Err(ActorError::RedisUnavailable { reason });
+        }
+    };
+    let queue = [redis.keys().image_queue()];
+    redis.eval_by(deadline, script, &queue, args).await
 }
 
 impl Actor for ImageQueue {
@@ -165,15 +173,12 @@ impl Handler<EnqueueImage> for ImageQueue {
     type Result = ResponseFuture<Result<usize, ActorError>>;
 
     fn handle(&mut self, msg: EnqueueImage, _: &mut Context<Self>) -> Self::Result {
-        let command = RespValue::Array(vec![
-            "EVAL".into(),
-            PUSH_UNLESS_FULL.into(),
-            "1".into(),
-            self.redis.keys().image_queue().into(),
+        let args = vec![
             self.max_len.to_string().into(),
             RespValue::BulkString(msg.image.into_stored()),
-        ]);
-        let pushed = transfer::<i64>(self.redis.clone(), self.transfers.clone(), command);
+        ];
+        let redis = self.redis.clone();
+        let pushed = transfer::<i64>(redis, self.transfers.clone(), PUSH_UNLESS_FULL, args);
         Box::pin(async move {
             match usize::try_from(pushed.await?) {
                 Ok(queued) => Ok(queued),
@@ -187,9 +192,8 @@ impl Handler<PopImage> for ImageQueue {
     type Result = ResponseFuture<Result<Option<Image>, ActorError>>;
 
     fn handle(&mut self, _: PopImage, _: &mut Context<Self>) -> Self::Result {
-        let command = resp_array!["LPOP", self.redis.keys().image_queue()];
-        let popped =
-            transfer::<Option<Vec<u8>>>(self.redis.clone(), self.transfers.clone(), command);
+        let redis = self.redis.clone();
+        let popped = transfer::<Option<Vec<u8>>>(redis, self.transfers.clone(), POP, Vec::new());
         Box::pin(async move {
             let Some(stored) = popped.await? else {
                 return Ok(None);

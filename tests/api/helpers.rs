@@ -237,6 +237,14 @@ impl TestApp {
         assert!(status.success());
     }
 
+    /// The child process's resident memory, in KiB.
+    pub fn resident_kib(&self) -> u64 {
+        let child = self.process.as_ref().expect("a child process");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     pub fn is_running(&mut self) -> bool {
         let child = self.process.as_mut().expect("a child process");
         child.try_wait().expect("wait").is_none()

@@ -1,0 +1,298 @@
+//! The one place that opens Redis connections and names Redis keys.
+//!
+//! A [`Redis`] handle sends ordinary commands on one shared, pipelined [`Connection`], opened
+//! on first use (so the server starts while Redis is down) and opened again after it breaks.
+//! Every command is bounded by [`COMMAND_TIMEOUT`], connecting included: with Redis down,
+//! unreachable or frozen a request fails fast instead of hanging. A command that times out
+//! closes the connection: the commands queued behind it fail at once instead of piling up,
+//! and a late answer can never be read as another command's.
+
+mod config;
+mod connection;
+mod keys;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use redis_async::client::pubsub::PubsubStream;
+use redis_async::client::ConnectionBuilder;
+use redis_async::error::Error as RedisError;
+use redis_async::resp::{FromResp, RespValue};
+use tokio::time::{timeout_at, Instant};
+
+pub use config::RedisConfig;
+use connection::Connection;
+pub use keys::Keys;
+
+use crate::error::ActorError;
+
+/// The longest a command may take, connecting included; HTTP answers stay under 1 s.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(750);
+
+/// Put before a script by [`Redis::eval_by`]: takes the deadline (Redis's clock, in ms) off the
+/// front of ARGV and refuses to run past it.
+const UNLESS_LATE: &str = "local t = redis.call('TIME') \
+    if t[1] * 1000 + math.floor(t[2] / 1000) > tonumber(table.remove(ARGV, 1)) then \
+    return redis.error_reply('LATE the caller gave up on this command') end ";
+
+/// A handle on the shared connection; clones share it.
+#[derive(Clone)]
+pub struct Redis {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: RedisConfig,
+    keys: Keys,
+    current: Mutex<Option<Connection>>,
+    /// One connection attempt at a time; the others wait for its result.
+    connecting: tokio::sync::Mutex<()>,
+    /// An outage is logged when it starts and when it ends, not once per command.
+    reachable: AtomicBool,
+}
+
+impl Redis {
+    /// Connects on first use, not here.
+    pub fn new(config: RedisConfig) -> Self {
+        let keys = Keys::new(&config.prefix);
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                keys,
+                current: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+                reachable: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.shared.keys
+    }
+
+    /// Sends one command and reads its answer as `T`, within [`COMMAND_TIMEOUT`].
+    pub async fn command<T: FromResp>(&self, command: RespValue) -> Result<T, ActorError> {
+        self.command_by(Instant::now() + COMMAND_TIMEOUT, command)
+            .await
+    }
+
+    /// As [`Self::command`], answered by `deadline` (for a caller that waited for its turn
+    /// first, within the same bound).
+    pub async fn command_by<T: FromResp>(
+        &self,
+        deadline: Instant,
+        command: RespValue,
+    ) -> Result<T, ActorError> {
+        self.bounded(deadline, &|_| command.clone()).await
+    }
+
+    /// Runs the Lua `script` on `keys` with `args`, answered by `deadline`, and only if Redis
+    /// gets to it by then. A command cannot be taken back once sent: when Redis was frozen
+    /// (SIGSTOP, `docker pause`) and wakes up, it runs what it had received, long after its
+    /// caller answered 503. Scripts that move data (an image popped, an upload queued) go this
+    /// way, so a request that failed changed nothing. The deadline is converted to Redis's
+    /// clock as each connection measured it, so hosts need not agree on the time.
+    pub async fn eval_by<T: FromResp>(
+        &self,
+        deadline: Instant,
+        script: &str,
+        keys: &[String],
+        args: Vec<RespValue>,
+    ) -> Result<T, ActorError> {
+        let source = format!("{UNLESS_LATE}{script}");
+        let ends_at = SystemTime::now() + deadline.saturating_duration_since(Instant::now());
+        let build = |connection: &Connection| {
+            let mut parts: Vec<RespValue> = Vec::with_capacity(4 + keys.len() + args.len());
+            parts.extend([
+                "EVAL".into(),
+                source.as_str().into(),
+                keys.len().to_string().into(),
+            ]);
+            parts.extend(keys.iter().map(|key| RespValue::from(key.as_str())));
+            parts.push(connection.redis_millis(ends_at).to_string().into());
+            parts.extend(args.iter().cloned());
+            RespValue::Array(parts)
+        };
+        self.bounded(deadline, &build).await
+    }
+
+    async fn bounded<T: FromResp>(
+        &self,
+        deadline: Instant,
+        build: &dyn Fn(&Connection) -> RespValue,
+    ) -> Result<T, ActorError> {
+        let result = match timeout_at(deadline, self.command_unbounded(build)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.close_connection();
+                let reason = "no answer in time; connection closed".to_owned();
+                Err(ActorError::RedisUnavailable { reason })
+            }
+        };
+        self.note_reachability(&result);
+        result
+    }
+
+    async fn command_unbounded<T: FromResp>(
+        &self,
+        build: &dyn Fn(&Connection) -> RespValue,
+    ) -> Result<T, ActorError> {
+        let (connection, reused) = self.connection().await?;
+        match self.send(&connection, build(&connection)).await {
+            // A connection kept from earlier may have died with a Redis restart since: one more
+            // try on a fresh one, so no request fails for it. (A command Redis ran just before
+            // the connection broke would run twice: a crash at that instant is the only case.)
+            Err(ActorError::RedisUnavailable { .. }) if reused => {
+                let (fresh, _) = self.connection().await?;
+                self.send(&fresh, build(&fresh)).await
+            }
+            result => result,
+        }
+    }
+
+    async fn send<T: FromResp>(
+        &self,
+        connection: &Connection,
+        command: RespValue,
+    ) -> Result<T, ActorError> {
+        match connection.send(command).await.and_then(T::from_resp) {
+            Ok(answer) => Ok(answer),
+            // Redis answered: the connection is fine, the command was not.
+            Err(RedisError::Remote(reason)) | Err(RedisError::Resp(reason, _)) => {
+                Err(ActorError::Redis { reason })
+            }
+            Err(err) => {
+                self.forget(connection);
+                Err(ActorError::RedisUnavailable {
+                    reason: err.to_string(),
+                })
+            }
+        }
+    }
+
+    /// A subscription to `channel` on a connection of its own (a subscribed connection can run
+    /// no other command), connecting within [`COMMAND_TIMEOUT`]. The stream ends when the
+    /// connection breaks: subscribe again then.
+    pub async fn subscribe(&self, channel: &str) -> Result<PubsubStream, ActorError> {
+        let config = &self.shared.config;
+        let subscribe = async {
+            let mut builder = ConnectionBuilder::new(config.host.as_str(), config.port)?;
+            if let Some(username) = &config.username {
+                builder.username(username.as_str());
+            }
+            if let Some(password) = &config.password {
+                builder.password(password.as_str());
+            }
+            builder.pubsub_connect().await?.subscribe(channel).await
+        };
+        match tokio::time::timeout(COMMAND_TIMEOUT, subscribe).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(err)) => Err(ActorError::RedisUnavailable {
+                reason: err.to_string(),
+            }),
+            Err(_) => Err(ActorError::RedisUnavailable {
+                reason: format!("no subscription within {COMMAND_TIMEOUT:?}"),
+            }),
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        // The slot is only ever replaced whole, so a poisoned lock still holds a sound value.
+        self.shared
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the shared connection, whatever is under way on it; the next command opens
+    /// another.
+    fn close_connection(&self) {
+        if let Some(connection) = self.slot().take() {
+            connection.close();
+        }
+    }
+
+    /// `connection` broke: the next command opens a new one (unless that happened already).
+    fn forget(&self, connection: &Connection) {
+        let mut slot = self.slot();
+        if slot
+            .as_ref()
+            .is_some_and(|current| current.same(connection))
+        {
+            *slot = None;
+        }
+        connection.close();
+    }
+
+    /// The shared connection, opened if there is none; `true` when it was opened before.
+    async fn connection(&self) -> Result<(Connection, bool), ActorError> {
+        if let Some(connection) = self.slot().clone() {
+            return Ok((connection, true));
+        }
+        let _only_attempt = self.shared.connecting.lock().await;
+        if let Some(connection) = self.slot().clone() {
+            return Ok((connection, false));
+        }
+        let connection = Connection::open(&self.shared.config).await.map_err(|err| {
+            ActorError::RedisUnavailable {
+                reason: err.to_string(),
+            }
+        })?;
+        *self.slot() = Some(connection.clone());
+        Ok((connection, false))
+    }
+
+    fn note_reachability<T>(&self, result: &Result<T, ActorError>) {
+        let config = &self.shared.config;
+        match result {
+            Err(ActorError::RedisUnavailable { reason }) => {
+                if self.shared.reachable.swap(false, Ordering::Relaxed) {
+                    log::warn!(
+                        "redis at {}:{} unavailable: {reason}",
+                        config.host,
+                        config.port
+                    );
+                }
+            }
+            _ => {
+                if !self.shared.reachable.swap(true, Ordering::Relaxed) {
+                    log::info!("redis at {}:{} answers again", config.host, config.port);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis_async::resp_array;
+
+    use super::*;
+
+    #[actix::test]
+    async fn nothing_listening_fails_fast() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = RedisConfig::from_url(&format!("redis://127.0.0.1:{port}"), "p:").unwrap();
+        let redis = Redis::new(config);
+        let answer: Result<String, _> = redis.command(resp_array!["PING"]).await;
+        assert!(matches!(answer, Err(ActorError::RedisUnavailable { .. })));
+    }
+
+    #[actix::test]
+    async fn a_silent_server_fails_the_command_in_time_and_closes_the_connection() {
+        // Accepts (the kernel's backlog does) and never answers, like a frozen Redis.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let redis = Redis::new(RedisConfig::from_url(&url, "p:").unwrap());
+        let started = std::time::Instant::now();
+        let answer: Result<String, _> = redis.command(resp_array!["PING"]).await;
+        assert!(matches!(answer, Err(ActorError::RedisUnavailable { .. })));
+        assert!(started.elapsed() < COMMAND_TIMEOUT + Duration::from_millis(250));
+        assert!(redis.slot().is_none(), "the connection is closed, not kept");
+    }
+}
