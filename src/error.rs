@@ -90,6 +90,9 @@ pub enum Problem {
     /// forwarder, not the main.
     #[error("this instance forwards too: MAINIP must name the main instance")]
     ForwardingLoop,
+    /// The proxy relays only a path and query (origin form), never `*` or an absolute URL.
+    #[error("the request target must be a path, e.g. /index.html")]
+    NotOriginForm,
     /// No route serves this path.
     #[error("no such route")]
     NoSuchRoute,
@@ -143,6 +146,8 @@ impl From<ActorError> for Problem {
             }
             ActorError::NoServers => Self::NoServers,
             ActorError::StoreFull => Self::StoreFull,
+            ActorError::ClientBodyFailed { timed_out: true } => Self::BodyTimedOut,
+            ActorError::ClientBodyFailed { timed_out: false } => Self::Malformed,
             ActorError::ImageQueueFull => Self::ImageQueueFull,
             ActorError::Stopped { .. } => Self::ShuttingDown,
             ActorError::ServerListUnknown => Self::ServerListUnknown,
@@ -200,6 +205,7 @@ impl Wording for Standard {
             | Problem::KeyNotValid
             | Problem::ValueMissing
             | Problem::ImageMissing
+            | Problem::NotOriginForm
             | Problem::Malformed => StatusCode::BAD_REQUEST,
             Problem::ValueTooLarge | Problem::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::NotAnImage | Problem::NotMultipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,

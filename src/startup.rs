@@ -15,14 +15,15 @@ use actix_web::dev::{
 };
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpResponse};
-use switchyard_actors::balancer::{LoadBalancer, Relay, Rotation};
 use switchyard_actors::cache::Cache;
 use switchyard_actors::forwarder::Forwarder;
 use switchyard_actors::image_queue::{ImageQueue, ImageTransfers};
+use switchyard_actors::proxy::balancer::{LoadBalancer, Rotation};
+use switchyard_actors::proxy::relay::Relay;
+use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
-use switchyard_actors::registry::{Launcher, RegistrySettings, ServerRegistry, Spawned};
-use switchyard_actors::server_list::{ServerList, ServerListWatcher};
+use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerRegistry};
 use switchyard_actors::sharded_map::ShardedMap;
 use switchyard_actors::store::Store;
 
@@ -229,7 +230,7 @@ struct AppServers {
 }
 
 impl Launcher for AppServers {
-    fn launch(&self, port: u16) -> io::Result<Box<dyn Spawned>> {
+    fn launch(&self, port: u16) -> io::Result<Box<dyn AppServer>> {
         let listener = TcpListener::bind((self.ip, port))?;
         let shared = self.shared.clone();
         let served_by = format!("{}:{port}", self.advertise_host);
@@ -243,7 +244,7 @@ impl Launcher for AppServers {
 
 struct SpawnedApp(ServerHandle);
 
-impl Spawned for SpawnedApp {
+impl AppServer for SpawnedApp {
     fn stop(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()>>> {
         Box::pin(self.0.stop(true))
     }

@@ -54,6 +54,11 @@ pub enum ActorError {
     #[error("the server list is not known yet")]
     ServerListUnknown,
 
+    /// The client's request body broke off, or stalled (`timed_out`), on its way through the
+    /// proxy: the client's fault, no server's.
+    #[error("the request body failed")]
+    ClientBodyFailed { timed_out: bool },
+
     /// The servers tried refused, failed or did not answer in time.
     #[error("no registered server answered: {reason}")]
     BackendFailed { reason: String },

@@ -9,9 +9,8 @@
 //!   `PopImage`).
 //! - [`registry::ServerRegistry`]: spawned app servers and their registry in Redis
 //!   (`SpawnServer`, `DestroyServer`, `ListServers`, `DeregisterAll`, `StopSpawned`).
-//! - [`server_list::ServerListWatcher`]: keeps the process's copy of the registry current.
-//! - [`balancer::LoadBalancer`]: round-robin picks for the proxy (`PickServer`,
-//!   `ReportFailure`); [`balancer::Relay`] carries the requests.
+//! - [`proxy`]: the load-balancing proxy: the process's copy of the registry, round-robin
+//!   picks (`PickServer`, `ReportFailure`, `ServerRecovered`), and the client that relays.
 //!
 //! Around them: [`keyvalue`] defines keys and values that are valid by construction,
 //! [`sharded_map`] the map every `Store` of a process shares, [`redis`] the Redis connection and
@@ -20,7 +19,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod balancer;
 pub mod cache;
 pub mod error;
 pub mod forwarder;
@@ -28,10 +26,10 @@ pub mod headers;
 pub mod idle_timeout;
 pub mod image_queue;
 pub mod keyvalue;
+pub mod proxy;
 pub mod recent;
 pub mod redis;
 pub mod registry;
-pub mod server_list;
 pub mod sharded_map;
 pub mod store;
 

@@ -1,14 +1,22 @@
 //! The reverse proxy (`PROXY_PORT`): every request, whatever its path, goes to the next
 //! registered server; the answer comes back streamed.
 
+use std::io;
+
 use actix::Addr;
 use actix_web::body::SizedStream;
-use actix_web::http::header;
+use actix_web::error::PayloadError;
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
-use switchyard_actors::balancer::{LoadBalancer, ProxiedRequest, Relay};
+use futures_util::TryStreamExt as _;
 use switchyard_actors::headers::{content_length, end_to_end};
+use switchyard_actors::proxy::balancer::LoadBalancer;
+use switchyard_actors::proxy::relay::{ProxiedRequest, Relay};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
+
+/// What `OPTIONS *` answers: the methods the proxy relays (each server decides what it allows).
+const RELAYED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(proxy));
@@ -20,17 +28,27 @@ async fn proxy(
     balancer: web::Data<Addr<LoadBalancer>>,
     relay: web::Data<Relay>,
 ) -> Result<HttpResponse, ApiError> {
+    // Only a path and query go to a server: an absolute URL, `*` or an authority names no
+    // path (appended to a server's URL, `*` sent requests to port 80 of its host).
+    let uri = req.uri();
+    let path_and_query = match uri.path_and_query() {
+        Some(pq) if uri.authority().is_none() && pq.path().starts_with('/') => pq.as_str(),
+        _ if req.method() == Method::OPTIONS && uri == "*" => {
+            return Ok(HttpResponse::Ok()
+                .insert_header((header::ALLOW, RELAYED_METHODS))
+                .finish())
+        }
+        _ => return Err(Problem::NotOriginForm.into()),
+    };
     let request = ProxiedRequest {
         method: req.method().clone(),
-        path_and_query: req
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned(),
+        path_and_query: path_and_query.to_owned(),
         headers: req.headers().clone(),
         client_ip: req.peer_addr().map(|addr| addr.ip()),
     };
-    let answer = relay.forward(&balancer, request, body).await?;
+    let answer = relay
+        .forward(&balancer, request, body.map_err(as_io))
+        .await?;
 
     let head = answer.get_ref();
     let mut response = HttpResponse::build(head.status());
@@ -43,4 +61,12 @@ async fn proxy(
         Some(length) => response.body(SizedStream::new(length, answer)),
         None => response.streaming(answer),
     })
+}
+
+/// The client's body failure as the relay reads it: a stall keeps its `TimedOut` kind.
+fn as_io(err: PayloadError) -> io::Error {
+    match err {
+        PayloadError::Io(err) | PayloadError::Incomplete(Some(err)) => err,
+        err => io::Error::other(err.to_string()),
+    }
 }

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use awc::http::Method;
@@ -24,6 +24,8 @@ pub struct TestApp {
     client: Client,
     /// Keeps a child process alive for as long as the app is used; `None` when in-process.
     process: Option<Child>,
+    /// What the child process has logged so far.
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 /// One answer, read whole.
@@ -118,6 +120,7 @@ pub fn spawn_with(config: Config) -> TestApp {
         proxy_base,
         client: client(),
         process: None,
+        logs: Arc::default(),
     }
 }
 
@@ -165,18 +168,24 @@ pub fn spawn_process(env: &[(&str, &str)]) -> TestApp {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("switchyard starts");
-    let addr = listening_addr(&mut child);
+    let logs = Arc::default();
+    let addr = listening_addr(&mut child, Arc::clone(&logs));
+    let proxy_base = env
+        .iter()
+        .find(|(name, _)| *name == "PROXY_PORT")
+        .map(|(_, port)| format!("http://127.0.0.1:{port}"));
     TestApp {
         base: format!("http://{addr}"),
-        proxy_base: None,
+        proxy_base,
         client: client(),
         process: Some(child),
+        logs,
     }
 }
 
-/// Reads the child's log until it says where it listens; keeps draining it afterwards so
-/// the child never blocks on a full pipe.
-fn listening_addr(child: &mut Child) -> SocketAddr {
+/// Reads the child's log until it says where it listens; keeps draining it (into `logs`)
+/// afterwards so the child never blocks on a full pipe.
+fn listening_addr(child: &mut Child, logs: Arc<Mutex<Vec<String>>>) -> SocketAddr {
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -185,6 +194,7 @@ fn listening_addr(child: &mut Child) -> SocketAddr {
                 let addr = rest.split_whitespace().next().unwrap_or_default();
                 let _ = tx.send(addr.parse::<SocketAddr>().expect("an address"));
             }
+            logs.lock().unwrap().push(line);
         }
     });
     rx.recv_timeout(Duration::from_secs(10))
@@ -208,7 +218,17 @@ impl TestApp {
             proxy_base: None,
             client: client(),
             process: None,
+            logs: Arc::default(),
         }
+    }
+
+    /// The child process's log lines so far that contain `text`.
+    pub fn logged(&self, text: &str) -> Vec<String> {
+        let logs = self.logs.lock().unwrap();
+        logs.iter()
+            .filter(|line| line.contains(text))
+            .cloned()
+            .collect()
     }
 
     /// A client of this app's load-balancing proxy.

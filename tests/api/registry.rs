@@ -161,3 +161,34 @@ async fn an_instance_with_register_url_registers_itself_and_leaves_on_sigterm() 
     let port = spawned.rsplit(':').next().unwrap();
     assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
 }
+
+#[actix_rt::test]
+async fn two_instances_registering_the_same_url_never_remove_each_others() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("same-url");
+    // Two hosts (loopback addresses) spawning on the same port and advertising the same name,
+    // as two containers advertising loopback did.
+    let port = free_ports(1).start().to_string();
+    let same = [
+        ("SPAWN_PORTS", port.as_str()),
+        ("ADVERTISE_HOST", "127.0.0.9"),
+    ];
+    let mut first = spawn_process_on_redis(
+        &redis.url(),
+        &prefix,
+        &[&same[..], &[("IP", "127.0.0.2")]].concat(),
+    );
+    let second = spawn_process_on_redis(
+        &redis.url(),
+        &prefix,
+        &[&same[..], &[("IP", "127.0.0.3")]].concat(),
+    );
+    let url = spawn(&first).await;
+    assert_eq!(spawn(&second).await, url);
+    assert_eq!(listed(&second).await, HashSet::from([url.clone()]));
+    assert_eq!(redis.cli(&["ZCARD", &format!("{prefix}servers")]), "2");
+
+    first.terminate();
+    assert_eq!(listed(&second).await, HashSet::from([url]));
+    assert_eq!(redis.cli(&["ZCARD", &format!("{prefix}servers")]), "1");
+}

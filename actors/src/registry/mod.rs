@@ -1,17 +1,19 @@
 //! `ServerRegistry`: the app servers this instance spawned, and the registry in Redis that
 //! every instance and proxy of a deployment shares.
 //!
-//! The registry is one sorted set: each member a server's URL, its score the moment (Redis's
-//! clock, in milliseconds) its registration runs out. The owner renews its servers every
-//! heartbeat, so a server whose process died drops out within three heartbeats. Every change
-//! is announced on a channel, for the proxies.
+//! The registry is one sorted set of registrations ([`member`]), each scored by the moment
+//! (Redis's clock, in milliseconds) it runs out. The owner renews its registrations every
+//! heartbeat, so the servers of a process that died drop out within three heartbeats, and only
+//! ever removes its own. Every change is announced on a channel, for the proxies.
+
+mod launcher;
+pub mod member;
+pub mod scripts;
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
 use std::hash::BuildHasher;
-use std::io;
 use std::ops::RangeInclusive;
-use std::pin::Pin;
 use std::time::Duration;
 
 use actix::{
@@ -20,45 +22,11 @@ use actix::{
 };
 use futures_util::future::join_all;
 use futures_util::FutureExt;
-use redis_async::resp::RespValue;
+
+pub use launcher::{AppServer, Launcher};
 
 use crate::error::ActorError;
-use crate::redis::{Keys, Redis};
-
-/// Registers `ARGV[1]` until now + `ARGV[2]` ms, drops registrations that ran out, announces.
-const REGISTER: &str = "local t = redis.call('TIME') \
-    local now = t[1] * 1000 + math.floor(t[2] / 1000) \
-    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) \
-    local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) \
-    if added == 1 then redis.call('PUBLISH', KEYS[2], 'added') end return added";
-
-/// Removes `ARGV[1]` unless it is the last live registration; 1 when removed.
-const DEREGISTER_UNLESS_LAST: &str = "local t = redis.call('TIME') \
-    local now = t[1] * 1000 + math.floor(t[2] / 1000) \
-    if redis.call('ZCOUNT', KEYS[1], now, '+inf') <= 1 then return 0 end \
-    local removed = redis.call('ZREM', KEYS[1], ARGV[1]) \
-    if removed == 1 then redis.call('PUBLISH', KEYS[2], 'removed') end return removed";
-
-/// Removes the members given in ARGV; announces when any was there.
-const DEREGISTER: &str = "local removed = redis.call('ZREM', KEYS[1], unpack(ARGV)) \
-    if removed > 0 then redis.call('PUBLISH', KEYS[2], 'removed') end return removed";
-
-/// The live registrations, oldest first.
-const LIVE: &str = "local t = redis.call('TIME') \
-    local now = t[1] * 1000 + math.floor(t[2] / 1000) \
-    return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')";
-
-/// Starts app servers; the binary provides it (this crate knows no HTTP server).
-pub trait Launcher {
-    /// Starts an app server listening on `port`, or says why it cannot (the port is taken).
-    fn launch(&self, port: u16) -> io::Result<Box<dyn Spawned>>;
-}
-
-/// An app server started by a [`Launcher`].
-pub trait Spawned {
-    /// Stops accepting connections at once and completes when requests in flight finished.
-    fn stop(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()>>>;
-}
+use crate::redis::Redis;
 
 /// Start one more app server and register it; answers its URL.
 #[derive(Message)]
@@ -83,7 +51,7 @@ pub struct DeregisterAll {}
 #[rtype(result = "()")]
 pub struct StopSpawned {}
 
-/// The URLs of every live registered server, oldest first.
+/// The URLs of every live registered server, oldest first, each once.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<String>, ActorError>")]
 pub struct ListServers {}
@@ -102,17 +70,20 @@ pub struct RegistrySettings {
     pub own_url: Option<String>,
 }
 
+/// A server this instance spawned and registered.
 struct SpawnedServer {
     port: u16,
     url: String,
-    server: Box<dyn Spawned>,
+    server: Box<dyn AppServer>,
 }
 
-/// Owns the servers this instance spawned. One instance per process.
+/// Owns the servers this instance spawned. One per process.
 pub struct ServerRegistry {
     redis: Redis,
     launcher: Box<dyn Launcher>,
     settings: RegistrySettings,
+    /// Names this instance in its registrations: random, so two processes never share it.
+    owner: String,
     spawned: Vec<SpawnedServer>,
     /// Ports handed out and not yet returned (a spawn still registering counts).
     ports_in_use: Vec<u16>,
@@ -124,10 +95,16 @@ pub struct ServerRegistry {
 
 impl ServerRegistry {
     pub fn new(redis: Redis, launcher: Box<dyn Launcher>, settings: RegistrySettings) -> Self {
+        // Without the system's randomness, the clock and the process id still set processes
+        // apart.
+        let owner = getrandom::u64().unwrap_or_else(|_| {
+            RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
+        });
         Self {
             redis,
             launcher,
             settings,
+            owner: format!("{owner:016x}"),
             spawned: Vec::new(),
             ports_in_use: Vec::new(),
             heartbeat: None,
@@ -139,23 +116,20 @@ impl ServerRegistry {
         format!("http://{}:{port}", self.settings.advertise_host)
     }
 
+    /// This instance's registration of `url`.
+    fn member(&self, url: &str) -> String {
+        member::member(url, &self.owner)
+    }
+
     fn shutting_down() -> ActorError {
         ActorError::Stopped {
             reason: "the instance is shutting down".into(),
         }
     }
 
-    fn lifetime_ms(&self) -> String {
-        (self.settings.heartbeat.as_millis() * 3).to_string()
-    }
-
     fn register(&self, url: &str) -> impl Future<Output = Result<(), ActorError>> + 'static {
-        let keys = self.redis.keys();
-        let command = eval(
-            REGISTER,
-            &[keys.servers(), keys.servers_changed()],
-            &[url.to_owned(), self.lifetime_ms()],
-        );
+        let lifetime_ms = self.settings.heartbeat.as_millis() * 3;
+        let command = scripts::register(self.redis.keys(), &self.member(url), lifetime_ms);
         let redis = self.redis.clone();
         async move { redis.command::<i64>(command).await.map(drop) }
     }
@@ -176,7 +150,7 @@ impl ServerRegistry {
     }
 
     /// The first port of the range that is ours to try and that the launcher can bind.
-    fn launch_on_free_port(&mut self) -> Result<(u16, Box<dyn Spawned>), ActorError> {
+    fn launch_on_free_port(&mut self) -> Result<(u16, Box<dyn AppServer>), ActorError> {
         for port in self.settings.ports.clone() {
             if self.ports_in_use.contains(&port) {
                 continue;
@@ -194,19 +168,6 @@ impl ServerRegistry {
             ),
         })
     }
-}
-
-/// The command that reads the live registrations, oldest first.
-pub fn live_servers_command(keys: &Keys) -> RespValue {
-    eval(LIVE, &[keys.servers()], &[])
-}
-
-fn eval(script: &str, keys: &[String], args: &[String]) -> RespValue {
-    let mut parts: Vec<RespValue> =
-        vec!["EVAL".into(), script.into(), keys.len().to_string().into()];
-    parts.extend(keys.iter().map(|k| RespValue::from(k.as_str())));
-    parts.extend(args.iter().map(|a| RespValue::from(a.as_str())));
-    RespValue::Array(parts)
 }
 
 impl Actor for ServerRegistry {
@@ -277,12 +238,7 @@ impl Handler<DestroyServer> for ServerRegistry {
         // Taken out now, so two destroys at once never pick the same server.
         let index = RandomState::new().hash_one(self.spawned.len()) as usize % self.spawned.len();
         let chosen = self.spawned.swap_remove(index);
-        let keys = self.redis.keys();
-        let command = eval(
-            DEREGISTER_UNLESS_LAST,
-            &[keys.servers(), keys.servers_changed()],
-            std::slice::from_ref(&chosen.url),
-        );
+        let command = scripts::deregister_unless_last(self.redis.keys(), &self.member(&chosen.url));
         let redis = self.redis.clone();
         let deregister = async move { redis.command::<i64>(command).await };
         Box::pin(deregister.into_actor(self).then(move |removed, actor, _| {
@@ -320,15 +276,15 @@ impl Handler<DeregisterAll> for ServerRegistry {
         if let Some(heartbeat) = self.heartbeat.take() {
             ctx.cancel_future(heartbeat);
         }
-        let mut urls: Vec<String> = self.ports_in_use.iter().map(|&p| self.url_of(p)).collect();
-        urls.extend(self.settings.own_url.clone());
-        if urls.is_empty() {
+        let own = self.settings.own_url.iter().cloned();
+        let urls = self.ports_in_use.iter().map(|&p| self.url_of(p)).chain(own);
+        let members: Vec<String> = urls.map(|url| self.member(&url)).collect();
+        if members.is_empty() {
             return Box::pin(async { Ok(()) });
         }
         // Sent on the connection that carried the renewals and registrations, so it lands
         // after any of them still under way.
-        let keys = self.redis.keys();
-        let command = eval(DEREGISTER, &[keys.servers(), keys.servers_changed()], &urls);
+        let command = scripts::deregister(self.redis.keys(), &members);
         let redis = self.redis.clone();
         Box::pin(async move { redis.command::<i64>(command).await.map(drop) })
     }
@@ -350,9 +306,13 @@ impl Handler<ListServers> for ServerRegistry {
     type Result = ResponseFuture<Result<Vec<String>, ActorError>>;
 
     fn handle(&mut self, _: ListServers, _: &mut Context<Self>) -> Self::Result {
-        let command = live_servers_command(self.redis.keys());
+        let command = scripts::live(self.redis.keys());
         let redis = self.redis.clone();
-        Box::pin(async move { redis.command(command).await })
+        Box::pin(async move {
+            let members: Vec<String> = redis.command(command).await?;
+            let urls = member::urls(&members, |_| {});
+            Ok(urls.into_iter().map(str::to_owned).collect())
+        })
     }
 }
 
@@ -365,12 +325,13 @@ mod tests {
 
     use super::*;
     use crate::redis::RedisConfig;
+    use std::io;
 
     /// Counts the servers it was asked for and starts none.
     struct CountingLauncher(Rc<Cell<usize>>);
 
     impl Launcher for CountingLauncher {
-        fn launch(&self, port: u16) -> io::Result<Box<dyn Spawned>> {
+        fn launch(&self, port: u16) -> io::Result<Box<dyn AppServer>> {
             self.0.set(self.0.get() + 1);
             Err(io::Error::other(format!(
                 "port {port}: this launcher starts nothing"

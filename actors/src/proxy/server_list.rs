@@ -6,6 +6,8 @@
 //! (registrations that lapse are not announced; an announcement can be missed while the
 //! subscription reconnects). While Redis is down the copy keeps the last list it knew.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -14,31 +16,55 @@ use redis_async::error::Error as RedisError;
 use redis_async::resp::RespValue;
 
 use crate::redis::Redis;
-use crate::registry::live_servers_command;
+use crate::registry::{member, scripts};
 
 /// How often the copy is refreshed even without an announcement.
 pub const REFRESH: Duration = Duration::from_millis(250);
+
+/// A registered server the proxy may send to: `http://host:port`, checked when read from the
+/// registry. Clones share the text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Backend(Arc<str>);
+
+impl Backend {
+    /// `url` when it is `http://host:port` and nothing more.
+    pub fn parse(url: &str) -> Option<Self> {
+        member::is_server_url(url).then(|| Self(url.into()))
+    }
+
+    /// `host:port`.
+    pub fn authority(&self) -> &str {
+        self.0.trim_start_matches("http://")
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// The registered servers as this process last saw them; clones share it.
 #[derive(Clone, Default)]
 pub struct ServerList {
     /// `None` until a first list was read from Redis.
-    servers: Arc<RwLock<Option<Arc<[String]>>>>,
+    servers: Arc<RwLock<Option<Arc<[Backend]>>>>,
 }
 
 impl ServerList {
     /// The servers, or `None` when no list has been read yet.
-    pub fn current(&self) -> Option<Arc<[String]>> {
+    pub fn current(&self) -> Option<Arc<[Backend]>> {
         self.servers
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    pub fn replace(&self, servers: Vec<String>) {
+    pub fn replace(&self, servers: Vec<Backend>) {
         let mut current = self.servers.write().unwrap_or_else(PoisonError::into_inner);
         if current.as_deref() != Some(servers.as_slice()) {
-            log::info!("servers: {servers:?}");
+            let urls: Vec<String> = servers.iter().map(Backend::to_string).collect();
+            log::info!("servers: {urls:?}");
             *current = Some(servers.into());
         }
     }
@@ -52,6 +78,9 @@ pub struct ServerListWatcher {
     /// A change was announced while a refresh was under way: read again after it.
     stale: bool,
     subscription: Subscription,
+    /// Malformed registry entries already warned about; each is warned about once while it
+    /// stays in the registry.
+    refused: HashSet<String>,
 }
 
 #[derive(PartialEq)]
@@ -69,7 +98,22 @@ impl ServerListWatcher {
             refreshing: false,
             stale: false,
             subscription: Subscription::None,
+            refused: HashSet::new(),
         }
+    }
+
+    /// Takes the live registrations as the new list, leaving malformed ones out.
+    fn take(&mut self, members: Vec<String>) {
+        let mut refused = HashSet::new();
+        let urls = member::urls(&members, |bad| {
+            if !self.refused.contains(bad) {
+                log::warn!("ignoring a malformed registry entry: {bad:?}");
+            }
+            refused.insert(bad.to_owned());
+        });
+        self.list
+            .replace(urls.into_iter().filter_map(Backend::parse).collect());
+        self.refused = refused;
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
@@ -108,12 +152,12 @@ impl ServerListWatcher {
         self.refreshing = true;
         self.stale = false;
         let redis = self.redis.clone();
-        let command = live_servers_command(redis.keys());
+        let command = scripts::live(redis.keys());
         let read = async move { redis.command::<Vec<String>>(command).await };
         ctx.spawn(read.into_actor(self).map(|read, watcher, ctx| {
             watcher.refreshing = false;
             match read {
-                Ok(servers) => watcher.list.replace(servers),
+                Ok(members) => watcher.take(members),
                 // The last list stands; the Redis layer logs the outage.
                 Err(err) => log::debug!("server list not refreshed: {err}"),
             }

@@ -1,0 +1,76 @@
+//! The registry's Lua scripts. Each is one atomic step on the sorted set (members are
+//! registrations, scores the moment, on Redis's clock, that each lapses), and every change is
+//! announced on the registry's channel.
+
+use redis_async::resp::RespValue;
+
+use crate::redis::Keys;
+
+/// Puts Redis's clock, in milliseconds, in `now`: hosts need not agree on the time.
+macro_rules! with_now {
+    ($body:literal) => {
+        concat!(
+            "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) ",
+            $body
+        )
+    };
+}
+
+/// Registers `ARGV[1]` until now + `ARGV[2]` ms, drops registrations that ran out, announces.
+const REGISTER: &str = with_now!(
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) \
+     local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) \
+     if added == 1 then redis.call('PUBLISH', KEYS[2], 'added') end return added"
+);
+
+/// Removes `ARGV[1]` unless it is the last live registration; 1 when removed.
+const DEREGISTER_UNLESS_LAST: &str = with_now!(
+    "if redis.call('ZCOUNT', KEYS[1], now, '+inf') <= 1 then return 0 end \
+     local removed = redis.call('ZREM', KEYS[1], ARGV[1]) \
+     if removed == 1 then redis.call('PUBLISH', KEYS[2], 'removed') end return removed"
+);
+
+/// Removes the members given in ARGV; announces when any was there.
+const DEREGISTER: &str = "local removed = redis.call('ZREM', KEYS[1], unpack(ARGV)) \
+    if removed > 0 then redis.call('PUBLISH', KEYS[2], 'removed') end return removed";
+
+/// The live registrations, oldest first.
+const LIVE: &str = with_now!("return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')");
+
+/// Registers `member` for `lifetime_ms`.
+pub fn register(keys: &Keys, member: &str, lifetime_ms: u128) -> RespValue {
+    let args = [member.to_owned(), lifetime_ms.to_string()];
+    eval(REGISTER, &[keys.servers(), keys.servers_changed()], &args)
+}
+
+/// Removes `member` unless it is the last live registration: answers 1 when removed.
+pub fn deregister_unless_last(keys: &Keys, member: &str) -> RespValue {
+    let args = [member.to_owned()];
+    eval(
+        DEREGISTER_UNLESS_LAST,
+        &[keys.servers(), keys.servers_changed()],
+        &args,
+    )
+}
+
+/// Removes `members`.
+pub fn deregister(keys: &Keys, members: &[String]) -> RespValue {
+    eval(
+        DEREGISTER,
+        &[keys.servers(), keys.servers_changed()],
+        members,
+    )
+}
+
+/// Reads the live registrations, oldest first.
+pub fn live(keys: &Keys) -> RespValue {
+    eval(LIVE, &[keys.servers()], &[])
+}
+
+fn eval(script: &str, keys: &[String], args: &[String]) -> RespValue {
+    let mut parts: Vec<RespValue> =
+        vec!["EVAL".into(), script.into(), keys.len().to_string().into()];
+    parts.extend(keys.iter().map(|k| RespValue::from(k.as_str())));
+    parts.extend(args.iter().map(|a| RespValue::from(a.as_str())));
+    RespValue::Array(parts)
+}
