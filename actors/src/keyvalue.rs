@@ -110,6 +110,40 @@ mod tests {
         assert_eq!(Key::parse("é"), Err(KeyError::NotValid));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_key_is_accepted_exactly_when_its_length_and_characters_are_right(
+            raw in "[a-zA-Z0-9_]{0,260}|[a-zA-Z0-9_ /.é-]{0,260}|\\PC{0,140}",
+        ) {
+            let charset = raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let expected = if raw.len() > MAX_KEY_LEN {
+                Err(KeyError::TooLong)
+            } else if raw.is_empty() || !charset {
+                Err(KeyError::NotValid)
+            } else {
+                Ok(raw.as_str())
+            };
+            let parsed = Key::parse(&raw);
+            proptest::prop_assert_eq!(parsed.as_ref().map(Key::as_str).map_err(|e| *e), expected);
+        }
+
+        #[test]
+        fn a_value_is_accepted_exactly_when_it_is_1_to_max_bytes(
+            len in proptest::prop_oneof![0..4usize, MAX_VALUE_BYTES - 2..MAX_VALUE_BYTES + 3],
+            fill in "[a-zé\\x01]",
+        ) {
+            let text: String = fill.chars().cycle().take(len).collect();
+            let expected = if text.is_empty() {
+                Err(ValueError::Empty)
+            } else if text.len() > MAX_VALUE_BYTES {
+                Err(ValueError::TooLarge)
+            } else {
+                Ok(())
+            };
+            proptest::prop_assert_eq!(Value::new(&text).map(drop), expected);
+        }
+    }
+
     #[test]
     fn value_bounds() {
         assert_eq!(Value::new(""), Err(ValueError::Empty));

@@ -19,4 +19,5 @@ mod redis_server;
 mod registry;
 mod shutdown;
 mod store_limit;
+mod store_model;
 mod upload_limits;

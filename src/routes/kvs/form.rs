@@ -138,4 +138,67 @@ mod tests {
     fn a_bad_escape_in_another_field_is_malformed_too() {
         assert_eq!(val(b"x%=1&val=2"), Err(Problem::Malformed));
     }
+
+    #[test]
+    fn an_escape_cut_short_at_the_end_is_malformed() {
+        assert_eq!(val(b"val=abc%"), Err(Problem::Malformed));
+        assert_eq!(val(b"val=abc%4"), Err(Problem::Malformed));
+    }
+
+    /// A form encoded by another implementation, for every byte there is.
+    fn encoded(value: &[u8]) -> String {
+        form_urlencoded::byte_serialize(value).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_encoded_comes_back_whole(
+            value in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            other in "[a-z+%0-9]{0,8}",
+        ) {
+            let body = format!("x={}&val={}&y=1", encoded(other.as_bytes()), encoded(&value));
+            proptest::prop_assert_eq!(val(body.as_bytes()), Ok(Some(value)));
+        }
+
+        #[test]
+        fn well_formed_forms_read_as_form_urlencoded_reads_them(
+            fields in proptest::collection::vec(("[a-z]{1,3}", "\\PC{0,12}"), 0..6),
+        ) {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&fields)
+                .finish();
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+            for (name, _) in &fields {
+                let values: Vec<&String> =
+                    theirs.iter().filter(|(n, _)| n == name).map(|(_, v)| v).collect();
+                let ours = find_field(body.as_bytes(), name.as_bytes());
+                if values.len() == 1 {
+                    proptest::prop_assert_eq!(ours, Ok(Some(Cow::Borrowed(values[0].as_bytes()))));
+                } else {
+                    // A name given twice is ambiguous: refused, never guessed at.
+                    proptest::prop_assert_eq!(ours, Err(Problem::Malformed));
+                }
+            }
+        }
+
+        #[test]
+        fn any_body_is_read_or_refused_never_a_panic(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+        ) {
+            let read = val(&body);
+            proptest::prop_assert!(read.is_ok() || read == Err(Problem::Malformed));
+        }
+
+        #[test]
+        fn a_percent_not_followed_by_two_hex_digits_is_malformed(
+            before in "[a-z0-9+]{0,8}",
+            bad in "%[g-zG-Z_.~*-]|%[0-9a-fA-F][g-zG-Z_.~*-]",
+            after in "[a-z0-9%+]{0,8}",
+        ) {
+            let body = format!("val={before}{bad}{after}");
+            proptest::prop_assert_eq!(val(body.as_bytes()), Err(Problem::Malformed));
+        }
+    }
 }
