@@ -6,9 +6,8 @@
 //! that arrive on it ([`super::requests`], which tell it when a head has arrived and when its
 //! answer is done). Both live on the connection's worker thread.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
-use std::task::Waker;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -20,11 +19,8 @@ struct Inner {
     limit: Duration,
     /// Requests whose head has arrived and whose answer is not done.
     in_flight: Cell<usize>,
-    /// While none is in flight: when the next head must be in.
+    /// While none is in flight: when the next head must be in. It only ever moves later.
     head_due: Cell<Option<Instant>>,
-    /// The connection's task, parked on a read: woken when a deadline is set, so the stream
-    /// arms its timer even if the client sends nothing more.
-    reader: RefCell<Option<Waker>>,
 }
 
 impl ConnectionClock {
@@ -34,7 +30,6 @@ impl ConnectionClock {
             limit,
             in_flight: Cell::new(0),
             head_due: Cell::new(Some(Instant::now() + limit)),
-            reader: RefCell::new(None),
         }))
     }
 
@@ -54,25 +49,14 @@ impl ConnectionClock {
     }
 
     /// A request's answer is done (sent whole, failed, or dropped): the next head is due.
+    /// Nothing is woken: a client that then sends nothing at all is closed by the keep-alive
+    /// timer (never longer than the limit), and one that sends a byte parks the stream on the
+    /// head timer.
     pub fn answer_done(&self) {
         let in_flight = self.0.in_flight.get().saturating_sub(1);
         self.0.in_flight.set(in_flight);
         if in_flight == 0 {
             self.0.head_due.set(Some(Instant::now() + self.0.limit));
-            if let Some(reader) = self.0.reader.borrow_mut().take() {
-                reader.wake();
-            }
-        }
-    }
-
-    /// The stream is parked on a read.
-    pub fn park_reader(&self, waker: &Waker) {
-        let mut reader = self.0.reader.borrow_mut();
-        if !reader
-            .as_ref()
-            .is_some_and(|parked| parked.will_wake(waker))
-        {
-            *reader = Some(waker.clone());
         }
     }
 }

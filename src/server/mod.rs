@@ -27,8 +27,9 @@ use stream::GuardedStream;
 /// `docker stop` waits 10 s before it kills; requests in flight get most of that to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
-/// How long an idle kept-alive connection stays open (actix-web's default): the forwarder and
-/// the proxy drop their idle connections sooner (`IDLE_CONNECTION_LIFETIME`).
+/// How long an idle kept-alive connection stays open (actix-web's default), or the client
+/// timeout when that is shorter: the forwarder and the proxy drop their idle connections
+/// sooner (`IDLE_CONNECTION_LIFETIME`).
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// What every listener of the process shares.
@@ -81,7 +82,7 @@ where
             }
         });
         let http = HttpService::<GuardedStream<actix_rt::net::TcpStream>, _, _>::build()
-            .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
+            .keep_alive(KeepAlive::Timeout(KEEP_ALIVE.min(limit)))
             .client_request_timeout(limit)
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr(addr)

@@ -42,7 +42,9 @@ impl<S> GuardedStream<S> {
         &self.clock
     }
 
-    /// Waits on the head deadline too; `Ready` when it has passed.
+    /// Waits on the head deadline too; `Ready` when it has passed. The timer is not moved for
+    /// every request: deadlines only move later, so a timer set for an earlier head fires
+    /// early and is set again then, at most once per limit.
     fn head_overdue(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(due) = self.clock.head_due() else {
             return Poll::Pending;
@@ -50,10 +52,13 @@ impl<S> GuardedStream<S> {
         let timer = self
             .head_timer
             .get_or_insert_with(|| Box::pin(sleep_until(due)));
-        if timer.deadline() != due {
+        while timer.as_mut().poll(cx).is_ready() {
+            if due <= Instant::now() {
+                return Poll::Ready(());
+            }
             timer.as_mut().reset(due);
         }
-        timer.as_mut().poll(cx)
+        Poll::Pending
     }
 
     /// Counts a write that could not go on; `Ready` when it has waited the limit.
@@ -110,15 +115,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for GuardedStream<S> {
         }
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(done) => Poll::Ready(done),
-            Poll::Pending => {
-                this.clock.park_reader(cx.waker());
-                match this.head_overdue(cx) {
-                    Poll::Ready(()) => {
-                        Poll::Ready(Err(timed_out("the request head did not arrive in time")))
-                    }
-                    Poll::Pending => Poll::Pending,
+            Poll::Pending => match this.head_overdue(cx) {
+                Poll::Ready(()) => {
+                    Poll::Ready(Err(timed_out("the request head did not arrive in time")))
                 }
-            }
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 }
@@ -209,6 +211,29 @@ mod tests {
         let mut buf = [0u8; 4];
         stream.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"body");
+    }
+
+    #[actix_rt::test]
+    async fn the_next_head_gets_its_own_full_limit() {
+        let (server_side, mut client) = duplex(64);
+        let clock = ConnectionClock::new(LIMIT);
+        let mut stream = GuardedStream::new(server_side, clock.clone());
+        // The first head arrives and its timer is set; its answer ends after that timer's time.
+        client.write_all(b"G").await.unwrap();
+        assert_eq!(stream.read(&mut [0u8; 8]).await.unwrap(), 1);
+        let waiting = tokio::time::timeout(LIMIT / 2, stream.read(&mut [0u8; 8])).await;
+        assert!(waiting.is_err(), "nothing more was sent");
+        clock.head_arrived();
+        tokio::time::sleep(LIMIT).await;
+        clock.answer_done();
+        let answered = std::time::Instant::now();
+        let err = stream.read(&mut [0u8; 8]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        let waited = answered.elapsed();
+        assert!(
+            waited >= LIMIT - LIMIT / 10 && waited < 5 * LIMIT,
+            "{waited:?}"
+        );
     }
 
     #[actix_rt::test]
