@@ -76,6 +76,7 @@ impl AppShared {
             serve: ServeSettings {
                 workers: config.workers,
                 client_timeout: config.client_timeout,
+                max_connections: config.max_connections,
             },
         }
     }

@@ -78,6 +78,8 @@ pub struct Config {
     /// `CLIENT_TIMEOUT_MS`: how long a client may take to send a request head, to let its body
     /// stall, or to leave an answer unread, on every listener.
     pub client_timeout: Duration,
+    /// `MAX_CONNECTIONS`: the most client connections each listener holds open at once.
+    pub max_connections: usize,
 }
 
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
@@ -114,6 +116,7 @@ impl Default for Config {
             proxy_timeout: Duration::from_secs(30),
             admin_token: None,
             client_timeout: Duration::from_secs(10),
+            max_connections: 25_000,
         }
     }
 }
@@ -213,6 +216,13 @@ impl Config {
                 AdminToken::new,
             )?,
             client_timeout: env.millis("CLIENT_TIMEOUT_MS")?.unwrap_or(d.client_timeout),
+            max_connections: env
+                .parsed(
+                    "MAX_CONNECTIONS",
+                    "a number of connections above 0",
+                    positive,
+                )?
+                .unwrap_or(d.max_connections),
         })
     }
 }
@@ -281,6 +291,7 @@ mod tests {
             ("IMAGE_QUEUE_MAX", "-5"),
             ("UPLOADS_MAX", "0"),
             ("CLIENT_TIMEOUT_MS", "0"),
+            ("MAX_CONNECTIONS", "none"),
             ("ADMIN_TOKEN", "two words"),
             ("ADVERTISE_HOST", "user@host"),
         ];

@@ -39,6 +39,8 @@ pub struct ServeSettings {
     pub workers: Option<usize>,
     /// `CLIENT_TIMEOUT_MS`.
     pub client_timeout: Duration,
+    /// `MAX_CONNECTIONS`: per listener, shared out among the workers.
+    pub max_connections: usize,
 }
 
 /// Serves the `App`s `factory` makes (one per worker thread) on `listener`. The caller runs the
@@ -66,9 +68,14 @@ where
     let mut builder = Server::build()
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
-    if let Some(workers) = settings.workers {
-        builder = builder.workers(workers);
-    }
+    let workers = settings.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    // Past it a worker stops accepting: new connections wait in the listen backlog.
+    let per_worker = settings.max_connections.div_ceil(workers).max(1);
+    builder = builder
+        .workers(workers)
+        .max_concurrent_connections(per_worker);
     let shutting_down = builder.graceful_shutdown_signal();
     let builder = builder.listen(format!("switchyard-{addr}"), listener, move || {
         let shutting_down = shutting_down.clone();

@@ -179,3 +179,24 @@ async fn a_whole_value_sent_slowly_but_steadily_is_stored() {
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     assert_eq!(app.stored("steady").await.as_deref(), Some("steady"));
 }
+
+#[actix_rt::test]
+async fn past_max_connections_a_new_connection_waits_until_one_closes() {
+    let app = spawn_process(&[("MAX_CONNECTIONS", "4"), ("WORKERS", "1")]);
+    let addr: SocketAddr = app.host_port().parse().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(HELLO).await.unwrap();
+        read_hello(&mut stream).await;
+        held.push(stream);
+    }
+    let mut fifth = TcpStream::connect(addr).await.unwrap();
+    fifth.write_all(HELLO).await.unwrap();
+    let waited = actix_rt::time::timeout(Duration::from_secs(1), read_hello(&mut fifth)).await;
+    assert!(waited.is_err(), "a fifth connection was served");
+    drop(held.pop());
+    actix_rt::time::timeout(Duration::from_secs(2), read_hello(&mut fifth))
+        .await
+        .expect("served once a connection closed");
+}
