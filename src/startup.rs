@@ -16,19 +16,19 @@ use actix_web::dev::{
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpResponse};
 use switchyard_actors::cache::Cache;
-use switchyard_actors::forwarder::Forwarder;
-use switchyard_actors::image_queue::{ImageQueue, ImageTransfers};
+use switchyard_actors::images::{ImageQueue, ImageTransfers};
+use switchyard_actors::kvs::forwarder::Forwarder;
+use switchyard_actors::kvs::sharded_map::ShardedMap;
+use switchyard_actors::kvs::store::Store;
 use switchyard_actors::proxy::balancer::{LoadBalancer, Rotation};
-use switchyard_actors::proxy::relay::Relay;
+use switchyard_actors::proxy::client::ProxyClient;
 use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
 use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerRegistry};
-use switchyard_actors::sharded_map::ShardedMap;
-use switchyard_actors::store::Store;
 
 use crate::config::{Config, Role};
-use crate::error::{Problem, Standard, Wording};
+use crate::error::ApiError;
 use crate::routes;
 use crate::routes::admin::AdminPolicy;
 use crate::routes::images::UploadLimits;
@@ -177,7 +177,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
         let kvs = match &role {
             Role::Main => KvsActors::from(Store::new(Arc::clone(&store)).start()),
             Role::Forwarder { main } => {
-                KvsActors::from(Forwarder::new(main, forward_timeout).start()).relaying()
+                KvsActors::from(Forwarder::new(main, forward_timeout).start()).forwarding()
             }
         };
         shared
@@ -211,7 +211,7 @@ fn start_proxy(
         let balancer = LoadBalancer::new(servers.clone(), rotation.clone()).start();
         App::new()
             .app_data(web::Data::new(balancer))
-            .app_data(web::Data::new(Relay::new(timeout)))
+            .app_data(web::Data::new(ProxyClient::new(timeout)))
             .configure(routes::proxy::configure)
     })?;
     Ok((addr, server))
@@ -251,6 +251,6 @@ impl AppServer for SpawnedApp {
     }
 }
 
-async fn no_such_route() -> HttpResponse {
-    Standard::problem_response(&Problem::NoSuchRoute)
+async fn no_such_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoSuchRoute)
 }

@@ -94,8 +94,8 @@ mod tests {
         let redis = Redis::new(RedisConfig::from_url("redis://127.0.0.1:1", "t:").unwrap());
         let cache = Cache::new(redis, Duration::from_secs(10)).start();
         let got = cache.send(GetMessage {}).await.unwrap();
-        assert!(matches!(got, Err(ActorError::RedisUnavailable { .. })));
+        assert!(matches!(got, Err(ActorError::RedisUnavailable(_))));
         let set = cache.send(SetMessage {}).await.unwrap();
-        assert!(matches!(set, Err(ActorError::RedisUnavailable { .. })));
+        assert!(matches!(set, Err(ActorError::RedisUnavailable(_))));
     }
 }

@@ -1,42 +1,45 @@
 //! switchyard's actors: each concern of the server is one actix actor with typed messages.
 //! The HTTP layer (the `switchyard` binary) only turns requests into these messages.
 //!
-//! - [`store::Store`]: the in-memory key-value store (`Put`, `Get`, `Delete`).
-//! - [`forwarder::Forwarder`]: answers the same messages by relaying them to the main instance.
-//! - [`cache::Cache`]: the self-destructing message in Redis (`SetMessage`, `GetMessage`).
-//! - [`recent::RecentList`]: the latest visits in Redis (`RecordVisit`, `RecentVisits`).
-//! - [`image_queue::ImageQueue`]: uploaded images in Redis, newest first (`EnqueueImage`,
+//! - [`kvs`]: the key-value store. `Store` answers `Put`, `Get` and `Delete` on the main
+//!   instance; `Forwarder` answers the same messages by relaying them to the main.
+//! - [`cache`]: `Cache`, the self-destructing message in Redis (`SetMessage`, `GetMessage`).
+//! - [`recent`]: `RecentList`, the latest visits in Redis (`RecordVisit`, `RecentVisits`).
+//! - [`images`]: `ImageQueue`, uploaded images in Redis, newest first (`EnqueueImage`,
 //!   `PopImage`).
-//! - [`registry::ServerRegistry`]: spawned app servers and their registry in Redis
+//! - [`registry`]: `ServerRegistry`, spawned app servers and their registry in Redis
 //!   (`SpawnServer`, `DestroyServer`, `ListServers`, `DeregisterAll`, `StopSpawned`).
 //! - [`proxy`]: the load-balancing proxy: the process's copy of the registry, round-robin
-//!   picks (`PickServer`, `ReportFailure`, `ServerRecovered`), and the client that relays.
+//!   picks (`PickServer`, `ReportFailure`, `ServerRecovered`), and the client that carries a
+//!   request to the picked server.
 //!
-//! Around them: [`keyvalue`] defines keys and values that are valid by construction,
-//! [`sharded_map`] the map every `Store` of a process shares, [`redis`] the Redis connection and
-//! key names, [`headers`] header handling for the proxy and the routes, [`idle_timeout`] the
-//! cut-off for relayed bodies that stall, [`error`] the actors' one error.
+//! Around them: [`redis`] is the one place that opens Redis connections and names keys,
+//! [`http`] holds the header handling and body timeout the proxy and the routes share, and
+//! [`error`] the actors' one error, whose texts are the ones clients read.
 
 #![forbid(unsafe_code)]
 
+use actix::{Actor, Context};
+
 pub mod cache;
 pub mod error;
-pub mod forwarder;
-pub mod headers;
-pub mod idle_timeout;
-pub mod image_queue;
-pub mod keyvalue;
+pub mod http;
+pub mod images;
+pub mod kvs;
 pub mod proxy;
 pub mod recent;
 pub mod redis;
 pub mod registry;
-pub mod sharded_map;
-pub mod store;
 
 pub use error::ActorError;
 
-/// Mailbox size of the actors that answer every request of a worker thread.
-pub(crate) const MAILBOX_CAPACITY: usize = 1024;
+/// Sizes the mailbox of an actor that answers every request of a worker thread: each open
+/// connection may have one request waiting on it, and with actix's default capacity of 16 the
+/// rest would park and be woken again.
+pub(crate) fn size_mailbox_for_a_worker<A: Actor<Context = Context<A>>>(ctx: &mut Context<A>) {
+    const MAILBOX_CAPACITY: usize = 1024;
+    ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+}
 
 /// How long an HTTP client keeps an idle connection to another switchyard. Its servers close
 /// idle connections after 5 s (actix-web's default keep-alive); dropping ours sooner keeps a

@@ -156,6 +156,6 @@ mod tests {
             });
         }
         let answer = list.send(RecentVisits {}).await.unwrap();
-        assert!(matches!(answer, Err(ActorError::RedisUnavailable { .. })));
+        assert!(matches!(answer, Err(ActorError::RedisUnavailable(_))));
     }
 }

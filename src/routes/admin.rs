@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use subtle::ConstantTimeEq;
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 
 /// A secret: never printed, compared in constant time.
 #[derive(Clone)]
@@ -63,7 +63,7 @@ impl FromRequest for AdminAccess {
         ready(if allowed {
             Ok(Self)
         } else {
-            Err(Problem::AdminTokenRequired.into())
+            Err(ApiError::AdminTokenRequired)
         })
     }
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use switchyard_actors::cache::{Cache, GetMessage, SetMessage};
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/set", web::get().to(set))
@@ -31,6 +31,6 @@ async fn get(cache: web::Data<Addr<Cache>>) -> Result<HttpResponse, ApiError> {
         Some(message) => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body(message)),
-        None => Err(Problem::NoMessage.into()),
+        None => Err(ApiError::NoMessage),
     }
 }

@@ -9,11 +9,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use serde::Serialize;
-use switchyard_actors::headers::content_length;
-use switchyard_actors::image_queue::{EnqueueImage, Image, ImageQueue, ImageType, PopImage};
+use switchyard_actors::http::headers::content_length;
+use switchyard_actors::images::{EnqueueImage, Image, ImageQueue, ImageType, PopImage};
 use tokio::sync::Semaphore;
 
-use crate::error::{ApiError, Problem};
+use switchyard_actors::error::ClientFault;
+
+use crate::error::ApiError;
 
 /// What bounds `/upload`: the largest image (`IMAGE_MAX_BYTES`), and the uploads one process
 /// reads at once (`UPLOADS_MAX`), each holding up to the largest image in memory.
@@ -58,9 +60,9 @@ async fn upload(
     // Held until the image is queued; taken before a byte of the body is read.
     let _slot = Arc::clone(&limits.slots)
         .try_acquire_owned()
-        .map_err(|_| Problem::TooManyUploads)?;
+        .map_err(|_| ApiError::TooManyUploads)?;
     if content_length::<usize>(req.headers()).is_some_and(|len| len > limit + FORM_OVERHEAD) {
-        return Err(Problem::ImageTooLarge.into());
+        return Err(ApiError::ImageTooLarge);
     }
     // The declared length (when there is one, and it is within the limit) sizes the buffer at
     // once, so it never grows by doubling to twice the image.
@@ -76,21 +78,21 @@ async fn upload(
 /// Streams the form, counting every byte as it arrives: past `limit` the upload is refused at
 /// once, and a file that does not start like an image is refused as soon as its first bytes
 /// are in. Only the `image` field is kept, once.
-async fn read_image(mut form: Multipart, limit: usize, expected: usize) -> Result<Image, Problem> {
+async fn read_image(mut form: Multipart, limit: usize, expected: usize) -> Result<Image, ApiError> {
     let mut image = None;
     let mut received = 0usize;
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(multipart_problem)?;
+        let mut field = field.map_err(multipart_error)?;
         let wanted = field.name() == Some(FIELD);
         if wanted && image.is_some() {
-            return Err(Problem::Malformed);
+            return Err(ClientFault::Malformed.into());
         }
         let mut bytes = Vec::with_capacity(if wanted { expected } else { 0 });
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(multipart_problem)?;
+            let chunk = chunk.map_err(multipart_error)?;
             received += chunk.len();
             if received > limit {
-                return Err(Problem::ImageTooLarge);
+                return Err(ApiError::ImageTooLarge);
             }
             if !wanted {
                 continue;
@@ -101,23 +103,23 @@ async fn read_image(mut form: Multipart, limit: usize, expected: usize) -> Resul
                 && bytes.len() >= ImageType::SNIFF_LEN
                 && ImageType::sniff(&bytes).is_none()
             {
-                return Err(Problem::NotAnImage);
+                return Err(ApiError::NotAnImage);
             }
         }
         if wanted {
-            image = Some(Image::from_bytes(bytes).ok_or(Problem::NotAnImage)?);
+            image = Some(Image::from_bytes(bytes).ok_or(ApiError::NotAnImage)?);
         }
     }
-    image.ok_or(Problem::ImageMissing)
+    image.ok_or(ApiError::ImageMissing)
 }
 
-fn multipart_problem(err: MultipartError) -> Problem {
+fn multipart_error(err: MultipartError) -> ApiError {
     match err {
         MultipartError::ContentTypeMissing
         | MultipartError::ContentTypeParse
-        | MultipartError::ContentTypeIncompatible => Problem::NotMultipart,
-        MultipartError::Payload(payload) => Problem::from(&payload),
-        _ => Problem::Malformed,
+        | MultipartError::ContentTypeIncompatible => ApiError::NotMultipart,
+        MultipartError::Payload(payload) => ApiError::from(&payload),
+        _ => ClientFault::Malformed.into(),
     }
 }
 
@@ -128,7 +130,7 @@ async fn meow(
     let image = queue
         .send(PopImage {})
         .await??
-        .ok_or(Problem::NoImageQueued)?;
+        .ok_or(ApiError::NoImageQueued)?;
     let mut response = HttpResponse::Ok();
     // Every GET takes an image away: no cache may answer for it.
     response.insert_header((header::CACHE_CONTROL, "no-store"));

@@ -9,11 +9,11 @@ use actix_web::error::PayloadError;
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::TryStreamExt as _;
-use switchyard_actors::headers::{content_length, end_to_end};
+use switchyard_actors::http::headers::{content_length, end_to_end};
 use switchyard_actors::proxy::balancer::LoadBalancer;
-use switchyard_actors::proxy::relay::{ProxiedRequest, Relay};
+use switchyard_actors::proxy::client::{ProxiedRequest, ProxyClient};
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 
 /// What `OPTIONS *` answers: the methods the proxy relays (each server decides what it allows).
 const RELAYED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -26,7 +26,7 @@ async fn proxy(
     req: HttpRequest,
     body: web::Payload,
     balancer: web::Data<Addr<LoadBalancer>>,
-    relay: web::Data<Relay>,
+    client: web::Data<ProxyClient>,
 ) -> Result<HttpResponse, ApiError> {
     // Only a path and query go to a server: an absolute URL, `*` or an authority names no
     // path (appended to a server's URL, `*` sent requests to port 80 of its host).
@@ -38,7 +38,7 @@ async fn proxy(
                 .insert_header((header::ALLOW, RELAYED_METHODS))
                 .finish())
         }
-        _ => return Err(Problem::NotOriginForm.into()),
+        _ => return Err(ApiError::NotOriginForm),
     };
     let request = ProxiedRequest {
         method: req.method().clone(),
@@ -46,7 +46,7 @@ async fn proxy(
         headers: req.headers().clone(),
         client_ip: req.peer_addr().map(|addr| addr.ip()),
     };
-    let answer = relay
+    let answer = client
         .forward(&balancer, request, body.map_err(as_io))
         .await?;
 
@@ -63,7 +63,7 @@ async fn proxy(
     })
 }
 
-/// The client's body failure as the relay reads it: a stall keeps its `TimedOut` kind.
+/// The client's body failure as the proxy's client reads it: a stall keeps its `TimedOut` kind.
 fn as_io(err: PayloadError) -> io::Error {
     match err {
         PayloadError::Io(err) | PayloadError::Incomplete(Some(err)) => err,

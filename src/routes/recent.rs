@@ -3,7 +3,7 @@
 use actix::Addr;
 use actix_web::dev::ServiceRequest;
 use actix_web::{web, HttpResponse};
-use switchyard_actors::forwarder::RELAYED_HEADER;
+use switchyard_actors::kvs::forwarder::RELAYED_HEADER;
 use switchyard_actors::recent::{RecentList, RecentVisits, RecordVisit};
 
 use crate::error::ApiError;

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use actix_http::body::{BodySize, MessageBody};
 use actix_http::{Payload, Request, Response};
 use actix_web::web::Bytes;
-use switchyard_actors::idle_timeout::IdleTimeout;
+use switchyard_actors::http::idle_timeout::IdleTimeout;
 
 use super::clock::ConnectionClock;
 

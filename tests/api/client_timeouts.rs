@@ -127,7 +127,7 @@ async fn an_answer_the_client_does_not_read_is_dropped() {
     let app = in_process(LIMIT);
     // A control character is six bytes in JSON: a 9 MB answer, more than the kernel's buffers
     // on both sides can hold.
-    let value = "\u{1}".repeat(switchyard_actors::keyvalue::MAX_VALUE_BYTES);
+    let value = "\u{1}".repeat(switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES);
     assert_eq!(app.put_val("/kvs/big", &value).await.status, 201);
 
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();

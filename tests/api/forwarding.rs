@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use awc::http::Method;
 use serde_json::json;
-use switchyard_actors::keyvalue::MAX_VALUE_BYTES;
+use switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES;
 
 use crate::helpers::{free_ports, spawn_forwarder, spawn_process, TestApp};
 

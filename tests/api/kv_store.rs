@@ -2,7 +2,7 @@
 
 use awc::http::Method;
 use serde_json::json;
-use switchyard_actors::keyvalue::MAX_VALUE_BYTES;
+use switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES;
 
 use crate::helpers::spawn_main;
 

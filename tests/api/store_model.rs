@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use switchyard_actors::keyvalue::MAX_VALUE_BYTES;
+use switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES;
 
 use crate::helpers::spawn_process;
 

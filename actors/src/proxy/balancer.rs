@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Context, Handler, Message};
 
 use super::server_list::{Backend, ServerList};
-use crate::error::ActorError;
-use crate::MAILBOX_CAPACITY;
+use crate::error::{chain, ActorError, Cause};
 
 /// A server that failed is left out of the rotation for this long.
 pub const FAILED_SERVER_PAUSE: Duration = Duration::from_secs(2);
@@ -36,7 +35,8 @@ pub struct Picked {
 #[rtype(result = "()")]
 pub struct ReportFailure {
     pub backend: Backend,
-    pub reason: String,
+    /// What went wrong, for the log.
+    pub cause: Cause,
 }
 
 /// `backend`, which had failed, answered a request.
@@ -79,7 +79,7 @@ impl Actor for LoadBalancer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        crate::size_mailbox_for_a_worker(ctx);
     }
 }
 
@@ -126,10 +126,10 @@ impl Handler<ReportFailure> for LoadBalancer {
             log::warn!(
                 "{} failed a request ({}): paused for {FAILED_SERVER_PAUSE:?} at a time until it answers again",
                 msg.backend,
-                msg.reason
+                chain(&msg.cause)
             );
         } else {
-            log::debug!("{} failed again: {}", msg.backend, msg.reason);
+            log::debug!("{} failed again: {}", msg.backend, chain(&msg.cause));
         }
     }
 }
@@ -181,11 +181,10 @@ mod tests {
     #[actix::test]
     async fn a_failed_server_is_passed_over_until_the_pause_ends_and_flagged_until_it_answers() {
         let (balancer, servers) = balancer(&["http://a:1", "http://b:2"]);
-        let reason = "refused".to_owned();
         balancer
             .send(ReportFailure {
                 backend: servers[0].clone(),
-                reason,
+                cause: Cause::described("refused"),
             })
             .await
             .unwrap();

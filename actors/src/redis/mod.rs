@@ -25,7 +25,7 @@ pub use config::RedisConfig;
 use connection::Connection;
 pub use keys::Keys;
 
-use crate::error::ActorError;
+use crate::error::{chain, ActorError, Cause};
 
 /// The longest a command may take, connecting included; HTTP answers stay under 1 s.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(750);
@@ -126,8 +126,8 @@ impl Redis {
             Ok(result) => result,
             Err(_) => {
                 self.close_connection();
-                let reason = "no answer in time; connection closed".to_owned();
-                Err(ActorError::RedisUnavailable { reason })
+                let cause = Cause::described("no answer in time; connection closed");
+                Err(ActorError::RedisUnavailable(cause))
             }
         };
         self.note_reachability(&result);
@@ -143,7 +143,7 @@ impl Redis {
             // A connection kept from earlier may have died with a Redis restart since: one more
             // try on a fresh one, so no request fails for it. (A command Redis ran just before
             // the connection broke would run twice: a crash at that instant is the only case.)
-            Err(ActorError::RedisUnavailable { .. }) if reused => {
+            Err(ActorError::RedisUnavailable(_)) if reused => {
                 let (fresh, _) = self.connection().await?;
                 self.send(&fresh, build(&fresh)).await
             }
@@ -159,14 +159,12 @@ impl Redis {
         match connection.send(command).await.and_then(T::from_resp) {
             Ok(answer) => Ok(answer),
             // Redis answered: the connection is fine, the command was not.
-            Err(RedisError::Remote(reason)) | Err(RedisError::Resp(reason, _)) => {
-                Err(ActorError::Redis { reason })
+            Err(err @ (RedisError::Remote(_) | RedisError::Resp(..))) => {
+                Err(ActorError::Redis(Cause::new(err)))
             }
             Err(err) => {
                 self.forget(connection);
-                Err(ActorError::RedisUnavailable {
-                    reason: err.to_string(),
-                })
+                Err(ActorError::RedisUnavailable(Cause::new(err)))
             }
         }
     }
@@ -188,12 +186,10 @@ impl Redis {
         };
         match tokio::time::timeout(COMMAND_TIMEOUT, subscribe).await {
             Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(err)) => Err(ActorError::RedisUnavailable {
-                reason: err.to_string(),
-            }),
-            Err(_) => Err(ActorError::RedisUnavailable {
-                reason: format!("no subscription within {COMMAND_TIMEOUT:?}"),
-            }),
+            Ok(Err(err)) => Err(ActorError::RedisUnavailable(Cause::new(err))),
+            Err(_) => Err(ActorError::RedisUnavailable(Cause::described(
+                format_args!("no subscription within {COMMAND_TIMEOUT:?}"),
+            ))),
         }
     }
 
@@ -234,11 +230,9 @@ impl Redis {
         if let Some(connection) = self.slot().clone() {
             return Ok((connection, false));
         }
-        let connection = Connection::open(&self.shared.config).await.map_err(|err| {
-            ActorError::RedisUnavailable {
-                reason: err.to_string(),
-            }
-        })?;
+        let connection = Connection::open(&self.shared.config)
+            .await
+            .map_err(|err| ActorError::RedisUnavailable(Cause::new(err)))?;
         *self.slot() = Some(connection.clone());
         Ok((connection, false))
     }
@@ -246,13 +240,9 @@ impl Redis {
     fn note_reachability<T>(&self, result: &Result<T, ActorError>) {
         let config = &self.shared.config;
         match result {
-            Err(ActorError::RedisUnavailable { reason }) => {
+            Err(err @ ActorError::RedisUnavailable(_)) => {
                 if self.shared.reachable.swap(false, Ordering::Relaxed) {
-                    log::warn!(
-                        "redis at {}:{} unavailable: {reason}",
-                        config.host,
-                        config.port
-                    );
+                    log::warn!("redis at {}:{}: {}", config.host, config.port, chain(err));
                 }
             }
             _ => {
@@ -280,7 +270,7 @@ mod tests {
         let config = RedisConfig::from_url(&format!("redis://127.0.0.1:{port}"), "p:").unwrap();
         let redis = Redis::new(config);
         let answer: Result<String, _> = redis.command(resp_array!["PING"]).await;
-        assert!(matches!(answer, Err(ActorError::RedisUnavailable { .. })));
+        assert!(matches!(answer, Err(ActorError::RedisUnavailable(_))));
     }
 
     #[actix::test]
@@ -291,7 +281,7 @@ mod tests {
         let redis = Redis::new(RedisConfig::from_url(&url, "p:").unwrap());
         let started = std::time::Instant::now();
         let answer: Result<String, _> = redis.command(resp_array!["PING"]).await;
-        assert!(matches!(answer, Err(ActorError::RedisUnavailable { .. })));
+        assert!(matches!(answer, Err(ActorError::RedisUnavailable(_))));
         assert!(started.elapsed() < COMMAND_TIMEOUT + Duration::from_millis(250));
         assert!(redis.slot().is_none(), "the connection is closed, not kept");
     }

@@ -121,12 +121,6 @@ impl ServerRegistry {
         member::member(url, &self.owner)
     }
 
-    fn shutting_down() -> ActorError {
-        ActorError::Stopped {
-            reason: "the instance is shutting down".into(),
-        }
-    }
-
     fn register(&self, url: &str) -> impl Future<Output = Result<(), ActorError>> + 'static {
         let lifetime_ms = self.settings.heartbeat.as_millis() * 3;
         let command = scripts::register(self.redis.keys(), &self.member(url), lifetime_ms);
@@ -161,11 +155,7 @@ impl ServerRegistry {
             }
         }
         Err(ActorError::NoFreePort {
-            range: format!(
-                "{}-{}",
-                self.settings.ports.start(),
-                self.settings.ports.end()
-            ),
+            range: self.settings.ports.clone(),
         })
     }
 }
@@ -184,7 +174,7 @@ impl Handler<SpawnServer> for ServerRegistry {
 
     fn handle(&mut self, _: SpawnServer, _: &mut Context<Self>) -> Self::Result {
         if self.closing {
-            return Box::pin(actix::fut::ready(Err(Self::shutting_down())));
+            return Box::pin(actix::fut::ready(Err(ActorError::ShuttingDown)));
         }
         if self.ports_in_use.len() >= self.settings.max {
             let max = self.settings.max;
@@ -201,7 +191,7 @@ impl Handler<SpawnServer> for ServerRegistry {
             // Shut down meanwhile: its registration went with the others (DeregisterAll
             // removes spawns under way too), and it would never be stopped.
             let registered = match registered {
-                Ok(()) if actor.closing => Err(Self::shutting_down()),
+                Ok(()) if actor.closing => Err(ActorError::ShuttingDown),
                 other => other,
             };
             match registered {
@@ -230,7 +220,7 @@ impl Handler<DestroyServer> for ServerRegistry {
 
     fn handle(&mut self, _: DestroyServer, _: &mut Context<Self>) -> Self::Result {
         if self.closing {
-            return Box::pin(actix::fut::ready(Err(Self::shutting_down())));
+            return Box::pin(actix::fut::ready(Err(ActorError::ShuttingDown)));
         }
         if self.spawned.is_empty() {
             return Box::pin(actix::fut::ready(Err(ActorError::NothingToDestroy)));
@@ -354,16 +344,16 @@ mod tests {
         let registry = ServerRegistry::new(redis, launcher, settings).start();
 
         // Nothing registered: nothing to tell Redis.
-        assert_eq!(registry.send(DeregisterAll {}).await.unwrap(), Ok(()));
+        assert_eq!(registry.send(DeregisterAll {}).await.unwrap().unwrap(), ());
         let spawned = registry.send(SpawnServer {}).await.unwrap();
         assert!(
-            matches!(spawned, Err(ActorError::Stopped { .. })),
+            matches!(spawned, Err(ActorError::ShuttingDown)),
             "{spawned:?}"
         );
         assert_eq!(launches.get(), 0);
         let destroyed = registry.send(DestroyServer {}).await.unwrap();
         assert!(
-            matches!(destroyed, Err(ActorError::Stopped { .. })),
+            matches!(destroyed, Err(ActorError::ShuttingDown)),
             "{destroyed:?}"
         );
     }

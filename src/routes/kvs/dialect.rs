@@ -1,21 +1,28 @@
 //! The two wordings of the key-value API: `/kvs` and the older `/kv-store`.
 
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use switchyard_actors::keyvalue::{Value, MAX_KEY_LEN};
-use switchyard_actors::store::PutOutcome;
+use switchyard_actors::error::{ActorError, ClientFault};
+use switchyard_actors::kvs::keyvalue::{KeyError, Value, ValueError, MAX_KEY_LEN};
+use switchyard_actors::kvs::store::PutOutcome;
 
-use crate::error::{Problem, Standard, Wording};
+use crate::error::ApiError;
 
 /// Everything that differs between the two key-value APIs; the handlers are shared.
-pub trait Dialect: Wording {
+pub trait Dialect: 'static {
     /// The longest key the dialect accepts, in characters.
     const MAX_KEY_LEN: usize;
 
     fn put_answer(outcome: PutOutcome) -> HttpResponse;
     fn found(value: &Value) -> HttpResponse;
     fn deleted() -> HttpResponse;
+
+    /// The answer to a refused or failed request: the house's wording unless the dialect has
+    /// its own.
+    fn error_response(err: &ApiError) -> HttpResponse {
+        err.error_response()
+    }
 }
 
 fn put_status(outcome: PutOutcome) -> StatusCode {
@@ -25,8 +32,9 @@ fn put_status(outcome: PutOutcome) -> StatusCode {
     }
 }
 
-/// `/kvs/<key>`: `replaced` is 0 or 1; errors are worded the house's standard way.
-pub use crate::error::Standard as Kvs;
+/// `/kvs/<key>`: `replaced` is 0 or 1; errors are worded the house's standard way,
+/// `{"msg": "error", "error": ...}`.
+pub struct Kvs;
 
 // Structs rather than `json!` keep the fields in the order the API documents.
 #[derive(Serialize)]
@@ -99,6 +107,19 @@ impl Dialect for KvStore {
     /// The dialect's clients send a 201-character key and expect it refused.
     const MAX_KEY_LEN: usize = 200;
 
+    fn error_response(err: &ApiError) -> HttpResponse {
+        match Self::own_wording(err) {
+            Some((status, msg)) => err.respond(
+                status,
+                KvStoreError {
+                    result: "Error",
+                    msg,
+                },
+            ),
+            None => err.error_response(),
+        }
+    }
+
     fn put_answer(outcome: PutOutcome) -> HttpResponse {
         let body = match outcome {
             PutOutcome::Created => KvStorePut {
@@ -126,40 +147,33 @@ impl Dialect for KvStore {
 }
 
 impl KvStore {
-    /// The dialect's status and text for the key-value API's problems; `None` for the other
-    /// routes' problems, which never arise on `/kv-store` and keep the house wording.
-    fn own_wording(problem: &Problem) -> Option<(StatusCode, &'static str)> {
-        Some(match problem {
-            Problem::KeyTooLong | Problem::KeyNotValid => (StatusCode::FORBIDDEN, "Key not valid"),
-            Problem::ValueMissing => (StatusCode::FORBIDDEN, "No value provided"),
-            Problem::ValueTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Value too large"),
-            Problem::Malformed => (StatusCode::BAD_REQUEST, "Malformed request"),
-            Problem::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
-            Problem::KeyNotFound => (StatusCode::NOT_FOUND, "Key does not exist"),
-            Problem::StoreFull => (StatusCode::INSUFFICIENT_STORAGE, "Store is full"),
+    /// The dialect's status and text for the key-value API's errors; `None` for the others,
+    /// which never arise on `/kv-store` and keep the house wording.
+    fn own_wording(err: &ApiError) -> Option<(StatusCode, &'static str)> {
+        Some(match err {
+            ApiError::Key(KeyError::TooLong | KeyError::NotValid) => {
+                (StatusCode::FORBIDDEN, "Key not valid")
+            }
+            ApiError::Value(ValueError::Empty) => (StatusCode::FORBIDDEN, "No value provided"),
+            ApiError::Value(ValueError::TooLarge) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "Value too large")
+            }
+            ApiError::Client(ClientFault::Malformed) => {
+                (StatusCode::BAD_REQUEST, "Malformed request")
+            }
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+            ApiError::KeyNotFound => (StatusCode::NOT_FOUND, "Key does not exist"),
+            ApiError::Actor(ActorError::StoreFull) => {
+                (StatusCode::INSUFFICIENT_STORAGE, "Store is full")
+            }
             // The dialect's clients expect 501 when the main is down.
-            Problem::Unavailable => (StatusCode::NOT_IMPLEMENTED, "Server unavailable"),
-            Problem::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down"),
+            ApiError::Actor(ActorError::MainUnavailable(_)) => {
+                (StatusCode::NOT_IMPLEMENTED, "Server unavailable")
+            }
+            ApiError::Actor(ActorError::ShuttingDown) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down")
+            }
             _ => return None,
         })
-    }
-}
-
-impl Wording for KvStore {
-    fn problem_status(problem: &Problem) -> StatusCode {
-        match Self::own_wording(problem) {
-            Some((status, _)) => status,
-            None => Standard::problem_status(problem),
-        }
-    }
-
-    fn problem_response(problem: &Problem) -> HttpResponse {
-        match Self::own_wording(problem) {
-            Some((status, msg)) => HttpResponse::build(status).json(KvStoreError {
-                result: "Error",
-                msg,
-            }),
-            None => Standard::problem_response(problem),
-        }
     }
 }

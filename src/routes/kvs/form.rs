@@ -6,10 +6,11 @@ use std::borrow::Cow;
 use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web;
-use switchyard_actors::headers::content_length;
-use switchyard_actors::keyvalue::{Value, MAX_VALUE_BYTES};
+use switchyard_actors::error::ClientFault;
+use switchyard_actors::http::headers::content_length;
+use switchyard_actors::kvs::keyvalue::{Value, ValueError, MAX_VALUE_BYTES};
 
-use crate::error::Problem;
+use crate::error::ApiError;
 
 /// The largest form body read: a value of `MAX_VALUE_BYTES` may arrive fully percent-encoded
 /// (three bytes each), plus room for the field name and a few other fields.
@@ -19,32 +20,32 @@ const FORM_MIME: &str = "application/x-www-form-urlencoded";
 
 /// Reads the whole body, refusing one over `MAX_FORM_BYTES` without reading it all, and
 /// answers the value in its `val` field.
-pub async fn read_value(headers: &HeaderMap, payload: web::Payload) -> Result<Value, Problem> {
+pub async fn read_value(headers: &HeaderMap, payload: web::Payload) -> Result<Value, ApiError> {
     check_content_type(headers)?;
     if content_length::<usize>(headers).is_some_and(|len| len > MAX_FORM_BYTES) {
-        return Err(Problem::ValueTooLarge);
+        return Err(ValueError::TooLarge.into());
     }
     let body = payload
         .to_bytes_limited(MAX_FORM_BYTES)
         .await
-        .map_err(|_| Problem::ValueTooLarge)?
+        .map_err(|_| ValueError::TooLarge)?
         .map_err(|err| {
             err.as_error::<PayloadError>()
-                .map_or(Problem::Malformed, Problem::from)
+                .map_or(ClientFault::Malformed.into(), ApiError::from)
         })?;
     let val = find_field(&body, b"val")?.unwrap_or_default();
-    let text = std::str::from_utf8(&val).map_err(|_| Problem::Malformed)?;
+    let text = std::str::from_utf8(&val).map_err(|_| ClientFault::Malformed)?;
     Ok(Value::new(text)?)
 }
 
 /// curl `-d` and HTML forms send the form type; a missing type is read as a form too.
-fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
+fn check_content_type(headers: &HeaderMap) -> Result<(), ClientFault> {
     let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
     let essence = content_type
         .to_str()
-        .map_err(|_| Problem::Malformed)?
+        .map_err(|_| ClientFault::Malformed)?
         .split(';')
         .next()
         .unwrap_or_default()
@@ -52,12 +53,12 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     if essence.eq_ignore_ascii_case(FORM_MIME) {
         Ok(())
     } else {
-        Err(Problem::Malformed)
+        Err(ClientFault::Malformed)
     }
 }
 
 /// The decoded value of field `name`; a field given twice is ambiguous and refused.
-pub fn find_field<'a>(body: &'a [u8], name: &[u8]) -> Result<Option<Cow<'a, [u8]>>, Problem> {
+pub fn find_field<'a>(body: &'a [u8], name: &[u8]) -> Result<Option<Cow<'a, [u8]>>, ClientFault> {
     let mut found = None;
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
@@ -68,7 +69,7 @@ pub fn find_field<'a>(body: &'a [u8], name: &[u8]) -> Result<Option<Cow<'a, [u8]
             continue;
         }
         if found.is_some() {
-            return Err(Problem::Malformed);
+            return Err(ClientFault::Malformed);
         }
         found = Some(decode(raw_value)?);
     }
@@ -77,7 +78,7 @@ pub fn find_field<'a>(body: &'a [u8], name: &[u8]) -> Result<Option<Cow<'a, [u8]
 
 /// Form decoding: `+` is a space, `%XX` a byte; any other `%` is malformed. Text with
 /// neither is answered as it is, without a copy.
-fn decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, Problem> {
+fn decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, ClientFault> {
     if !raw.iter().any(|&b| b == b'%' || b == b'+') {
         return Ok(Cow::Borrowed(raw));
     }
@@ -91,7 +92,7 @@ fn decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, Problem> {
                 let lo = bytes.next().and_then(|&l| hex(l));
                 match (hi, lo) {
                     (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                    _ => return Err(Problem::Malformed),
+                    _ => return Err(ClientFault::Malformed),
                 }
             }
             _ => out.push(b),
@@ -108,7 +109,7 @@ fn hex(digit: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    fn val(body: &[u8]) -> Result<Option<Vec<u8>>, Problem> {
+    fn val(body: &[u8]) -> Result<Option<Vec<u8>>, ClientFault> {
         find_field(body, b"val").map(|found| found.map(Cow::into_owned))
     }
 
@@ -130,19 +131,19 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_read_unambiguously() {
         for body in [&b"val=%zz"[..], b"val=%4", b"val=1&val=2"] {
-            assert_eq!(val(body), Err(Problem::Malformed));
+            assert_eq!(val(body), Err(ClientFault::Malformed));
         }
     }
 
     #[test]
     fn a_bad_escape_in_another_field_is_malformed_too() {
-        assert_eq!(val(b"x%=1&val=2"), Err(Problem::Malformed));
+        assert_eq!(val(b"x%=1&val=2"), Err(ClientFault::Malformed));
     }
 
     #[test]
     fn an_escape_cut_short_at_the_end_is_malformed() {
-        assert_eq!(val(b"val=abc%"), Err(Problem::Malformed));
-        assert_eq!(val(b"val=abc%4"), Err(Problem::Malformed));
+        assert_eq!(val(b"val=abc%"), Err(ClientFault::Malformed));
+        assert_eq!(val(b"val=abc%4"), Err(ClientFault::Malformed));
     }
 
     /// A form encoded by another implementation, for every byte there is.
@@ -178,7 +179,7 @@ mod tests {
                     proptest::prop_assert_eq!(ours, Ok(Some(Cow::Borrowed(values[0].as_bytes()))));
                 } else {
                     // A name given twice is ambiguous: refused, never guessed at.
-                    proptest::prop_assert_eq!(ours, Err(Problem::Malformed));
+                    proptest::prop_assert_eq!(ours, Err(ClientFault::Malformed));
                 }
             }
         }
@@ -188,7 +189,7 @@ mod tests {
             body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
         ) {
             let read = val(&body);
-            proptest::prop_assert!(read.is_ok() || read == Err(Problem::Malformed));
+            proptest::prop_assert!(read.is_ok() || read == Err(ClientFault::Malformed));
         }
 
         #[test]
@@ -198,7 +199,7 @@ mod tests {
             after in "[a-z0-9%+]{0,8}",
         ) {
             let body = format!("val={before}{bad}{after}");
-            proptest::prop_assert_eq!(val(body.as_bytes()), Err(Problem::Malformed));
+            proptest::prop_assert_eq!(val(body.as_bytes()), Err(ClientFault::Malformed));
         }
     }
 }

@@ -9,11 +9,11 @@ use actix::{Actor, Addr, Handler, Recipient};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
-use switchyard_actors::forwarder::RELAYED_HEADER;
-use switchyard_actors::keyvalue::Key;
-use switchyard_actors::store::{Delete, DeleteOutcome, Get, Put};
+use switchyard_actors::kvs::forwarder::RELAYED_HEADER;
+use switchyard_actors::kvs::keyvalue::{Key, KeyError};
+use switchyard_actors::kvs::store::{Delete, DeleteOutcome, Get, Put};
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use dialect::{Dialect, KvStore, Kvs};
 
 /// The actors that answer key-value messages on this worker thread: a `Store` on the main,
@@ -22,16 +22,16 @@ pub struct KvsActors {
     put: Recipient<Put>,
     get: Recipient<Get>,
     delete: Recipient<Delete>,
-    /// Whether these actors relay to another instance (a forwarder's).
-    relay: bool,
+    /// Whether these actors are a forwarder's.
+    forwards: bool,
 }
 
 impl KvsActors {
     /// Marks the actors as a forwarder's: a request that another forwarder relayed here is
     /// then refused instead of relayed again.
-    pub fn relaying(self) -> Self {
+    pub fn forwarding(self) -> Self {
         Self {
-            relay: true,
+            forwards: true,
             ..self
         }
     }
@@ -47,7 +47,7 @@ where
             put: addr.clone().recipient(),
             get: addr.clone().recipient(),
             delete: addr.recipient(),
-            relay: false,
+            forwards: false,
         }
     }
 }
@@ -65,68 +65,67 @@ async fn dispatch<D: Dialect>(
     req: HttpRequest,
     payload: web::Payload,
     actors: web::Data<KvsActors>,
-) -> Result<HttpResponse, ApiError<D>> {
-    // A forwarder relayed it to a forwarder: MAINIP names a forwarder, maybe itself. Relaying
-    // it again would go round until the first one's timeout, a request at every turn.
-    if actors.relay && req.headers().contains_key(RELAYED_HEADER) {
-        return Err(Problem::ForwardingLoop.into());
-    }
-    match *req.method() {
-        Method::GET => get(&req, &actors).await,
-        Method::PUT => put(&req, payload, &actors).await,
-        Method::DELETE => delete(&req, &actors).await,
-        _ => Ok(method_not_allowed::<D>()),
-    }
+) -> HttpResponse {
+    let answered = match *req.method() {
+        // A forwarder relayed it to a forwarder: MAINIP names a forwarder, maybe itself.
+        // Relaying it again would go round until the first one's timeout, a request at every
+        // turn.
+        _ if actors.forwards && req.headers().contains_key(RELAYED_HEADER) => {
+            Err(ApiError::ForwardingLoop)
+        }
+        Method::GET => get::<D>(&req, &actors).await,
+        Method::PUT => put::<D>(&req, payload, &actors).await,
+        Method::DELETE => delete::<D>(&req, &actors).await,
+        _ => Err(ApiError::MethodNotAllowed),
+    };
+    answered.unwrap_or_else(|err| {
+        let mut response = D::error_response(&err);
+        if matches!(err, ApiError::MethodNotAllowed) {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, PUT, DELETE"));
+        }
+        response
+    })
 }
 
 /// The key is the rest of the path after the dialect's prefix and one `/`; its length is
 /// checked first, against the dialect's limit.
-fn key_of<D: Dialect>(req: &HttpRequest) -> Result<Key, Problem> {
+fn key_of<D: Dialect>(req: &HttpRequest) -> Result<Key, KeyError> {
     let rest = req.match_info().unprocessed();
     let raw = rest.strip_prefix('/').unwrap_or(rest);
     if raw.len() > D::MAX_KEY_LEN {
-        return Err(Problem::KeyTooLong);
+        return Err(KeyError::TooLong);
     }
-    Ok(Key::parse(raw)?)
+    Key::parse(raw)
 }
 
 async fn put<D: Dialect>(
     req: &HttpRequest,
     payload: web::Payload,
     actors: &KvsActors,
-) -> Result<HttpResponse, ApiError<D>> {
+) -> Result<HttpResponse, ApiError> {
     let key = key_of::<D>(req)?;
     let value = form::read_value(req.headers(), payload).await?;
     let outcome = actors.put.send(Put { key, value }).await??;
     Ok(D::put_answer(outcome))
 }
 
-async fn get<D: Dialect>(
-    req: &HttpRequest,
-    actors: &KvsActors,
-) -> Result<HttpResponse, ApiError<D>> {
+async fn get<D: Dialect>(req: &HttpRequest, actors: &KvsActors) -> Result<HttpResponse, ApiError> {
     let key = key_of::<D>(req)?;
     match actors.get.send(Get { key }).await?? {
         Some(value) => Ok(D::found(&value)),
-        None => Err(Problem::KeyNotFound.into()),
+        None => Err(ApiError::KeyNotFound),
     }
 }
 
 async fn delete<D: Dialect>(
     req: &HttpRequest,
     actors: &KvsActors,
-) -> Result<HttpResponse, ApiError<D>> {
+) -> Result<HttpResponse, ApiError> {
     let key = key_of::<D>(req)?;
     match actors.delete.send(Delete { key }).await?? {
         DeleteOutcome::Deleted => Ok(D::deleted()),
-        DeleteOutcome::NotFound => Err(Problem::KeyNotFound.into()),
+        DeleteOutcome::NotFound => Err(ApiError::KeyNotFound),
     }
-}
-
-fn method_not_allowed<D: Dialect>() -> HttpResponse {
-    let mut response = D::problem_response(&Problem::MethodNotAllowed);
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, PUT, DELETE"));
-    response
 }

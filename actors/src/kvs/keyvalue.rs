@@ -15,11 +15,13 @@ pub const MAX_VALUE_BYTES: usize = 1_572_864;
 pub struct Key(Box<str>);
 
 /// Why a key was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    /// Longer than [`MAX_KEY_LEN`]; checked before the characters.
+    /// Longer than [`MAX_KEY_LEN`] (or the dialect's own limit); checked before the characters.
+    #[error("key too long")]
     TooLong,
     /// Empty, or a character outside `[a-zA-Z0-9_]`.
+    #[error("key not valid")]
     NotValid,
 }
 
@@ -56,9 +58,12 @@ impl fmt::Display for Key {
 pub struct Value(Arc<str>);
 
 /// Why a value was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
+    #[error("value is missing")]
     Empty,
+    /// Over [`MAX_VALUE_BYTES`].
+    #[error("value too large")]
     TooLarge,
 }
 

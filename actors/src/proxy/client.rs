@@ -1,4 +1,4 @@
-//! [`Relay`]: the proxy's HTTP client, which carries a client's request to the server a
+//! [`ProxyClient`]: the proxy's HTTP client, which carries a client's request to the server a
 //! [`LoadBalancer`] picks and hands back the answer.
 //!
 //! Who failed decides what happens:
@@ -27,9 +27,9 @@ use tokio::time::{sleep_until, Instant};
 
 use super::balancer::{LoadBalancer, PickServer, ReportFailure, ServerRecovered};
 use super::server_list::Backend;
-use crate::error::ActorError;
-use crate::headers::{content_length, end_to_end};
-use crate::idle_timeout::IdleTimeout;
+use crate::error::{ActorError, Cause, ClientFault};
+use crate::http::headers::{content_length, end_to_end};
+use crate::http::idle_timeout::IdleTimeout;
 use crate::IDLE_CONNECTION_LIFETIME;
 
 /// Connecting to a backend; a refused or unreachable one is passed over quickly.
@@ -54,22 +54,22 @@ pub type RelayedAnswer = IdleTimeout<ClientResponse>;
 
 /// Carries proxied requests to the servers over kept-alive connections. `awc::Client` is not
 /// `Send`: one per worker thread.
-pub struct Relay {
+pub struct ProxyClient {
     client: Client,
     timeout: Duration,
 }
 
 /// Why one attempt failed.
 enum Failure {
-    /// The client's body failed: it broke off, or stalled (`timed_out`).
-    Client { timed_out: bool },
+    /// The client's body failed: it broke off, or stalled.
+    Client(ClientFault),
     /// The connection to the server could not be made: nothing was sent.
-    Connect(String),
+    Connect(Cause),
     /// The server failed after the request began to go out.
-    Server(String),
+    Server(Cause),
 }
 
-impl Relay {
+impl ProxyClient {
     /// `timeout` bounds a server's wait before it starts answering, counted from the last
     /// progress of the request's body, and every pause in the body of its answer.
     pub fn new(timeout: Duration) -> Self {
@@ -120,22 +120,19 @@ impl Relay {
                 }
                 Err(failure) => failure,
             };
-            let (reason, retry) = match failure {
-                Failure::Client { timed_out } => {
-                    log::debug!("the client's request body failed (timed out: {timed_out})");
-                    return Err(ActorError::ClientBodyFailed { timed_out });
-                }
-                Failure::Connect(reason) => (reason, !body.started()),
-                Failure::Server(reason) => (reason, idempotent && !body.started()),
+            let (cause, retry) = match failure {
+                Failure::Client(fault) => return Err(fault.into()),
+                Failure::Connect(cause) => (cause, !body.started()),
+                Failure::Server(cause) => (cause, idempotent && !body.started()),
             };
-            let reason = format!("{backend}: {reason}");
+            let cause = cause.context(&backend);
             balancer.do_send(ReportFailure {
                 backend: backend.clone(),
-                reason: reason.clone(),
+                cause: cause.clone(),
             });
             tried.push(backend);
             if !retry || tried.len() == MAX_ATTEMPTS {
-                return Err(ActorError::BackendFailed { reason });
+                return Err(ActorError::BackendFailed(cause));
             }
         }
     }
@@ -156,7 +153,7 @@ impl Relay {
             .authority(backend.authority())
             .path_and_query(request.path_and_query.as_str())
             .build()
-            .map_err(|err| Failure::Server(err.to_string()))?;
+            .map_err(|err| Failure::Server(Cause::new(err)))?;
         let mut outgoing = self.client.request(request.method.clone(), uri);
         // The server's own name goes in `Host` (awc sets it from the URL); the length is the
         // body's, set below; `X-Forwarded-For` is extended below.
@@ -220,8 +217,8 @@ struct BodyState<S> {
     stream: S,
     /// A chunk was handed on: the body cannot be sent again.
     started: bool,
-    /// The client's stream failed; `true` when it stalled.
-    failed: Option<bool>,
+    /// The client's stream failed: it broke off or stalled.
+    failed: Option<ClientFault>,
     /// Waiting on the client (not on the server to take what it has).
     awaiting_client: bool,
     last_progress: Instant,
@@ -261,12 +258,13 @@ impl<S> ClientBody<S> {
 
     /// Whose fault `err` is: the client's when its body failed, else the server's.
     fn blame(&self, err: SendRequestError) -> Failure {
-        if let Some(timed_out) = self.state.borrow().failed {
-            return Failure::Client { timed_out };
+        if let Some(fault) = self.state.borrow().failed {
+            return Failure::Client(fault);
         }
+        // awc's errors are not `Send`: their words are kept.
         match err {
-            SendRequestError::Connect(err) => Failure::Connect(err.to_string()),
-            err => Failure::Server(err.to_string()),
+            SendRequestError::Connect(err) => Failure::Connect(Cause::described(err)),
+            err => Failure::Server(Cause::described(err)),
         }
     }
 
@@ -274,9 +272,11 @@ impl<S> ClientBody<S> {
     fn blame_stall(&self, timeout: Duration) -> Failure {
         let state = self.state.borrow();
         if state.started && state.awaiting_client {
-            Failure::Client { timed_out: true }
+            Failure::Client(ClientFault::BodyTimedOut)
         } else {
-            Failure::Server(format!("no answer within {timeout:?}"))
+            Failure::Server(Cause::described(format_args!(
+                "no answer within {timeout:?}"
+            )))
         }
     }
 }
@@ -294,7 +294,11 @@ where
         match &polled {
             Poll::Pending => {}
             Poll::Ready(Some(Err(err))) => {
-                state.failed = Some(err.kind() == io::ErrorKind::TimedOut);
+                state.failed = Some(if err.kind() == io::ErrorKind::TimedOut {
+                    ClientFault::BodyTimedOut
+                } else {
+                    ClientFault::Malformed
+                });
             }
             Poll::Ready(Some(Ok(_))) => {
                 state.started = true;

@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock};
 
-use crate::keyvalue::{Key, Value};
+use super::keyvalue::{Key, Value};
 
 const SHARDS: usize = 64;
 
@@ -123,7 +123,7 @@ impl ShardedMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyvalue::testing::{key, value};
+    use crate::kvs::keyvalue::testing::{key, value};
     use std::sync::Arc;
 
     #[test]

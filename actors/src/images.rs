@@ -7,7 +7,7 @@ use redis_async::resp::{FromResp, RespValue};
 use tokio::sync::Semaphore;
 use tokio::time::{timeout_at, Instant};
 
-use crate::error::ActorError;
+use crate::error::{ActorError, Cause};
 use crate::redis::{Redis, COMMAND_TIMEOUT};
 
 /// The image formats the queue accepts, told apart by their first bytes.
@@ -157,8 +157,8 @@ async fn transfer<T: FromResp>(
     let _permit = match timeout_at(deadline, transfers.0.acquire_owned()).await {
         Ok(Ok(permit)) => permit,
         _ => {
-            let reason = "no image transfer slot in time".to_owned();
-            return Err(ActorError::RedisUnavailable { reason });
+            let cause = Cause::described("no image transfer slot in time");
+            return Err(ActorError::RedisUnavailable(cause));
         }
     };
     let queue = [redis.keys().image_queue()];
@@ -198,11 +198,9 @@ impl Handler<PopImage> for ImageQueue {
             let Some(stored) = popped.await? else {
                 return Ok(None);
             };
-            Image::from_stored(stored)
-                .map(Some)
-                .ok_or_else(|| ActorError::Redis {
-                    reason: "an image queue entry without its type".into(),
-                })
+            Image::from_stored(stored).map(Some).ok_or_else(|| {
+                ActorError::Redis(Cause::described("an image queue entry without its type"))
+            })
         })
     }
 }

@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
 
+use super::keyvalue::{Key, Value};
+use super::sharded_map::{Full, ShardedMap};
 use crate::error::ActorError;
-use crate::keyvalue::{Key, Value};
-use crate::sharded_map::{Full, ShardedMap};
-use crate::MAILBOX_CAPACITY;
 
 /// Store `value` under `key`, replacing any value there. Refused with
 /// [`ActorError::StoreFull`] when the store would pass its byte cap.
@@ -64,9 +63,7 @@ impl Actor for Store {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // Every open connection of this worker may have one request waiting here; with the
-        // default capacity of 16 the rest would park and be woken again.
-        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        crate::size_mailbox_for_a_worker(ctx);
     }
 }
 
@@ -105,7 +102,7 @@ impl Handler<Delete> for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyvalue::testing::{key, value};
+    use crate::kvs::keyvalue::testing::{key, value};
 
     #[actix::test]
     async fn put_get_delete_round_trip() {
@@ -115,24 +112,24 @@ mod tests {
             value: value(v),
         };
         assert_eq!(
-            store.send(put("bart")).await.unwrap(),
-            Ok(PutOutcome::Created)
+            store.send(put("bart")).await.unwrap().unwrap(),
+            PutOutcome::Created
         );
         assert_eq!(
-            store.send(put("baz")).await.unwrap(),
-            Ok(PutOutcome::Replaced)
+            store.send(put("baz")).await.unwrap().unwrap(),
+            PutOutcome::Replaced
         );
         let got = store.send(Get { key: key("foo") }).await.unwrap();
-        assert_eq!(got, Ok(Some(value("baz"))));
+        assert_eq!(got.unwrap(), Some(value("baz")));
         let deleted = store.send(Delete { key: key("foo") }).await.unwrap();
-        assert_eq!(deleted, Ok(DeleteOutcome::Deleted));
+        assert_eq!(deleted.unwrap(), DeleteOutcome::Deleted);
         let got = store.send(Get { key: key("foo") }).await.unwrap();
-        assert_eq!(got, Ok(None));
+        assert_eq!(got.unwrap(), None);
         let deleted = store.send(Delete { key: key("foo") }).await.unwrap();
-        assert_eq!(deleted, Ok(DeleteOutcome::NotFound));
+        assert_eq!(deleted.unwrap(), DeleteOutcome::NotFound);
         assert_eq!(
-            store.send(put("again")).await.unwrap(),
-            Ok(PutOutcome::Created)
+            store.send(put("again")).await.unwrap().unwrap(),
+            PutOutcome::Created
         );
     }
 
@@ -145,9 +142,9 @@ mod tests {
             key: key("shared"),
             value: value("1"),
         };
-        assert_eq!(first.send(put).await.unwrap(), Ok(PutOutcome::Created));
+        assert_eq!(first.send(put).await.unwrap().unwrap(), PutOutcome::Created);
         let got = second.send(Get { key: key("shared") }).await.unwrap();
-        assert_eq!(got, Ok(Some(value("1"))));
+        assert_eq!(got.unwrap(), Some(value("1")));
     }
 
     #[actix::test]
@@ -158,12 +155,12 @@ mod tests {
             value: value(v),
         };
         assert_eq!(
-            store.send(put("a", "123")).await.unwrap(),
-            Ok(PutOutcome::Created)
+            store.send(put("a", "123")).await.unwrap().unwrap(),
+            PutOutcome::Created
         );
         let refused = store.send(put("b", "1")).await.unwrap();
-        assert_eq!(refused, Err(ActorError::StoreFull));
+        assert!(matches!(refused, Err(ActorError::StoreFull)));
         let got = store.send(Get { key: key("b") }).await.unwrap();
-        assert_eq!(got, Ok(None));
+        assert_eq!(got.unwrap(), None);
     }
 }

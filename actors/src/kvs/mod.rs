@@ -1,0 +1,9 @@
+//! The key-value store: keys and values valid by construction, the map every `Store` of a
+//! process shares, the `Store` that answers `Put`, `Get` and `Delete` on the main instance, and
+//! the `Forwarder` that answers the same messages elsewhere over its link to the main.
+
+pub mod forwarder;
+pub mod keyvalue;
+mod main_link;
+pub mod sharded_map;
+pub mod store;
