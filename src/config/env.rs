@@ -3,6 +3,8 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use switchyard_actors::http::address::{is_host_port, is_server_url};
+
 use super::ConfigError;
 
 /// The environment, as a lookup function.
@@ -55,8 +57,8 @@ pub fn within<T: std::str::FromStr + PartialOrd>(
 
 /// `http://host:port`, without a trailing slash.
 pub fn parse_http_url(raw: &str) -> Option<String> {
-    let host_port = raw.strip_prefix("http://")?.trim_end_matches('/');
-    parse_host_port(host_port).map(|hp| format!("http://{hp}"))
+    let url = raw.trim_end_matches('/');
+    is_server_url(url).then(|| url.to_owned())
 }
 
 /// `FIRST-LAST` (or one port), ports above 0, FIRST not above LAST.
@@ -74,17 +76,7 @@ pub fn parse_bool(raw: &str) -> Option<bool> {
     }
 }
 
-/// `host:port` with a non-empty host (an IPv4 address, a name, or `[v6]`) and a port above 0.
+/// `host:port` (see [`is_host_port`]).
 pub fn parse_host_port(raw: &str) -> Option<String> {
-    let (host, port) = raw.rsplit_once(':')?;
-    let port: u16 = port.parse().ok()?;
-    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        v6.parse::<std::net::Ipv6Addr>().is_ok()
-    } else {
-        !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
-    };
-    (port > 0 && host_ok).then(|| raw.to_string())
+    is_host_port(raw).then(|| raw.to_owned())
 }

@@ -14,7 +14,6 @@ use crate::routes::admin::AdminToken;
 use env::{parse_bool, parse_host_port, parse_http_url, parse_ports, positive, within, Env};
 pub use host::url_host;
 
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const DEFAULT_REDIS_PREFIX: &str = "switchyard:";
 
 /// The most visits `RECENT_SIZE` may keep: each costs memory in every instance's buffer and a
@@ -100,8 +99,7 @@ impl Default for Config {
             forward_timeout: Duration::from_millis(1500),
             workers: None,
             kvs_max_bytes: 1 << 30,
-            redis: RedisConfig::from_url(DEFAULT_REDIS_URL, DEFAULT_REDIS_PREFIX)
-                .expect("the default Redis URL is valid"),
+            redis: RedisConfig::local(DEFAULT_REDIS_PREFIX),
             recent_size: 5,
             cache_ttl: Duration::from_secs(10),
             image_max_bytes: 10 * 1024 * 1024,

@@ -1,6 +1,9 @@
 //! Integration tests: the real server on ports the system picks, real processes for
 //! forwarding. One test binary, so the crate is linked once.
 
+// A test stops at the first thing that is not as it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod admin;
 mod cache;
 mod client_timeouts;

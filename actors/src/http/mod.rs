@@ -1,4 +1,5 @@
-//! HTTP pieces the proxy and the binary's routes share.
+//! HTTP pieces the proxy, the registry and the binary share.
 
+pub mod address;
 pub mod headers;
 pub mod idle_timeout;

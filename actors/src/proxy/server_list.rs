@@ -15,8 +15,9 @@ use actix::{Actor, ActorFutureExt, AsyncContext, Context, StreamHandler, WrapFut
 use redis_async::error::Error as RedisError;
 use redis_async::resp::RespValue;
 
+use crate::http::address::is_server_url;
 use crate::redis::Redis;
-use crate::registry::{member, scripts};
+use crate::registry::{live_members, member};
 
 /// How often the copy is refreshed even without an announcement.
 pub const REFRESH: Duration = Duration::from_millis(250);
@@ -29,7 +30,7 @@ pub struct Backend(Arc<str>);
 impl Backend {
     /// `url` when it is `http://host:port` and nothing more.
     pub fn parse(url: &str) -> Option<Self> {
-        member::is_server_url(url).then(|| Self(url.into()))
+        is_server_url(url).then(|| Self(url.into()))
     }
 
     /// `host:port`.
@@ -152,8 +153,7 @@ impl ServerListWatcher {
         self.refreshing = true;
         self.stale = false;
         let redis = self.redis.clone();
-        let command = scripts::live(redis.keys());
-        let read = async move { redis.command::<Vec<String>>(command).await };
+        let read = async move { live_members(&redis).await };
         ctx.spawn(read.into_actor(self).map(|read, watcher, ctx| {
             watcher.refreshing = false;
             match read {

@@ -1,5 +1,8 @@
 //! [`RedisConfig`]: where Redis is, from `REDIS_URL`, and the key prefix, from `REDIS_PREFIX`.
 
+use percent_encoding::percent_decode_str;
+use url::{Host, Url};
+
 /// Where Redis is and which keys are ours, from `REDIS_URL` and `REDIS_PREFIX`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
@@ -12,41 +15,43 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
+    /// `redis://127.0.0.1:6379`, database 0, no credentials: the default.
+    pub fn local(prefix: &str) -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 6379,
+            username: None,
+            password: None,
+            db: 0,
+            prefix: prefix.to_owned(),
+        }
+    }
+
     /// Parses `redis://[[user]:password@]host[:port][/db]`; the port defaults to 6379, the
     /// database to 0. The error says what is wrong.
-    pub fn from_url(url: &str, prefix: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or("it must start with redis://")?;
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (credentials, address) = match authority.rsplit_once('@') {
-            Some((credentials, address)) => (Some(credentials), address),
-            None => (None, authority),
-        };
-        let (username, password) = match credentials {
-            None => (None, None),
-            Some(credentials) => {
-                let (user, password) = credentials.split_once(':').unwrap_or(("", credentials));
-                let user = (!user.is_empty())
-                    .then(|| percent_decode(user))
-                    .transpose()?;
-                (user, Some(percent_decode(password)?))
-            }
-        };
-        let (host, port) = match address.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse().map_err(|_| "the port is not a number")?),
-            None => (address, 6379),
-        };
-        if host.is_empty() {
-            return Err("it names no host".into());
+    pub fn from_url(raw: &str, prefix: &str) -> Result<Self, String> {
+        let url = Url::parse(raw).map_err(|err| format!("not a URL: {err}"))?;
+        if url.scheme() != "redis" {
+            return Err("it must start with redis://".into());
         }
-        let db = match path.trim_end_matches('/') {
+        let host = match url.host() {
+            Some(Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+            Some(Host::Ipv4(ip)) => ip.to_string(),
+            Some(Host::Ipv6(ip)) => ip.to_string(),
+            _ => return Err("it names no host".into()),
+        };
+        let db = match url.path().trim_matches('/') {
             "" => 0,
             db => db.parse().map_err(|_| "the database is not a number")?,
         };
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("it has a query or fragment; none is read".into());
+        }
+        let username = Some(decoded(url.username())?).filter(|user| !user.is_empty());
+        let password = url.password().map(decoded).transpose()?;
         Ok(Self {
-            host: host.to_owned(),
-            port,
+            host,
+            port: url.port().unwrap_or(6379),
             username,
             password,
             db,
@@ -55,21 +60,20 @@ impl RedisConfig {
     }
 }
 
-fn percent_decode(raw: &str) -> Result<String, String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3).ok_or("a bad %-escape")?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| "a bad %-escape")?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+/// The URL keeps credentials percent-encoded; a `%` not followed by two hex digits is a
+/// mistake (the decoder would keep it as it is).
+fn decoded(raw: &str) -> Result<String, String> {
+    let escapes_ok = raw
+        .split('%')
+        .skip(1)
+        .all(|after| after.len() >= 2 && after.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !escapes_ok {
+        return Err("a bad %-escape".into());
     }
-    String::from_utf8(out).map_err(|_| "credentials that are not UTF-8".into())
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| "credentials that are not UTF-8".into())
 }
 
 #[cfg(test)]
@@ -88,6 +92,14 @@ mod tests {
         assert_eq!(config.username, None);
         assert_eq!(config.password.as_deref(), Some("s@cret"));
         assert_eq!(config.db, 3);
+    }
+
+    #[test]
+    fn the_default_is_the_local_redis() {
+        assert_eq!(
+            parse("redis://127.0.0.1:6379").unwrap(),
+            RedisConfig::local("p:")
+        );
     }
 
     #[test]

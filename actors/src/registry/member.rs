@@ -9,6 +9,8 @@
 
 use std::collections::HashSet;
 
+use crate::http::address::is_server_url;
+
 /// The member that registers `url` for `owner`.
 pub fn member(url: &str, owner: &str) -> String {
     format!("{url}#{owner}")
@@ -42,31 +44,6 @@ pub fn urls<'a>(members: &'a [String], mut refuse: impl FnMut(&'a str)) -> Vec<&
         }
     }
     urls
-}
-
-/// `http://host:port` and nothing more.
-pub fn is_server_url(url: &str) -> bool {
-    let Some(authority) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let Some((host, port)) = authority.rsplit_once(':') else {
-        return false;
-    };
-    let port_ok = !port.is_empty()
-        && port.len() <= 5
-        && port.bytes().all(|b| b.is_ascii_digit())
-        && port.parse::<u16>().is_ok_and(|p| p > 0);
-    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
-        None => {
-            !host.is_empty()
-                && host.len() <= 253
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        }
-    };
-    port_ok && host_ok
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@
 
 mod launcher;
 pub mod member;
-pub mod scripts;
+mod registrations;
+mod scripts;
 
 use std::collections::hash_map::RandomState;
-use std::future::Future;
 use std::hash::BuildHasher;
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -24,6 +24,8 @@ use futures_util::future::join_all;
 use futures_util::FutureExt;
 
 pub use launcher::{AppServer, Launcher};
+pub use registrations::live_members;
+use registrations::Registrations;
 
 use crate::error::ActorError;
 use crate::redis::Redis;
@@ -79,11 +81,9 @@ struct SpawnedServer {
 
 /// Owns the servers this instance spawned. One per process.
 pub struct ServerRegistry {
-    redis: Redis,
+    registrations: Registrations,
     launcher: Box<dyn Launcher>,
     settings: RegistrySettings,
-    /// Names this instance in its registrations: random, so two processes never share it.
-    owner: String,
     spawned: Vec<SpawnedServer>,
     /// Ports handed out and not yet returned (a spawn still registering counts).
     ports_in_use: Vec<u16>,
@@ -95,16 +95,10 @@ pub struct ServerRegistry {
 
 impl ServerRegistry {
     pub fn new(redis: Redis, launcher: Box<dyn Launcher>, settings: RegistrySettings) -> Self {
-        // Without the system's randomness, the clock and the process id still set processes
-        // apart.
-        let owner = getrandom::u64().unwrap_or_else(|_| {
-            RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
-        });
         Self {
-            redis,
+            registrations: Registrations::new(redis, settings.heartbeat),
             launcher,
             settings,
-            owner: format!("{owner:016x}"),
             spawned: Vec::new(),
             ports_in_use: Vec::new(),
             heartbeat: None,
@@ -116,22 +110,10 @@ impl ServerRegistry {
         format!("http://{}:{port}", self.settings.advertise_host)
     }
 
-    /// This instance's registration of `url`.
-    fn member(&self, url: &str) -> String {
-        member::member(url, &self.owner)
-    }
-
-    fn register(&self, url: &str) -> impl Future<Output = Result<(), ActorError>> + 'static {
-        let lifetime_ms = self.settings.heartbeat.as_millis() * 3;
-        let command = scripts::register(self.redis.keys(), &self.member(url), lifetime_ms);
-        let redis = self.redis.clone();
-        async move { redis.command::<i64>(command).await.map(drop) }
-    }
-
     fn renew_all(&mut self, ctx: &mut Context<Self>) {
         let own = self.settings.own_url.iter();
         for url in own.chain(self.spawned.iter().map(|s| &s.url)) {
-            let register = self.register(url);
+            let register = self.registrations.register(url);
             ctx.spawn(
                 async move {
                     if let Err(err) = register.await {
@@ -186,7 +168,7 @@ impl Handler<SpawnServer> for ServerRegistry {
         };
         self.ports_in_use.push(port);
         let url = self.url_of(port);
-        let register = self.register(&url);
+        let register = self.registrations.register(&url);
         Box::pin(register.into_actor(self).map(move |registered, actor, _| {
             // Shut down meanwhile: its registration went with the others (DeregisterAll
             // removes spawns under way too), and it would never be stopped.
@@ -228,21 +210,14 @@ impl Handler<DestroyServer> for ServerRegistry {
         // Taken out now, so two destroys at once never pick the same server.
         let index = RandomState::new().hash_one(self.spawned.len()) as usize % self.spawned.len();
         let chosen = self.spawned.swap_remove(index);
-        let command = scripts::deregister_unless_last(self.redis.keys(), &self.member(&chosen.url));
-        let redis = self.redis.clone();
-        let deregister = async move { redis.command::<i64>(command).await };
+        let deregister = self.registrations.deregister_unless_last(&chosen.url);
         Box::pin(deregister.into_actor(self).then(move |removed, actor, _| {
-            let refusal = match removed {
-                Ok(1) => None,
-                Ok(_) => Some(ActorError::LastServer),
-                Err(err) => Some(err),
-            };
-            let outcome: ResponseFuture<Result<String, ActorError>> = match refusal {
-                Some(err) => {
+            let outcome: ResponseFuture<Result<String, ActorError>> = match removed {
+                Err(err) => {
                     actor.spawned.push(chosen);
                     Box::pin(async move { Err(err) })
                 }
-                None => {
+                Ok(()) => {
                     actor.ports_in_use.retain(|&p| p != chosen.port);
                     log::info!("destroying {}", chosen.url);
                     let url = chosen.url;
@@ -266,17 +241,10 @@ impl Handler<DeregisterAll> for ServerRegistry {
         if let Some(heartbeat) = self.heartbeat.take() {
             ctx.cancel_future(heartbeat);
         }
+        // Spawns still registering included.
         let own = self.settings.own_url.iter().cloned();
         let urls = self.ports_in_use.iter().map(|&p| self.url_of(p)).chain(own);
-        let members: Vec<String> = urls.map(|url| self.member(&url)).collect();
-        if members.is_empty() {
-            return Box::pin(async { Ok(()) });
-        }
-        // Sent on the connection that carried the renewals and registrations, so it lands
-        // after any of them still under way.
-        let command = scripts::deregister(self.redis.keys(), &members);
-        let redis = self.redis.clone();
-        Box::pin(async move { redis.command::<i64>(command).await.map(drop) })
+        Box::pin(self.registrations.deregister(urls))
     }
 }
 
@@ -296,10 +264,9 @@ impl Handler<ListServers> for ServerRegistry {
     type Result = ResponseFuture<Result<Vec<String>, ActorError>>;
 
     fn handle(&mut self, _: ListServers, _: &mut Context<Self>) -> Self::Result {
-        let command = scripts::live(self.redis.keys());
-        let redis = self.redis.clone();
+        let redis = self.registrations.redis().clone();
         Box::pin(async move {
-            let members: Vec<String> = redis.command(command).await?;
+            let members = live_members(&redis).await?;
             let urls = member::urls(&members, |_| {});
             Ok(urls.into_iter().map(str::to_owned).collect())
         })
