@@ -1,12 +1,10 @@
 //! `ADMIN_TOKEN`: the routes that change the fleet need it; `/listservers` does not.
 
+use crate::helpers::{free_ports, unique_prefix, Reply, TestApp, TestRedis};
 use awc::http::Method;
 use serde_json::json;
 use switchyard::config::Config;
 use switchyard::routes::admin::AdminToken;
-
-use crate::helpers::{free_ports, spawn_with_redis, Reply, TestApp};
-use crate::redis_server::{unique_prefix, TestRedis};
 
 const TOKEN: &str = "t0ken-for-the-admin-tests";
 
@@ -41,7 +39,10 @@ fn assert_refused(reply: &Reply) {
 #[actix_rt::test]
 async fn spawn_and_destroy_need_the_token_and_change_nothing_without_it() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("admin"), with_token);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("admin"))
+        .config(with_token)
+        .start();
     let good = format!("Bearer {TOKEN}");
     let wrong = format!("Bearer {TOKEN}x");
     let refusals = [

@@ -2,17 +2,17 @@
 
 use std::time::{Duration, Instant};
 
+use crate::helpers::{unique_prefix, TestApp, TestRedis};
 use serde_json::json;
-
-use crate::helpers::spawn_with_redis;
-use crate::redis_server::{unique_prefix, TestRedis};
 
 const MESSAGE: &str = "this message will self-destruct in 10 seconds";
 
 #[actix_rt::test]
 async fn get_before_set_is_404() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("get404"), |_| {});
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("get404"))
+        .start();
     let reply = app.get("/get").await;
     assert_eq!(reply.status, 404);
     let expected = json!({"msg": "error", "error": "no message: it has expired or was never set"});
@@ -23,7 +23,7 @@ async fn get_before_set_is_404() {
 async fn set_stores_the_message_with_a_ten_second_expiry() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("set");
-    let app = spawn_with_redis(&redis.url(), &prefix, |_| {});
+    let app = TestApp::builder().redis(&redis.url(), &prefix).start();
 
     let set = app.get("/set").await;
     assert_eq!(set.status, 200);
@@ -43,9 +43,12 @@ async fn set_stores_the_message_with_a_ten_second_expiry() {
 #[actix_rt::test]
 async fn the_message_expires() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("expiry"), |config| {
-        config.cache_ttl = Duration::from_secs(1);
-    });
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("expiry"))
+        .config(|config| {
+            config.cache_ttl = Duration::from_secs(1);
+        })
+        .start();
     let set = app.get("/set").await;
     assert_eq!(
         set.json()["message"],
@@ -65,9 +68,11 @@ async fn the_message_expires() {
 async fn instances_sharing_a_prefix_share_the_message_and_others_do_not() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("shared");
-    let first = spawn_with_redis(&redis.url(), &prefix, |_| {});
-    let second = spawn_with_redis(&redis.url(), &prefix, |_| {});
-    let other = spawn_with_redis(&redis.url(), &unique_prefix("other"), |_| {});
+    let first = TestApp::builder().redis(&redis.url(), &prefix).start();
+    let second = TestApp::builder().redis(&redis.url(), &prefix).start();
+    let other = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("other"))
+        .start();
 
     assert_eq!(first.get("/set").await.status, 200);
     assert_eq!(second.get("/get").await.text(), MESSAGE);

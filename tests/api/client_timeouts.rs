@@ -6,13 +6,11 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::helpers::{form_encode, TestApp};
 use actix_rt::net::TcpStream;
 use futures_util::future::join_all;
 use serde_json::json;
-use switchyard::config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::helpers::{form_encode, spawn_process, spawn_with, test_config, TestApp};
 
 const LIMIT: Duration = Duration::from_secs(2);
 const HELLO: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -51,7 +49,9 @@ async fn trickle(addr: SocketAddr) -> Duration {
 
 #[actix_rt::test]
 async fn two_thousand_trickled_heads_are_cut_off_while_others_are_served() {
-    let app = spawn_process(&[("CLIENT_TIMEOUT_MS", "2000"), ("WORKERS", "2")]);
+    let app = TestApp::builder()
+        .envs(&[("CLIENT_TIMEOUT_MS", "2000"), ("WORKERS", "2")])
+        .start_process();
     let addr: SocketAddr = app.host_port().parse().unwrap();
     // Connected before the 2000 arrive: this measures serving, not the listen backlog.
     let client = TestApp::connect(&app.base);
@@ -79,10 +79,9 @@ async fn two_thousand_trickled_heads_are_cut_off_while_others_are_served() {
 }
 
 fn in_process(client_timeout: Duration) -> TestApp {
-    spawn_with(Config {
-        client_timeout,
-        ..test_config()
-    })
+    TestApp::builder()
+        .config(|config| config.client_timeout = client_timeout)
+        .start()
 }
 
 /// Sends `request` on a new connection and reads what comes back until the server closes it;
@@ -182,7 +181,9 @@ async fn a_whole_value_sent_slowly_but_steadily_is_stored() {
 
 #[actix_rt::test]
 async fn past_max_connections_a_new_connection_waits_until_one_closes() {
-    let app = spawn_process(&[("MAX_CONNECTIONS", "4"), ("WORKERS", "1")]);
+    let app = TestApp::builder()
+        .envs(&[("MAX_CONNECTIONS", "4"), ("WORKERS", "1")])
+        .start_process();
     let addr: SocketAddr = app.host_port().parse().unwrap();
     let mut held = Vec::new();
     for _ in 0..4 {

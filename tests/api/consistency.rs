@@ -1,8 +1,7 @@
 //! One store, whatever connection or worker thread a request arrives on.
 
+use crate::helpers::TestApp;
 use futures_util::future::join_all;
-
-use crate::helpers::{spawn_main, TestApp};
 
 /// A second handle on the same server: its own client, so its own connections.
 fn another_client(app: &TestApp) -> TestApp {
@@ -11,7 +10,7 @@ fn another_client(app: &TestApp) -> TestApp {
 
 #[actix_rt::test]
 async fn a_put_is_seen_by_the_next_get_on_any_connection() {
-    let writer = spawn_main();
+    let writer = TestApp::builder().start();
     let readers: Vec<_> = (0..4).map(|_| another_client(&writer)).collect();
     for round in 0..50 {
         let value = format!("v{round}");
@@ -24,7 +23,7 @@ async fn a_put_is_seen_by_the_next_get_on_any_connection() {
 
 #[actix_rt::test]
 async fn concurrent_puts_to_one_key_end_in_one_agreed_value() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     let writers: Vec<_> = (0..32).map(|_| another_client(&app)).collect();
     let puts = writers
         .iter()

@@ -4,11 +4,10 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use crate::helpers::{free_ports, TestApp};
 use awc::http::Method;
 use serde_json::json;
 use switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES;
-
-use crate::helpers::{free_ports, spawn_forwarder, spawn_process, TestApp};
 
 /// What a forwarder must answer, in each dialect, when it cannot reach the main.
 async fn assert_unavailable(forwarder: &TestApp) {
@@ -36,8 +35,10 @@ async fn assert_unavailable(forwarder: &TestApp) {
 
 #[actix_rt::test]
 async fn a_forwarder_relays_every_request_to_the_main() {
-    let main = spawn_process(&[]);
-    let forwarder = spawn_process(&[("MAINIP", main.host_port())]);
+    let main = TestApp::builder().start_process();
+    let forwarder = TestApp::builder()
+        .envs(&[("MAINIP", main.host_port())])
+        .start_process();
 
     let created = forwarder.put_val("/kvs/foo", "bart").await;
     assert_eq!(created.status, 201);
@@ -69,8 +70,10 @@ async fn a_forwarder_relays_every_request_to_the_main() {
 
 #[actix_rt::test]
 async fn a_forwarder_relays_the_largest_value_whole() {
-    let main = spawn_process(&[]);
-    let forwarder = spawn_process(&[("MAINIP", main.host_port()), ("ISMAIN", "False")]);
+    let main = TestApp::builder().start_process();
+    let forwarder = TestApp::builder()
+        .envs(&[("MAINIP", main.host_port()), ("ISMAIN", "False")])
+        .start_process();
     let largest: String = "\"é\n".repeat(MAX_VALUE_BYTES / 4);
     assert_eq!(forwarder.put_val("/kvs/big", &largest).await.status, 201);
     assert_eq!(main.stored("big").await.as_deref(), Some(largest.as_str()));
@@ -82,8 +85,10 @@ async fn a_forwarder_relays_the_largest_value_whole() {
 
 #[actix_rt::test]
 async fn a_forwarder_refuses_bad_input_like_the_main() {
-    let main = spawn_process(&[]);
-    let forwarder = spawn_process(&[("MAINIP", main.host_port())]);
+    let main = TestApp::builder().start_process();
+    let forwarder = TestApp::builder()
+        .envs(&[("MAINIP", main.host_port())])
+        .start_process();
     main.put_val("/kvs/foo", "old").await;
 
     let bad_key = forwarder.put_val("/kvs/a-b", "v").await;
@@ -111,7 +116,9 @@ async fn a_refused_main_is_unavailable() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let forwarder = spawn_forwarder(&closed_port.to_string());
+    let forwarder = TestApp::builder()
+        .forwarding_to(&closed_port.to_string())
+        .start();
     assert_unavailable(&forwarder).await;
 }
 
@@ -119,22 +126,26 @@ async fn a_refused_main_is_unavailable() {
 async fn a_silent_main_is_unavailable_within_the_deadline() {
     // The kernel completes connections into the backlog; nothing ever reads or answers.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let forwarder = spawn_forwarder(&silent.local_addr().unwrap().to_string());
+    let forwarder = TestApp::builder()
+        .forwarding_to(&silent.local_addr().unwrap().to_string())
+        .start();
     assert_unavailable(&forwarder).await;
 }
 
 #[actix_rt::test]
 async fn forwarders_recover_when_the_main_comes_back() {
-    let mut main = spawn_process(&[]);
+    let mut main = TestApp::builder().start_process();
     let main_addr = main.host_port().to_owned();
-    let forwarder = spawn_process(&[("MAINIP", &main_addr)]);
+    let forwarder = TestApp::builder()
+        .envs(&[("MAINIP", &main_addr)])
+        .start_process();
     assert_eq!(forwarder.put_val("/kvs/foo", "bart").await.status, 201);
 
     main.kill();
     assert_unavailable(&forwarder).await;
 
     let port = main_addr.rsplit(':').next().unwrap();
-    let main = spawn_process(&[("PORT", port)]);
+    let main = TestApp::builder().envs(&[("PORT", port)]).start_process();
     // The store lived in the old main's memory: the key is gone, and the forwarder says so.
     assert_eq!(forwarder.get("/kvs/foo").await.status, 404);
     assert_eq!(forwarder.put_val("/kvs/foo", "back").await.status, 201);
@@ -143,9 +154,13 @@ async fn forwarders_recover_when_the_main_comes_back() {
 
 #[actix_rt::test]
 async fn a_stopped_forwarder_does_not_affect_the_others() {
-    let main = spawn_process(&[]);
-    let mut first = spawn_process(&[("MAINIP", main.host_port())]);
-    let second = spawn_process(&[("MAINIP", main.host_port())]);
+    let main = TestApp::builder().start_process();
+    let mut first = TestApp::builder()
+        .envs(&[("MAINIP", main.host_port())])
+        .start_process();
+    let second = TestApp::builder()
+        .envs(&[("MAINIP", main.host_port())])
+        .start_process();
     assert_eq!(first.put_val("/kvs/foo", "one").await.status, 201);
 
     first.kill();
@@ -159,7 +174,9 @@ async fn a_forwarder_pointed_at_a_forwarder_answers_unavailable_at_once() {
     // Pointed at itself: every relayed request would come back to be relayed again.
     let port = free_ports(1).start().to_string();
     let own = format!("127.0.0.1:{port}");
-    let looped = spawn_process(&[("PORT", &port), ("MAINIP", &own)]);
+    let looped = TestApp::builder()
+        .envs(&[("PORT", &port), ("MAINIP", &own)])
+        .start_process();
 
     let started = Instant::now();
     assert_unavailable(&looped).await;

@@ -2,78 +2,11 @@
 
 use std::collections::HashSet;
 
-use awc::http::Method;
+use crate::helpers::{
+    form, jpeg, meow_raw, unique_prefix, upload, upload_body, TestApp, TestRedis, BOUNDARY, PNG,
+};
 use futures_util::future::join_all;
 use serde_json::json;
-
-use crate::helpers::{raw_request, spawn_with_redis, Reply, TestApp};
-use crate::redis_server::{unique_prefix, TestRedis};
-
-pub const BOUNDARY: &str = "switchyard-test-boundary";
-
-/// A 1x1 PNG.
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\
-\0\0\0\rIDATx\xdac\xfc\xff\x9f\xa1\x1e\0\x07\x82\x02\x7f=\xc8H\xef\0\0\0\0IEND\xaeB`\x82";
-
-/// A JPEG's first bytes, then `tag`, so each test image is distinct.
-pub fn jpeg(tag: &str) -> Vec<u8> {
-    let mut bytes = b"\xFF\xD8\xFF\xE0\0\x10JFIF\0".to_vec();
-    bytes.extend_from_slice(tag.as_bytes());
-    bytes
-}
-
-/// A multipart/form-data body with the files given as (field name, declared type, bytes).
-pub fn form(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, declared, bytes) in files {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; \
-                 filename=\"upload\"\r\nContent-Type: {declared}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
-async fn upload_body(app: &TestApp, content_type: &str, body: Vec<u8>) -> Reply {
-    app.send(
-        Method::POST,
-        "/upload",
-        &[("content-type", content_type)],
-        body,
-    )
-    .await
-}
-
-pub async fn upload(app: &TestApp, files: &[(&str, &str, &[u8])]) -> Reply {
-    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
-    upload_body(app, &content_type, form(files)).await
-}
-
-/// An upload to `base` of which half the body is sent; the other half is returned.
-pub fn half_an_upload(base: &str) -> (std::net::TcpStream, Vec<u8>) {
-    let mut body = form(&[("image", "image/jpeg", &jpeg(base))]);
-    let head = format!(
-        "POST /upload HTTP/1.1\r\nHost: switchyard\r\nConnection: close\r\n\
-         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let rest = body.split_off(body.len() / 2);
-    let mut request = head.into_bytes();
-    request.extend_from_slice(&body);
-    (raw_request(base, &request), rest)
-}
-
-pub async fn meow_raw(app: &TestApp) -> Reply {
-    app.send(Method::GET, "/meow", &[("accept", "image/*")], Vec::new())
-        .await
-}
 
 struct Setup {
     redis: TestRedis,
@@ -85,9 +18,12 @@ impl Setup {
     fn new(test: &str, image_max_bytes: usize) -> Self {
         let redis = TestRedis::start();
         let prefix = unique_prefix(test);
-        let app = spawn_with_redis(&redis.url(), &prefix, |config| {
-            config.image_max_bytes = image_max_bytes;
-        });
+        let app = TestApp::builder()
+            .redis(&redis.url(), &prefix)
+            .config(|config| {
+                config.image_max_bytes = image_max_bytes;
+            })
+            .start();
         Self {
             queue_key: format!("{prefix}images"),
             redis,

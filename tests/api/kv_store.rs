@@ -1,14 +1,13 @@
 //! `/kv-store/<key>`: the older dialect over the same store.
 
+use crate::helpers::TestApp;
 use awc::http::Method;
 use serde_json::json;
 use switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES;
 
-use crate::helpers::spawn_main;
-
 #[actix_rt::test]
 async fn put_get_delete_cycle() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
 
     let created = app.put_val("/kv-store/foo", "bart").await;
     assert_eq!(created.status, 201);
@@ -44,7 +43,7 @@ async fn put_get_delete_cycle() {
 
 #[actix_rt::test]
 async fn both_dialects_share_one_store() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     assert_eq!(app.put_val("/kvs/shared", "one").await.status, 201);
     let replaced = app.put_val("/kv-store/shared", "two").await;
     assert_eq!(replaced.json()["replaced"], "True");
@@ -55,7 +54,7 @@ async fn both_dialects_share_one_store() {
 
 #[actix_rt::test]
 async fn a_200_character_key_is_valid_and_201_is_not() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     let longest = format!("/kv-store/{}", "k".repeat(200));
     assert_eq!(app.put_val(&longest, "v").await.status, 201);
     assert_eq!(app.get(&longest).await.status, 200);
@@ -70,7 +69,7 @@ async fn a_200_character_key_is_valid_and_201_is_not() {
 
 #[actix_rt::test]
 async fn invalid_keys_are_403() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     let too_long = format!("/kv-store/{}", "k".repeat(201));
     let far_too_long = format!("/kv-store/{}", "k".repeat(251));
     let paths = ["/kv-store/a-b", "/kv-store/", &too_long, &far_too_long];
@@ -90,7 +89,7 @@ async fn invalid_keys_are_403() {
 
 #[actix_rt::test]
 async fn bad_values_and_bodies_change_nothing() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     app.put_val("/kv-store/foo", "old").await;
 
     let missing = app

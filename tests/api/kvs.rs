@@ -1,14 +1,13 @@
 //! `/kvs/<key>`: every row of the API table and every bad-input rule.
 
+use crate::helpers::{form_encode, TestApp};
 use awc::http::Method;
 use serde_json::json;
 use switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES;
 
-use crate::helpers::{form_encode, spawn_main};
-
 #[actix_rt::test]
 async fn home_page_says_hello() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     let reply = app.get("/").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text(), "hello world");
@@ -16,7 +15,7 @@ async fn home_page_says_hello() {
 
 #[actix_rt::test]
 async fn put_get_delete_cycle() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
 
     let created = app.put_val("/kvs/foo", "bart").await;
     assert_eq!(created.status, 201);
@@ -48,7 +47,7 @@ async fn put_get_delete_cycle() {
 
 #[actix_rt::test]
 async fn missing_key_is_404_for_get_and_delete() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     for reply in [
         app.get("/kvs/nobody").await,
         app.delete("/kvs/nobody").await,
@@ -63,7 +62,7 @@ async fn missing_key_is_404_for_get_and_delete() {
 
 #[actix_rt::test]
 async fn keys_are_case_sensitive() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     app.put_val("/kvs/Foo", "upper").await;
     app.put_val("/kvs/foo", "lower").await;
     assert_eq!(app.stored("Foo").await.as_deref(), Some("upper"));
@@ -72,7 +71,7 @@ async fn keys_are_case_sensitive() {
 
 #[actix_rt::test]
 async fn a_250_character_key_is_valid_and_251_is_too_long() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     let longest = "k".repeat(250);
     assert_eq!(
         app.put_val(&format!("/kvs/{longest}"), "v").await.status,
@@ -93,7 +92,7 @@ async fn a_250_character_key_is_valid_and_251_is_too_long() {
 
 #[actix_rt::test]
 async fn keys_outside_the_charset_are_refused_by_every_method() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     for path in [
         "/kvs/a-b",
         "/kvs/a.b",
@@ -116,7 +115,7 @@ async fn keys_outside_the_charset_are_refused_by_every_method() {
 
 #[actix_rt::test]
 async fn a_missing_or_empty_value_changes_nothing() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     app.put_val("/kvs/foo", "old").await;
     for form in ["", "val=", "other=1", "val"] {
         let reply = app.request(Method::PUT, "/kvs/foo", Some(form)).await;
@@ -141,7 +140,7 @@ async fn a_missing_or_empty_value_changes_nothing() {
 
 #[actix_rt::test]
 async fn the_largest_value_fully_percent_encoded_is_stored_whole() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     // Every character encodes to three bytes: 4.5 MB on the wire for 1.5 MiB stored.
     let largest = "~".repeat(MAX_VALUE_BYTES);
     let reply = app.put_val("/kvs/big", &largest).await;
@@ -151,7 +150,7 @@ async fn the_largest_value_fully_percent_encoded_is_stored_whole() {
 
 #[actix_rt::test]
 async fn a_value_over_the_limit_is_413_and_changes_nothing() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     app.put_val("/kvs/foo", "old").await;
     for raw in [
         "v".repeat(MAX_VALUE_BYTES + 1),
@@ -173,7 +172,7 @@ async fn a_value_over_the_limit_is_413_and_changes_nothing() {
 
 #[actix_rt::test]
 async fn a_malformed_body_is_400_and_changes_nothing() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     app.put_val("/kvs/foo", "old").await;
     for form in ["val=%ZZ", "val=%4", "val=%FF%FE", "val=1&val=2"] {
         let reply = app.request(Method::PUT, "/kvs/foo", Some(form)).await;
@@ -188,7 +187,7 @@ async fn a_malformed_body_is_400_and_changes_nothing() {
 
 #[actix_rt::test]
 async fn a_body_that_is_not_a_form_is_malformed() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     let reply = awc::Client::new()
         .put(format!("{}/kvs/foo", app.base))
         .content_type("application/json")
@@ -201,7 +200,7 @@ async fn a_body_that_is_not_a_form_is_malformed() {
 
 #[actix_rt::test]
 async fn a_wrong_method_is_405_and_changes_nothing() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     app.put_val("/kvs/foo", "old").await;
     for method in [Method::POST, Method::PATCH] {
         let reply = app.request(method, "/kvs/foo", Some("val=new")).await;
@@ -216,7 +215,7 @@ async fn a_wrong_method_is_405_and_changes_nothing() {
 
 #[actix_rt::test]
 async fn values_keep_every_character() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     let text = "a b&c=d+e%f\n\"quoted\" é ✓ {json}";
     assert_eq!(app.put_val("/kvs/odd", text).await.status, 201);
     assert_eq!(app.stored("odd").await.as_deref(), Some(text));
@@ -228,7 +227,7 @@ async fn values_keep_every_character() {
 
 #[actix_rt::test]
 async fn unknown_paths_are_a_json_404() {
-    let app = spawn_main();
+    let app = TestApp::builder().start();
     let reply = app.get("/nowhere").await;
     assert_eq!(reply.status, 404);
     assert_eq!(

@@ -18,7 +18,6 @@ mod proxy;
 mod proxy_hostile;
 mod recent;
 mod redis_outage;
-mod redis_server;
 mod registry;
 mod shutdown;
 mod store_limit;

@@ -5,14 +5,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::helpers::{
+    free_ports, raw_backend, raw_request, spawn, unique_prefix, until, TestApp, TestRedis,
+};
 use awc::http::Method;
 use futures_util::future::join_all;
 use serde_json::json;
 use switchyard::config::Config;
-
-use crate::helpers::{free_ports, raw_request, spawn_process_on_redis, spawn_with_redis, TestApp};
-use crate::redis_server::{unique_prefix, TestRedis};
-use crate::registry::spawn;
 
 fn proxy_config(config: &mut Config) {
     config.proxy_port = Some(0);
@@ -21,8 +20,8 @@ fn proxy_config(config: &mut Config) {
 
 /// Waits until the proxy has sent requests to `count` different servers in a row.
 async fn until_proxy_knows(proxy: &TestApp, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let what = format!("the proxy learns {count} servers");
+    until(Duration::from_secs(5), &what, || async {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..count {
             let reply = proxy.get("/").await;
@@ -30,15 +29,9 @@ async fn until_proxy_knows(proxy: &TestApp, count: usize) {
                 seen.insert(reply.served_by);
             }
         }
-        if seen.len() == count {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the proxy did not learn {count} servers"
-        );
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+        (seen.len() == count).then_some(())
+    })
+    .await;
 }
 
 async fn served_counts(proxy: &TestApp, requests: usize) -> HashMap<String, usize> {
@@ -52,7 +45,10 @@ async fn served_counts(proxy: &TestApp, requests: usize) -> HashMap<String, usiz
 #[actix_rt::test]
 async fn thirty_gets_over_three_servers_are_ten_each() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("rr"), proxy_config);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("rr"))
+        .config(proxy_config)
+        .start();
     for _ in 0..3 {
         spawn(&app).await;
     }
@@ -67,7 +63,10 @@ async fn thirty_gets_over_three_servers_are_ten_each() {
 async fn the_proxy_passes_method_body_query_and_answer_through() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("passthrough");
-    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     spawn(&app).await;
     let proxy = app.proxy();
     until_proxy_knows(&proxy, 1).await;
@@ -99,7 +98,10 @@ async fn the_proxy_passes_method_body_query_and_answer_through() {
 #[actix_rt::test]
 async fn destroying_a_server_under_load_fails_no_request() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("drain"), proxy_config);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("drain"))
+        .config(proxy_config)
+        .start();
     for _ in 0..3 {
         spawn(&app).await;
     }
@@ -152,10 +154,13 @@ async fn destroying_a_server_under_load_fails_no_request() {
 async fn a_killed_server_costs_no_get_and_drops_out_of_the_list() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("killed");
-    let app = spawn_with_redis(&redis.url(), &prefix, |config| {
-        proxy_config(config);
-        config.heartbeat = Duration::from_millis(200);
-    });
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(|config| {
+            proxy_config(config);
+            config.heartbeat = Duration::from_millis(200);
+        })
+        .start();
     let survivor = spawn(&app).await;
     // Another instance that registers itself, then dies without a word.
     let port = free_ports(1).start().to_string();
@@ -165,7 +170,10 @@ async fn a_killed_server_costs_no_get_and_drops_out_of_the_list() {
         ("REGISTER_URL", &url),
         ("HEARTBEAT_MS", "200"),
     ];
-    let mut doomed = spawn_process_on_redis(&redis.url(), &prefix, &env);
+    let mut doomed = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&env)
+        .start_process();
     let proxy = app.proxy();
     until_proxy_knows(&proxy, 2).await;
 
@@ -190,8 +198,14 @@ async fn a_killed_server_costs_no_get_and_drops_out_of_the_list() {
 async fn a_spawn_reaches_another_instances_proxy_within_a_second() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("reach");
-    let spawner = spawn_with_redis(&redis.url(), &prefix, proxy_config);
-    let other = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let spawner = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
+    let other = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     spawn(&spawner).await;
     let proxy = other.proxy();
     until_proxy_knows(&proxy, 1).await;
@@ -212,8 +226,14 @@ async fn a_spawn_reaches_another_instances_proxy_within_a_second() {
 async fn two_proxies_on_one_registry_spread_evenly() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("two");
-    let first = spawn_with_redis(&redis.url(), &prefix, proxy_config);
-    let second = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let first = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
+    let second = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     for _ in 0..3 {
         spawn(&first).await;
     }
@@ -236,15 +256,22 @@ async fn two_proxies_on_one_registry_spread_evenly() {
 async fn no_server_is_503_and_only_failing_servers_are_502() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("empty");
-    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     let proxy = app.proxy();
-    actix_rt::time::sleep(Duration::from_millis(400)).await;
-    let none = proxy.get("/").await;
-    assert_eq!(none.status, 503);
-    assert_eq!(
-        none.json(),
-        json!({"msg": "error", "error": "no server is registered"})
-    );
+    // Until the proxy has read the (empty) registry, it answers that it does not know it yet.
+    let no_server = json!({"msg": "error", "error": "no server is registered"});
+    until(
+        Duration::from_secs(2),
+        "503 no server is registered",
+        || async {
+            let reply = proxy.get("/").await;
+            (reply.status == 503 && reply.json() == no_server).then_some(())
+        },
+    )
+    .await;
 
     // A registration whose server is gone: nothing listens on its port.
     let closed = free_ports(1).start().to_string();
@@ -271,7 +298,10 @@ async fn no_server_is_503_and_only_failing_servers_are_502() {
 async fn with_redis_down_the_proxy_serves_from_the_last_list_and_catches_up() {
     let mut redis = TestRedis::start();
     let prefix = unique_prefix("redisdown");
-    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     spawn(&app).await;
     let proxy = app.proxy();
     until_proxy_knows(&proxy, 1).await;
@@ -281,7 +311,10 @@ async fn with_redis_down_the_proxy_serves_from_the_last_list_and_catches_up() {
     assert_eq!(proxy.get("/").await.text(), "hello world");
 
     // A proxy that never read the list has nothing to go on.
-    let late = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let late = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     let reply = late.proxy().get("/").await;
     assert_eq!(reply.status, 503);
     assert_eq!(
@@ -297,34 +330,14 @@ async fn with_redis_down_the_proxy_serves_from_the_last_list_and_catches_up() {
     until_proxy_knows(&late.proxy(), 2).await;
 }
 
-/// A backend for one connection: it reads a request head and hands it, lower-cased, and the
-/// connection to `answer`. Its URL is registered directly in the registry, never lapsing.
-pub async fn raw_backend(
-    redis: &TestRedis,
-    prefix: &str,
-    answer: impl FnOnce(String, &mut TcpStream) + Send + 'static,
-) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
-            head.push(byte[0]);
-        }
-        answer(String::from_utf8_lossy(&head).to_lowercase(), &mut stream);
-    });
-    let key = format!("{prefix}servers");
-    redis.cli(&["ZADD", &key, "99999999999999", &url]);
-    actix_rt::time::sleep(Duration::from_millis(400)).await;
-}
-
 #[actix_rt::test]
 async fn hop_by_hop_headers_stay_behind_and_x_forwarded_for_is_added() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("headers");
-    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     let (heads, received) = std::sync::mpsc::channel();
     raw_backend(&redis, &prefix, move |head, stream| {
         heads.send(head).unwrap();
@@ -371,10 +384,13 @@ async fn hop_by_hop_headers_stay_behind_and_x_forwarded_for_is_added() {
 async fn a_body_that_stalls_is_cut_off_after_the_proxy_timeout() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("stall");
-    let app = spawn_with_redis(&redis.url(), &prefix, |config| {
-        proxy_config(config);
-        config.proxy_timeout = Duration::from_millis(300);
-    });
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(|config| {
+            proxy_config(config);
+            config.proxy_timeout = Duration::from_millis(300);
+        })
+        .start();
     // An answer of 100 bytes of which 10 come, then nothing.
     raw_backend(&redis, &prefix, |_, stream| {
         let start = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";

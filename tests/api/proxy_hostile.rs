@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::helpers::{
+    form, free_ports, jpeg, raw_request, refusing_port, spawn, unique_prefix, until, TestApp,
+    TestRedis, BOUNDARY,
+};
 use awc::http::Method;
 use serde_json::json;
 use switchyard::config::Config;
-
-use crate::helpers::{free_ports, raw_request, spawn_process_on_redis, spawn_with_redis, TestApp};
-use crate::images::{form, jpeg, BOUNDARY};
-use crate::redis_server::{unique_prefix, TestRedis};
-use crate::registry::spawn;
 
 fn proxy_config(config: &mut Config) {
     config.proxy_port = Some(0);
@@ -62,16 +61,6 @@ fn answer_every_request(mut stream: TcpStream, size: usize, answering: &AtomicUs
     }
 }
 
-/// A loopback port that refuses connections and that no one else can take: bound, not
-/// listening. `listen` on the socket brings a server there later.
-fn refusing_port() -> (socket2::Socket, u16) {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    socket.bind(&any.into()).unwrap();
-    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
-    (socket, port)
-}
-
 /// A client that asks and never reads, with a receive buffer as small as the system allows,
 /// so the answer stalls at once.
 fn non_reader(proxy: SocketAddr) -> TcpStream {
@@ -91,13 +80,16 @@ async fn clients_that_never_read_do_not_starve_the_others() {
     const ANSWER: usize = 16 << 20;
     let redis = TestRedis::start();
     let prefix = unique_prefix("non-readers");
-    let app = spawn_with_redis(&redis.url(), &prefix, |config| {
-        proxy_config(config);
-        config.workers = Some(WORKERS);
-        // The stalled clients hold their connections this long: a request starved by them
-        // would wait as long.
-        config.client_timeout = Duration::from_secs(30);
-    });
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(|config| {
+            proxy_config(config);
+            config.workers = Some(WORKERS);
+            // The stalled clients hold their connections this long: a request starved by them
+            // would wait as long.
+            config.client_timeout = Duration::from_secs(30);
+        })
+        .start();
     let answering = big_answer_backend(&redis, &prefix, ANSWER);
     let proxy = app.proxy();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -142,16 +134,16 @@ fn register(redis: &TestRedis, prefix: &str, url: &str) {
 
 /// Waits until the proxy answers `GET /` with 200 `count` times in a row.
 async fn until_served(proxy: &TestApp, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut in_a_row = 0;
-    while in_a_row < count {
-        in_a_row = if proxy.get("/").await.status == 200 {
-            in_a_row + 1
-        } else {
-            0
-        };
-        assert!(Instant::now() < deadline, "the proxy never served");
-    }
+    let what = format!("{count} requests served in a row");
+    until(Duration::from_secs(5), &what, || async {
+        for _ in 0..count {
+            if proxy.get("/").await.status != 200 {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
 }
 
 /// Whether anything connected to `listener` (which must not block).
@@ -177,7 +169,10 @@ fn json_body(answer: &str) -> serde_json::Value {
 async fn a_target_that_is_not_a_path_goes_to_no_server() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("targets");
-    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     // A backend on its own loopback address, and a listener on port 80 of that address: where
     // `GET *` used to go.
     let host = format!(
@@ -247,7 +242,10 @@ async fn malformed_registry_entries_are_never_connected_to_and_warned_about_once
         register(&redis, &prefix, entry);
     }
     let proxy_port = free_ports(1).start().to_string();
-    let app = spawn_process_on_redis(&redis.url(), &prefix, &[("PROXY_PORT", &proxy_port)]);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[("PROXY_PORT", &proxy_port)])
+        .start_process();
     let served = spawn(&app).await;
     let proxy = app.proxy();
     until_served(&proxy, 10).await;
@@ -285,7 +283,10 @@ async fn a_clients_own_fault_is_its_4xx_and_pauses_no_server() {
         ("PROXY_PORT", proxy_port.as_str()),
         ("CLIENT_TIMEOUT_MS", "500"),
     ];
-    let app = spawn_process_on_redis(&redis.url(), &prefix, &env);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&env)
+        .start_process();
     spawn(&app).await;
     spawn(&app).await;
     let proxy = app.proxy();
@@ -333,7 +334,10 @@ async fn a_clients_own_fault_is_its_4xx_and_pauses_no_server() {
 async fn any_request_is_retried_when_no_connection_could_be_made() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("connect-retry");
-    let app = spawn_with_redis(&redis.url(), &prefix, proxy_config);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(proxy_config)
+        .start();
     spawn(&app).await;
     // Two registrations whose servers are gone: their ports refuse connections.
     let gone = [refusing_port(), refusing_port()];
@@ -357,7 +361,10 @@ async fn a_failing_server_is_logged_when_it_starts_failing_and_when_it_answers_a
     let redis = TestRedis::start();
     let prefix = unique_prefix("failing-log");
     let proxy_port = free_ports(1).start().to_string();
-    let app = spawn_process_on_redis(&redis.url(), &prefix, &[("PROXY_PORT", &proxy_port)]);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[("PROXY_PORT", &proxy_port)])
+        .start_process();
     spawn(&app).await;
     let (gone, port) = refusing_port();
     let gone_url = format!("http://127.0.0.1:{port}");

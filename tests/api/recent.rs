@@ -4,10 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
+use crate::helpers::{unique_prefix, TestApp, TestRedis};
 use switchyard::config::Role;
-
-use crate::helpers::{spawn_with_redis, TestApp};
-use crate::redis_server::{unique_prefix, TestRedis};
 
 /// Recording is fire and forget: waits until `/recent` starts with `newest`.
 async fn recent_once_recorded(app: &TestApp, newest: &str) -> Json {
@@ -28,7 +26,7 @@ async fn recent_once_recorded(app: &TestApp, newest: &str) -> Json {
 async fn the_five_latest_visits_newest_first() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("recent");
-    let app = spawn_with_redis(&redis.url(), &prefix, |_| {});
+    let app = TestApp::builder().redis(&redis.url(), &prefix).start();
 
     app.get("/").await;
     app.put_val("/kvs/foo", "bar").await;
@@ -55,7 +53,10 @@ async fn the_five_latest_visits_newest_first() {
 async fn recent_size_caps_the_list_in_redis() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("cap");
-    let app = spawn_with_redis(&redis.url(), &prefix, |config| config.recent_size = 2);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(|config| config.recent_size = 2)
+        .start();
     for i in 0..20 {
         app.get(&format!("/page{i}")).await;
     }
@@ -68,11 +69,14 @@ async fn recent_size_caps_the_list_in_redis() {
 async fn a_forwarded_request_is_recorded_once() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("forwarded");
-    let main = spawn_with_redis(&redis.url(), &prefix, |_| {});
+    let main = TestApp::builder().redis(&redis.url(), &prefix).start();
     let main_addr = main.host_port().to_owned();
-    let forwarder = spawn_with_redis(&redis.url(), &prefix, |config| {
-        config.role = Role::Forwarder { main: main_addr };
-    });
+    let forwarder = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(|config| {
+            config.role = Role::Forwarder { main: main_addr };
+        })
+        .start();
 
     assert_eq!(forwarder.put_val("/kvs/relayed", "v").await.status, 201);
     recent_once_recorded(&main, "PUT /kvs/relayed").await;

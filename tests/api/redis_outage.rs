@@ -4,11 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::helpers::{jpeg, unique_prefix, upload, TestApp, TestRedis};
 use futures_util::future::join_all;
-
-use crate::helpers::{spawn_process_on_redis, spawn_with_redis, TestApp};
-use crate::images::upload;
-use crate::redis_server::{unique_prefix, TestRedis};
 
 async fn assert_redis_unavailable(app: &TestApp, path: &str) {
     let started = Instant::now();
@@ -27,7 +24,9 @@ async fn assert_redis_unavailable(app: &TestApp, path: &str) {
 #[actix_rt::test]
 async fn an_outage_fails_fast_spares_the_store_and_heals_without_restart() {
     let mut redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("outage"), |_| {});
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("outage"))
+        .start();
     assert_eq!(app.get("/set").await.status, 200);
 
     redis.stop();
@@ -47,7 +46,9 @@ async fn an_outage_fails_fast_spares_the_store_and_heals_without_restart() {
 async fn switchyard_starts_while_redis_is_down() {
     let mut redis = TestRedis::start();
     redis.stop();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("late"), |_| {});
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("late"))
+        .start();
     assert_redis_unavailable(&app, "/get").await;
     assert_eq!(app.put_val("/kvs/foo", "bar").await.status, 201);
 
@@ -59,7 +60,9 @@ async fn switchyard_starts_while_redis_is_down() {
 #[actix_rt::test]
 async fn a_redis_restart_between_requests_fails_none() {
     let mut redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("restart"), |_| {});
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("restart"))
+        .start();
     assert_eq!(app.get("/set").await.status, 200);
 
     redis.stop();
@@ -74,7 +77,7 @@ async fn a_redis_restart_between_requests_fails_none() {
 
 /// A JPEG of `len` bytes.
 fn jpeg_of(len: usize) -> Vec<u8> {
-    let mut image = crate::images::jpeg("frozen");
+    let mut image = jpeg("frozen");
     image.resize(len, 0);
     image
 }
@@ -85,7 +88,10 @@ async fn a_frozen_redis_fails_every_route_in_time_bounds_memory_and_heals() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("frozen");
     let max_bytes = (IMAGE + 1024).to_string();
-    let app = spawn_process_on_redis(&redis.url(), &prefix, &[("IMAGE_MAX_BYTES", &max_bytes)]);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[("IMAGE_MAX_BYTES", &max_bytes)])
+        .start_process();
     assert_eq!(app.get("/set").await.status, 200);
     assert_eq!(
         upload(&app, &[("image", "image/jpeg", &jpeg_of(1000))])

@@ -2,26 +2,17 @@
 
 use std::collections::HashSet;
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::helpers::{free_ports, spawn, unique_prefix, until, TestApp, TestRedis};
 use serde_json::json;
 use switchyard::config::Config;
-
-use crate::helpers::{free_ports, spawn_process_on_redis, spawn_with_redis, TestApp};
-use crate::redis_server::{unique_prefix, TestRedis};
 
 fn with_ports(len: u16, max: usize) -> impl FnOnce(&mut Config) {
     move |config: &mut Config| {
         config.spawn_ports = free_ports(len);
         config.spawn_max = max;
     }
-}
-
-/// `POST /spawn`, which must succeed; the new server's URL.
-pub async fn spawn(app: &TestApp) -> String {
-    let reply = app.request(awc::http::Method::POST, "/spawn", None).await;
-    assert_eq!(reply.status, 201, "{}", reply.text());
-    reply.json()["url"].as_str().unwrap().to_owned()
 }
 
 async fn listed(app: &TestApp) -> HashSet<String> {
@@ -33,7 +24,10 @@ async fn listed(app: &TestApp) -> HashSet<String> {
 #[actix_rt::test]
 async fn spawned_servers_are_listed_and_serve_the_app() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("spawn"), with_ports(10, 16));
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("spawn"))
+        .config(with_ports(10, 16))
+        .start();
     let mut urls = HashSet::new();
     for _ in 0..3 {
         urls.insert(spawn(&app).await);
@@ -54,7 +48,10 @@ async fn spawned_servers_are_listed_and_serve_the_app() {
 #[actix_rt::test]
 async fn destroy_deregisters_and_stops_a_spawned_server() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("destroy"), with_ports(10, 16));
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("destroy"))
+        .config(with_ports(10, 16))
+        .start();
     let first = spawn(&app).await;
     let second = spawn(&app).await;
 
@@ -75,7 +72,10 @@ async fn destroy_deregisters_and_stops_a_spawned_server() {
 #[actix_rt::test]
 async fn destroy_refuses_to_empty_the_registry_or_when_nothing_was_spawned() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("refuse"), with_ports(10, 16));
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("refuse"))
+        .config(with_ports(10, 16))
+        .start();
     let nothing = app.request(awc::http::Method::POST, "/destroy", None).await;
     assert_eq!(nothing.status, 409);
     assert_eq!(
@@ -97,7 +97,10 @@ async fn destroy_refuses_to_empty_the_registry_or_when_nothing_was_spawned() {
 #[actix_rt::test]
 async fn spawn_limits() {
     let redis = TestRedis::start();
-    let app = spawn_with_redis(&redis.url(), &unique_prefix("max"), with_ports(10, 2));
+    let app = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("max"))
+        .config(with_ports(10, 2))
+        .start();
     spawn(&app).await;
     spawn(&app).await;
     let over = app.request(awc::http::Method::POST, "/spawn", None).await;
@@ -111,9 +114,12 @@ async fn spawn_limits() {
     // A range whose every port is taken by someone else.
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let full = spawn_with_redis(&redis.url(), &unique_prefix("full"), move |config| {
-        config.spawn_ports = port..=port;
-    });
+    let full = TestApp::builder()
+        .redis(&redis.url(), &unique_prefix("full"))
+        .config(move |config| {
+            config.spawn_ports = port..=port;
+        })
+        .start();
     let reply = full.request(awc::http::Method::POST, "/spawn", None).await;
     assert_eq!(reply.status, 503);
     assert_eq!(
@@ -126,8 +132,11 @@ async fn spawn_limits() {
 async fn servers_of_a_killed_instance_drop_out_within_three_heartbeats() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("lapse");
-    let mut doomed = spawn_process_on_redis(&redis.url(), &prefix, &[("HEARTBEAT_MS", "200")]);
-    let observer = spawn_with_redis(&redis.url(), &prefix, |_| {});
+    let mut doomed = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[("HEARTBEAT_MS", "200")])
+        .start_process();
+    let observer = TestApp::builder().redis(&redis.url(), &prefix).start();
     let url = spawn(&doomed).await;
     // Registered, and still renewed after its first registration would have lapsed.
     actix_rt::time::sleep(Duration::from_millis(800)).await;
@@ -135,11 +144,11 @@ async fn servers_of_a_killed_instance_drop_out_within_three_heartbeats() {
 
     doomed.kill();
     // Three heartbeats are 600 ms; the rest is slack for a loaded machine.
-    let deadline = Instant::now() + Duration::from_millis(1500);
-    while listed(&observer).await.contains(&url) {
-        assert!(Instant::now() < deadline, "{url} is still listed");
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("{url} leaves the list");
+    until(Duration::from_millis(1500), &what, || async {
+        (!listed(&observer).await.contains(&url)).then_some(())
+    })
+    .await;
 }
 
 #[actix_rt::test]
@@ -147,8 +156,11 @@ async fn an_instance_with_register_url_registers_itself_and_leaves_on_sigterm() 
     let redis = TestRedis::start();
     let prefix = unique_prefix("self");
     let own_url = "http://127.0.0.1:1";
-    let mut instance = spawn_process_on_redis(&redis.url(), &prefix, &[("REGISTER_URL", own_url)]);
-    let observer = spawn_with_redis(&redis.url(), &prefix, |_| {});
+    let mut instance = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[("REGISTER_URL", own_url)])
+        .start_process();
+    let observer = TestApp::builder().redis(&redis.url(), &prefix).start();
     let spawned = spawn(&instance).await;
     assert_eq!(
         listed(&observer).await,
@@ -173,16 +185,14 @@ async fn two_instances_registering_the_same_url_never_remove_each_others() {
         ("SPAWN_PORTS", port.as_str()),
         ("ADVERTISE_HOST", "127.0.0.9"),
     ];
-    let mut first = spawn_process_on_redis(
-        &redis.url(),
-        &prefix,
-        &[&same[..], &[("IP", "127.0.0.2")]].concat(),
-    );
-    let second = spawn_process_on_redis(
-        &redis.url(),
-        &prefix,
-        &[&same[..], &[("IP", "127.0.0.3")]].concat(),
-    );
+    let mut first = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[&same[..], &[("IP", "127.0.0.2")]].concat())
+        .start_process();
+    let second = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[&same[..], &[("IP", "127.0.0.3")]].concat())
+        .start_process();
     let url = spawn(&first).await;
     assert_eq!(spawn(&second).await, url);
     assert_eq!(listed(&second).await, HashSet::from([url.clone()]));

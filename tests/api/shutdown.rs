@@ -1,15 +1,12 @@
 //! Stopping on a signal, as `docker stop` (SIGTERM) and Ctrl-C (SIGINT) do: registrations go at
 //! once, requests in flight finish, a second signal stops at once.
 
+use crate::helpers::{
+    free_ports, half_an_upload, raw_backend, raw_request, spawn, unique_prefix, TestApp, TestRedis,
+};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-use crate::helpers::{free_ports, raw_request, spawn_process_on_redis};
-use crate::images::half_an_upload;
-use crate::proxy::raw_backend;
-use crate::redis_server::{unique_prefix, TestRedis};
-use crate::registry::spawn;
 
 /// Longer than the 300 ms after which actix-web's own signal handling stopped everything.
 const WELL_INTO_SHUTDOWN: Duration = Duration::from_secs(1);
@@ -29,7 +26,9 @@ fn answer_of(stream: &mut TcpStream) -> String {
 async fn on_sigterm_an_upload_in_flight_on_a_spawned_server_finishes() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("drain-upload");
-    let mut instance = spawn_process_on_redis(&redis.url(), &prefix, &[]);
+    let mut instance = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .start_process();
     let spawned = spawn(&instance).await;
     // The instance's own server is idle, so only the spawned server holds the shutdown up.
     let (mut upload, rest) = half_an_upload(&spawned);
@@ -51,7 +50,9 @@ async fn on_sigterm_an_upload_in_flight_on_a_spawned_server_finishes() {
 async fn a_second_signal_stops_at_once() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("second-signal");
-    let mut instance = spawn_process_on_redis(&redis.url(), &prefix, &[]);
+    let mut instance = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .start_process();
     let (mut stalled, _) = half_an_upload(&instance.base);
     actix_rt::time::sleep(UNDER_WAY).await;
 
@@ -80,11 +81,10 @@ async fn on_sigterm_the_proxy_finishes_the_requests_it_has() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("drain-proxy");
     let proxy_port = free_ports(1).start().to_string();
-    let mut instance = spawn_process_on_redis(
-        &redis.url(),
-        &prefix,
-        &[("PROXY_PORT", proxy_port.as_str())],
-    );
+    let mut instance = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[("PROXY_PORT", proxy_port.as_str())])
+        .start_process();
     raw_backend(&redis, &prefix, |_, stream| {
         std::thread::sleep(WELL_INTO_SHUTDOWN);
         let answer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow";

@@ -1,20 +1,17 @@
 //! `KVS_MAX_BYTES`: a full store refuses what would grow it, in both dialects and through a
 //! forwarder, and keeps everything it acknowledged.
 
+use crate::helpers::TestApp;
 use futures_util::future::join_all;
 use serde_json::json;
-use switchyard::config::{Config, Role};
-
-use crate::helpers::{spawn_with, test_config, TestApp};
 
 const CAP: usize = 64 * 1024;
 const VALUE_LEN: usize = 1000;
 
 fn capped_main() -> TestApp {
-    spawn_with(Config {
-        kvs_max_bytes: CAP,
-        ..test_config()
-    })
+    TestApp::builder()
+        .config(|config| config.kvs_max_bytes = CAP)
+        .start()
 }
 
 /// PUTs new keys on its own connection until the store refuses one; the keys it was given.
@@ -97,12 +94,7 @@ async fn a_full_store_still_takes_smaller_values_and_deletes() {
 async fn a_forwarder_passes_the_full_store_on() {
     let main = capped_main();
     fill(&main.base, 0).await;
-    let forwarder = spawn_with(Config {
-        role: Role::Forwarder {
-            main: main.host_port().to_owned(),
-        },
-        ..test_config()
-    });
+    let forwarder = TestApp::builder().forwarding_to(main.host_port()).start();
     let entry_value = "x".repeat(VALUE_LEN);
     let reply = forwarder.put_val("/kvs/via_forwarder", &entry_value).await;
     assert_eq!(reply.status, 507);

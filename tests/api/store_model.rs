@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 
+use crate::helpers::TestApp;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES;
-
-use crate::helpers::spawn_process;
 
 /// Two of the largest values fit, a third does not.
 const CAP: usize = 2 * MAX_VALUE_BYTES + 300;
@@ -204,7 +203,9 @@ fn value_in(answer: &mut ureq::http::Response<ureq::Body>) -> Result<String, Tes
 #[test]
 fn the_store_behaves_as_a_map_with_a_byte_cap() {
     let cap = CAP.to_string();
-    let app = spawn_process(&[("KVS_MAX_BYTES", &cap)]);
+    let app = TestApp::builder()
+        .envs(&[("KVS_MAX_BYTES", &cap)])
+        .start_process();
     let agents: Vec<ureq::Agent> = (0..CONNECTIONS).map(|_| agent()).collect();
     let config = Config {
         cases: 32,

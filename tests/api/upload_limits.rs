@@ -3,12 +3,9 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use crate::helpers::{half_an_upload, jpeg, meow_raw, unique_prefix, upload, TestApp, TestRedis};
 use futures_util::future::join_all;
 use serde_json::json;
-
-use crate::helpers::{spawn_with_redis, TestApp};
-use crate::images::{half_an_upload, jpeg, meow_raw, upload};
-use crate::redis_server::{unique_prefix, TestRedis};
 
 async fn upload_jpeg(app: &TestApp, tag: impl AsRef<str>) -> u16 {
     let image = jpeg(tag.as_ref());
@@ -19,7 +16,10 @@ async fn upload_jpeg(app: &TestApp, tag: impl AsRef<str>) -> u16 {
 async fn a_full_queue_refuses_uploads_until_meow_takes_one() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("queue-cap");
-    let app = spawn_with_redis(&redis.url(), &prefix, |c| c.image_queue_max = 3);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(|c| c.image_queue_max = 3)
+        .start();
     for i in 0..3 {
         assert_eq!(upload_jpeg(&app, format!("img{i}")).await, 201);
     }
@@ -46,8 +46,14 @@ async fn two_instances_uploading_at_once_never_pass_the_cap() {
         // Ten uploads at once per instance, all read.
         c.uploads_max = 10;
     };
-    let first = spawn_with_redis(&redis.url(), &prefix, cap);
-    let second = spawn_with_redis(&redis.url(), &prefix, cap);
+    let first = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(cap)
+        .start();
+    let second = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(cap)
+        .start();
     let clients: Vec<TestApp> = (0..20)
         .map(|i| {
             TestApp::connect(if i % 2 == 0 {
@@ -73,7 +79,10 @@ async fn two_instances_uploading_at_once_never_pass_the_cap() {
 async fn past_uploads_max_an_upload_is_refused_before_its_body_is_read() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("uploads-max");
-    let app = spawn_with_redis(&redis.url(), &prefix, |c| c.uploads_max = 2);
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .config(|c| c.uploads_max = 2)
+        .start();
     let (mut one, rest_one) = half_an_upload(&app.base);
     let (mut two, rest_two) = half_an_upload(&app.base);
 

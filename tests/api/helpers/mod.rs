@@ -1,0 +1,18 @@
+//! What the integration tests share: the one way to start switchyard ([`TestApp::builder`]),
+//! a real redis-server per test ([`TestRedis`]), requests and their answers read whole
+//! ([`Reply`]), the servers around the one under test, and polling until a deadline.
+
+mod app;
+mod fleet;
+mod images;
+mod poll;
+mod process;
+mod redis;
+mod reply;
+
+pub use app::TestApp;
+pub use fleet::{free_ports, raw_backend, refusing_port, spawn};
+pub use images::{form, half_an_upload, jpeg, meow_raw, upload, upload_body, BOUNDARY, PNG};
+pub use poll::until;
+pub use redis::{unique_prefix, TestRedis};
+pub use reply::{form_encode, raw_request, Reply};
