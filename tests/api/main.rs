@@ -16,6 +16,8 @@ mod kv_store;
 mod kvs;
 mod proxy;
 mod proxy_hostile;
+mod proxy_outages;
+mod proxy_slow_clients;
 mod recent;
 mod redis_outage;
 mod registry;

@@ -1,11 +1,15 @@
 //! Servers around the one under test: free and refusing ports, spawned app servers, raw
 //! backends registered by hand.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use switchyard::config::Config;
+
 use super::app::TestApp;
+use super::poll::until;
 use super::redis::TestRedis;
 
 /// A range of `len` loopback ports that nothing listened on a moment ago.
@@ -63,4 +67,61 @@ pub async fn raw_backend(
     let key = format!("{prefix}servers");
     redis.cli(&["ZADD", &key, "99999999999999", &url]);
     actix_rt::time::sleep(Duration::from_millis(400)).await;
+}
+
+pub fn with_proxy(config: &mut Config) {
+    config.proxy_port = Some(0);
+    config.spawn_ports = free_ports(10);
+}
+
+/// Waits until the proxy has sent requests to `count` different servers in a row.
+pub async fn until_proxy_knows(proxy: &TestApp, count: usize) {
+    let what = format!("the proxy learns {count} servers");
+    until(Duration::from_secs(5), &what, || async {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..count {
+            let reply = proxy.get("/").await;
+            if reply.status == 200 {
+                seen.insert(reply.served_by);
+            }
+        }
+        (seen.len() == count).then_some(())
+    })
+    .await;
+}
+
+/// Waits until the proxy answers `GET /` with 200 `count` times in a row.
+pub async fn until_served(proxy: &TestApp, count: usize) {
+    let what = format!("{count} requests served in a row");
+    until(Duration::from_secs(5), &what, || async {
+        for _ in 0..count {
+            if proxy.get("/").await.status != 200 {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+}
+
+/// Serves `stream` as a backend: every request gets a `size`-byte answer; `answering` counts
+/// the answers begun. Returns when the connection ends.
+pub fn answer_every_request(mut stream: TcpStream, size: usize, answering: &AtomicUsize) {
+    let body = vec![b'x'; size];
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        head.clear();
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        answering.fetch_add(1, Ordering::SeqCst);
+        let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n");
+        if stream.write_all(answer.as_bytes()).is_err() || stream.write_all(&body).is_err() {
+            return;
+        }
+    }
 }

@@ -11,7 +11,10 @@ mod redis;
 mod reply;
 
 pub use app::TestApp;
-pub use fleet::{free_ports, raw_backend, refusing_port, spawn};
+pub use fleet::{
+    answer_every_request, free_ports, raw_backend, refusing_port, spawn, until_proxy_knows,
+    until_served, with_proxy,
+};
 pub use images::{form, half_an_upload, jpeg, meow_raw, upload, upload_body, BOUNDARY, PNG};
 pub use poll::until;
 pub use redis::{unique_prefix, TestRedis};
