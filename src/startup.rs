@@ -137,7 +137,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let shared = AppShared::new(config);
     let registry = ServerRegistry::new(
         shared.redis.clone(),
-        Box::new(AppServers {
+        Box::new(AppServerLauncher {
             shared: shared.clone(),
             ip: config.ip,
             advertise_host: config.advertise_host.clone(),
@@ -224,13 +224,13 @@ fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
 }
 
 /// Starts the app servers of `/spawn` in this process.
-struct AppServers {
+struct AppServerLauncher {
     shared: AppShared,
     ip: IpAddr,
     advertise_host: String,
 }
 
-impl Launcher for AppServers {
+impl Launcher for AppServerLauncher {
     fn launch(&self, port: u16) -> io::Result<Box<dyn AppServer>> {
         let listener = TcpListener::bind((self.ip, port))?;
         let shared = self.shared.clone();
@@ -239,13 +239,13 @@ impl Launcher for AppServers {
         let server = serve(listener, settings, move || shared.app(&served_by))?;
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        Ok(Box::new(SpawnedApp(handle)))
+        Ok(Box::new(AppServerHandle(handle)))
     }
 }
 
-struct SpawnedApp(ServerHandle);
+struct AppServerHandle(ServerHandle);
 
-impl AppServer for SpawnedApp {
+impl AppServer for AppServerHandle {
     fn stop(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()>>> {
         Box::pin(self.0.stop(true))
     }

@@ -1,4 +1,4 @@
-//! Header handling shared by the proxy's relay and the HTTP routes.
+//! Header handling shared by the proxy's client and the HTTP routes.
 
 use std::str::FromStr;
 
@@ -44,4 +44,75 @@ pub fn content_length<T: FromStr>(headers: &HeaderMap) -> Option<T> {
         .ok()?
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for &(name, value) in pairs {
+            map.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        map
+    }
+
+    fn passed(map: &HeaderMap, also_skip: &[HeaderName]) -> Vec<String> {
+        let mut names: Vec<String> = end_to_end(map, also_skip)
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn hop_by_hop_keep_alive_and_connection_named_headers_stay_behind() {
+        let map = headers(&[
+            ("connection", "keep-alive, x-private"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("te", "trailers"),
+            ("x-private", "secret"),
+            ("cookie", "a=1"),
+            ("accept", "text/html"),
+        ]);
+        assert_eq!(passed(&map, &[]), ["accept: text/html", "cookie: a=1"]);
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_header_passes_and_skipped_ones_do_not() {
+        let map = headers(&[
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("host", "client.example"),
+        ]);
+        assert_eq!(
+            passed(&map, &[header::HOST]),
+            ["set-cookie: a=1", "set-cookie: b=2"]
+        );
+    }
+
+    #[test]
+    fn a_connection_header_naming_nonsense_drops_nothing_else() {
+        let map = headers(&[("connection", "close, not a name"), ("accept", "*/*")]);
+        assert_eq!(passed(&map, &[]), ["accept: */*"]);
+    }
+
+    #[test]
+    fn content_length_parses_or_is_absent() {
+        assert_eq!(
+            content_length::<u64>(&headers(&[("content-length", "42")])),
+            Some(42)
+        );
+        assert_eq!(
+            content_length::<u64>(&headers(&[("content-length", "-1")])),
+            None
+        );
+        assert_eq!(content_length::<u64>(&headers(&[])), None);
+    }
 }
