@@ -30,17 +30,21 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             }),
         }
     }
+}
 
-    /// A duration given in whole milliseconds, above 0.
-    pub fn millis(&self, name: &'static str) -> Result<Option<Duration>, ConfigError> {
-        let millis = self.parsed(name, "milliseconds above 0", positive::<u64>)?;
-        Ok(millis.map(Duration::from_millis))
-    }
+/// A duration given in whole milliseconds, above 0.
+pub fn millis(raw: &str) -> Option<Duration> {
+    positive::<u64>(raw).map(Duration::from_millis)
+}
 
-    /// A port to listen on; 0 lets the system pick one.
-    pub fn port(&self, name: &'static str) -> Result<Option<u16>, ConfigError> {
-        self.parsed(name, "a port number from 0 to 65535", |v| v.parse().ok())
-    }
+/// A duration given in whole seconds, above 0.
+pub fn secs(raw: &str) -> Option<Duration> {
+    positive::<u64>(raw).map(Duration::from_secs)
+}
+
+/// A port to listen on; 0 lets the system pick one.
+pub fn port(raw: &str) -> Option<u16> {
+    raw.parse().ok()
 }
 
 /// A number above zero.

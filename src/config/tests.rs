@@ -1,0 +1,166 @@
+//! The configuration read from variables: defaults, every refusal naming its variable.
+
+use super::*;
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+}
+
+#[test]
+fn defaults_are_a_main_on_port_8080() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.role, Role::Main);
+    assert_eq!(c.port, 8080);
+    assert_eq!(c.ip.to_string(), "0.0.0.0");
+}
+
+#[test]
+fn mainip_makes_a_forwarder_unless_ismain_says_main() {
+    let main = Role::Forwarder {
+        main: "10.0.0.20:8080".into(),
+    };
+    assert_eq!(config(&[("MAINIP", "10.0.0.20:8080")]).unwrap().role, main);
+    let forwarder = config(&[("MAINIP", "10.0.0.20:8080"), ("ISMAIN", "False")]);
+    assert_eq!(forwarder.unwrap().role, main);
+    for yes in ["true", "True", "1"] {
+        let c = config(&[("MAINIP", "10.0.0.20:8080"), ("ISMAIN", yes)]).unwrap();
+        assert_eq!(c.role, Role::Main);
+    }
+}
+
+#[test]
+fn malformed_values_name_their_variable() {
+    let cases = [
+        ("MAINIP", "10.0.0.20"),
+        ("MAINIP", "10.0.0.20:http"),
+        ("MAINIP", ":8080"),
+        ("PORT", "abc"),
+        ("PORT", "70000"),
+        ("IP", "localhost"),
+        ("ISMAIN", "maybe"),
+        ("FORWARD_TIMEOUT_MS", "0"),
+        ("WORKERS", "-1"),
+        ("REDIS_URL", "localhost:6379"),
+        ("RECENT_SIZE", "0"),
+        ("CACHE_TTL_SECS", "1.5"),
+        ("IMAGE_MAX_BYTES", "10MB"),
+        ("SPAWN_PORTS", "3099-3001"),
+        ("SPAWN_PORTS", "0-10"),
+        ("SPAWN_PORTS", "a-b"),
+        ("SPAWN_MAX", "0"),
+        ("HEARTBEAT_MS", "soon"),
+        ("REGISTER_URL", "10.0.0.5:8080"),
+        ("PROXY_PORT", "http"),
+        ("PROXY_TIMEOUT_MS", "0"),
+        ("RECENT_SIZE", "1001"),
+        ("RECENT_SIZE", "99999999999999999999999"),
+        ("KVS_MAX_BYTES", "0"),
+        ("IMAGE_QUEUE_MAX", "-5"),
+        ("UPLOADS_MAX", "0"),
+        ("CLIENT_TIMEOUT_MS", "0"),
+        ("MAX_CONNECTIONS", "none"),
+        ("ADMIN_TOKEN", "two words"),
+        ("ADVERTISE_HOST", "user@host"),
+    ];
+    for (name, value) in cases {
+        let err = config(&[(name, value)]).unwrap_err();
+        assert_eq!(err.name, name, "{name}={value}");
+        assert!(err.to_string().starts_with(name));
+    }
+}
+
+#[test]
+fn redis_url_and_prefix() {
+    let c = config(&[]).unwrap();
+    assert_eq!((c.redis.host.as_str(), c.redis.port), ("127.0.0.1", 6379));
+    assert_eq!(c.redis.prefix, "switchyard:");
+    let c = config(&[("REDIS_PREFIX", "t1:")]).unwrap();
+    assert_eq!(c.redis.prefix, "t1:");
+    let c = config(&[
+        ("REDIS_URL", "redis://:pw@r:7000/2"),
+        ("REDIS_PREFIX", "t2:"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (c.redis.port, c.redis.db, c.redis.prefix.as_str()),
+        (7000, 2, "t2:")
+    );
+}
+
+#[test]
+fn spawn_settings() {
+    let c = config(&[]).unwrap();
+    assert_eq!((c.spawn_ports, c.spawn_max), (3001..=3099, 16));
+    // IP=0.0.0.0: an address others can reach, never the loopback every container has.
+    assert!(
+        !c.advertise_host.starts_with("127."),
+        "{}",
+        c.advertise_host
+    );
+    let c = config(&[("IP", "::1")]).unwrap();
+    assert_eq!(c.advertise_host, "[::1]");
+    let c = config(&[("SPAWN_PORTS", "4000"), ("IP", "10.1.2.3")]).unwrap();
+    assert_eq!(
+        (c.spawn_ports, c.advertise_host.as_str()),
+        (4000..=4000, "10.1.2.3")
+    );
+    let c = config(&[("IP", "10.1.2.3"), ("ADVERTISE_HOST", "app.example")]).unwrap();
+    assert_eq!(c.advertise_host, "app.example");
+    let c = config(&[("REGISTER_URL", "http://10.0.0.5:8080/")]).unwrap();
+    assert_eq!(c.register_url.as_deref(), Some("http://10.0.0.5:8080"));
+}
+
+#[test]
+fn proxy_settings() {
+    let c = config(&[]).unwrap();
+    assert_eq!(
+        (c.proxy_port, c.proxy_timeout),
+        (None, Duration::from_secs(30))
+    );
+    let c = config(&[("PROXY_PORT", "8081"), ("PROXY_TIMEOUT_MS", "2500")]).unwrap();
+    assert_eq!(
+        (c.proxy_port, c.proxy_timeout),
+        (Some(8081), Duration::from_millis(2500))
+    );
+}
+
+#[test]
+fn limits_have_defaults_and_bounds() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.kvs_max_bytes, 1 << 30);
+    assert_eq!((c.image_queue_max, c.uploads_max), (100, 8));
+    assert_eq!(c.client_timeout, Duration::from_secs(10));
+    assert!(c.admin_token.is_none());
+    let c = config(&[("RECENT_SIZE", "1000"), ("KVS_MAX_BYTES", "4096")]).unwrap();
+    assert_eq!((c.recent_size, c.kvs_max_bytes), (1000, 4096));
+}
+
+#[test]
+fn the_admin_token_never_shows_in_debug_output() {
+    let c = config(&[("ADMIN_TOKEN", "s3cret-t0ken-value")]).unwrap();
+    assert!(c.admin_token.is_some());
+    assert!(!format!("{c:?}").contains("s3cret"));
+}
+
+#[test]
+fn every_variable_is_documented() {
+    let reference = include_str!("../../docs/configuration.md");
+    for name in VARIABLES {
+        assert!(reference.contains(&format!("`{name}`")), "{name}");
+    }
+}
+
+#[test]
+fn a_forwarder_needs_mainip() {
+    assert_eq!(config(&[("ISMAIN", "False")]).unwrap_err().name, "ISMAIN");
+}
+
+#[test]
+fn mainip_accepts_names_and_ipv6() {
+    assert!(config(&[("MAINIP", "kvs-main:8080")]).is_ok());
+    assert!(config(&[("MAINIP", "[::1]:8080")]).is_ok());
+}
