@@ -100,15 +100,11 @@ async fn a_killed_server_costs_no_get_and_drops_out_of_the_list() {
         assert_eq!(reply.status, 200);
         assert_eq!(format!("http://{}", reply.served_by), survivor);
     }
-    let deadline = Instant::now() + Duration::from_millis(1500);
-    loop {
-        let listed = app.get("/listservers").await.json();
-        if listed == json!([survivor]) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{url} is still listed: {listed}");
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("{url} leaves the list");
+    until(Duration::from_millis(1500), &what, || async {
+        (app.get("/listservers").await.json() == json!([survivor])).then_some(())
+    })
+    .await;
 }
 
 #[actix_rt::test]
