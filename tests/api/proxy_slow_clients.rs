@@ -4,9 +4,9 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{answer_every_request, unique_prefix, with_proxy, TestApp, TestRedis};
+use crate::helpers::{answer_every_request, unique_prefix, until, with_proxy, TestApp, TestRedis};
 
 /// Registers, for good, a backend that answers every request of every connection with
 /// `size` bytes, a thread per connection. Counts the requests it has begun to answer.
@@ -61,26 +61,24 @@ async fn clients_that_never_read_do_not_starve_the_others() {
         .start();
     let answering = big_answer_backend(&redis, &prefix, ANSWER);
     let proxy = app.proxy();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while proxy.get("/").await.status != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "the proxy never found the backend"
-        );
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(
+        Duration::from_secs(5),
+        "the proxy finds the backend",
+        || async { (proxy.get("/").await.status == 200).then_some(()) },
+    )
+    .await;
 
     let proxy_addr: SocketAddr = proxy.host_port().parse().unwrap();
     let before = answering.load(Ordering::SeqCst);
     let stalled: Vec<TcpStream> = (0..100 * WORKERS).map(|_| non_reader(proxy_addr)).collect();
-    let deadline = Instant::now() + Duration::from_secs(8);
-    while answering.load(Ordering::SeqCst) < before + stalled.len() {
-        assert!(
-            Instant::now() < deadline,
-            "the stalled requests did not all reach the backend"
-        );
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
+    let reached =
+        || async { (answering.load(Ordering::SeqCst) >= before + stalled.len()).then_some(()) };
+    until(
+        Duration::from_secs(8),
+        "the stalled requests all reach the backend",
+        reached,
+    )
+    .await;
 
     // Served while the stalled clients still hold their connections (a starved request would
     // wait for CLIENT_TIMEOUT_MS, 30 s, to free one).

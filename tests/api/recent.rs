@@ -1,25 +1,22 @@
 //! `/recent` against a real Redis: every request recorded, newest first, capped.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
-use crate::helpers::{unique_prefix, TestApp, TestRedis};
+use crate::helpers::{unique_prefix, until, TestApp, TestRedis};
 use switchyard::config::Role;
 
 /// Recording is fire and forget: waits until `/recent` starts with `newest`.
 async fn recent_once_recorded(app: &TestApp, newest: &str) -> Json {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let what = format!("{newest} recorded");
+    until(Duration::from_secs(5), &what, || async {
         let reply = app.get("/recent").await;
         assert_eq!(reply.status, 200);
         let visits = reply.json();
-        if visits[0] == newest {
-            return visits;
-        }
-        assert!(Instant::now() < deadline, "{newest} not recorded: {visits}");
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
+        (visits[0] == newest).then_some(visits)
+    })
+    .await
 }
 
 #[actix_rt::test]
