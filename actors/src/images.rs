@@ -231,4 +231,23 @@ mod tests {
         assert_eq!(back, image);
         assert_eq!(Image::from_stored(b"no type".to_vec()), None);
     }
+
+    #[actix::test]
+    async fn with_redis_unreachable_both_messages_fail_within_the_command_timeout() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("redis://127.0.0.1:{port}");
+        let redis = Redis::new(crate::redis::RedisConfig::from_url(&url, "p:").unwrap());
+        let queue = ImageQueue::new(redis, ImageTransfers::default(), 100).start();
+        let started = std::time::Instant::now();
+        let image = Image::from_bytes(b"GIF89a body".to_vec()).unwrap();
+        let pushed = queue.send(EnqueueImage { image }).await.unwrap();
+        assert!(matches!(pushed, Err(ActorError::RedisUnavailable(_))));
+        let popped = queue.send(PopImage {}).await.unwrap();
+        assert!(matches!(popped, Err(ActorError::RedisUnavailable(_))));
+        assert!(started.elapsed() < 2 * COMMAND_TIMEOUT);
+    }
 }

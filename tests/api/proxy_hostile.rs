@@ -10,14 +10,9 @@ use awc::http::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    answer_every_request, form, free_ports, jpeg, raw_request, refusing_port, spawn, unique_prefix,
-    until_served, with_proxy, TestApp, TestRedis, BOUNDARY,
+    answer_every_request, form, free_ports, jpeg, raw_request, refusing_port, register_for_good,
+    spawn, unique_prefix, until_served, with_proxy, TestApp, TestRedis, BOUNDARY,
 };
-
-/// Registers `url` for good, as a hand-written entry would be.
-fn register(redis: &TestRedis, prefix: &str, url: &str) {
-    redis.cli(&["ZADD", &format!("{prefix}servers"), "99999999999999", url]);
-}
 
 /// Whether anything connected to `listener` (which must not block).
 fn anyone_connected(listener: &TcpListener) -> bool {
@@ -63,7 +58,7 @@ async fn a_target_that_is_not_a_path_goes_to_no_server() {
             std::thread::spawn(move || answer_every_request(stream, 2, &AtomicUsize::new(0)));
         }
     });
-    register(&redis, &prefix, &backend_url);
+    register_for_good(&redis, &prefix, &backend_url);
     let proxy = app.proxy();
     until_served(&proxy, 1).await;
 
@@ -112,7 +107,7 @@ async fn malformed_registry_entries_are_never_connected_to_and_warned_about_once
         format!("https://127.0.0.1:{trap_port}"),
     ];
     for entry in &malformed {
-        register(&redis, &prefix, entry);
+        register_for_good(&redis, &prefix, entry);
     }
     let proxy_port = free_ports(1).start().to_string();
     let app = TestApp::builder()
@@ -215,7 +210,7 @@ async fn any_request_is_retried_when_no_connection_could_be_made() {
     // Two registrations whose servers are gone: their ports refuse connections.
     let gone = [refusing_port(), refusing_port()];
     for (_, port) in &gone {
-        register(&redis, &prefix, &format!("http://127.0.0.1:{port}"));
+        register_for_good(&redis, &prefix, &format!("http://127.0.0.1:{port}"));
     }
     let proxy = app.proxy();
     until_served(&proxy, 1).await;
@@ -241,7 +236,7 @@ async fn a_failing_server_is_logged_when_it_starts_failing_and_when_it_answers_a
     spawn(&app).await;
     let (gone, port) = refusing_port();
     let gone_url = format!("http://127.0.0.1:{port}");
-    register(&redis, &prefix, &gone_url);
+    register_for_good(&redis, &prefix, &gone_url);
     let proxy = app.proxy();
     // Past two pauses: the server is tried, and fails, again and again.
     let until = Instant::now() + Duration::from_millis(4500);

@@ -9,7 +9,8 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::helpers::{
-    free_ports, spawn, unique_prefix, until, until_proxy_knows, with_proxy, TestApp, TestRedis,
+    free_ports, register_for_good, spawn, unique_prefix, until, until_proxy_knows, with_proxy,
+    TestApp, TestRedis,
 };
 
 #[actix_rt::test]
@@ -130,9 +131,8 @@ async fn no_server_is_503_and_only_failing_servers_are_502() {
 
     // A registration whose server is gone: nothing listens on its port.
     let closed = free_ports(1).start().to_string();
-    let key = format!("{prefix}servers");
     let url = format!("http://127.0.0.1:{closed}");
-    redis.cli(&["ZADD", &key, "99999999999999", &url]);
+    register_for_good(&redis, &prefix, &url);
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let reply = proxy.get("/").await;

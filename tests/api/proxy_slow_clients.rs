@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::helpers::{answer_every_request, unique_prefix, until, with_proxy, TestApp, TestRedis};
+use crate::helpers::{
+    answer_every_request, register_for_good, unique_prefix, until, with_proxy, TestApp, TestRedis,
+};
 
 /// Registers, for good, a backend that answers every request of every connection with
 /// `size` bytes, a thread per connection. Counts the requests it has begun to answer.
@@ -21,12 +23,7 @@ fn big_answer_backend(redis: &TestRedis, prefix: &str, size: usize) -> Arc<Atomi
             std::thread::spawn(move || answer_every_request(stream, size, &count));
         }
     });
-    redis.cli(&[
-        "ZADD",
-        &format!("{prefix}servers"),
-        "99999999999999",
-        &format!("http://{addr}"),
-    ]);
+    register_for_good(redis, prefix, &format!("http://{addr}"));
     answering
 }
 

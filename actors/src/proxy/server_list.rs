@@ -189,3 +189,60 @@ impl StreamHandler<Result<RespValue, RedisError>> for ServerListWatcher {
         self.subscription = Subscription::None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::RedisConfig;
+
+    /// Redis on a port nothing listens on: every read fails fast.
+    fn unreachable_redis() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Redis::new(RedisConfig::from_url(&format!("redis://127.0.0.1:{port}"), "p:").unwrap())
+    }
+
+    fn members(all: &[&str]) -> Vec<String> {
+        all.iter().map(|m| m.to_string()).collect()
+    }
+
+    #[actix::test]
+    async fn malformed_entries_are_left_out_and_remembered_while_they_stay() {
+        let list = ServerList::default();
+        let mut watcher = ServerListWatcher::new(unreachable_redis(), list.clone());
+        watcher.take(members(&["http://a:1#x", "http://a:1/p#x", "http://b:2#y"]));
+        let urls: Vec<String> = list
+            .current()
+            .unwrap()
+            .iter()
+            .map(Backend::to_string)
+            .collect();
+        assert_eq!(urls, ["http://a:1", "http://b:2"]);
+        assert_eq!(
+            watcher.refused,
+            HashSet::from(["http://a:1/p#x".to_owned()])
+        );
+
+        // Gone from the registry: forgotten, so it would be warned about again if it came back.
+        watcher.take(members(&["http://b:2#y"]));
+        assert!(watcher.refused.is_empty());
+        let urls: Vec<String> = list
+            .current()
+            .unwrap()
+            .iter()
+            .map(Backend::to_string)
+            .collect();
+        assert_eq!(urls, ["http://b:2"]);
+    }
+
+    #[actix::test]
+    async fn with_redis_unreachable_from_the_start_no_list_is_known() {
+        let list = ServerList::default();
+        ServerListWatcher::new(unreachable_redis(), list.clone()).start();
+        actix_rt::time::sleep(REFRESH * 2).await;
+        assert!(list.current().is_none());
+    }
+}

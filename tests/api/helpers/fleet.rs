@@ -39,6 +39,12 @@ pub fn refusing_port() -> (socket2::Socket, u16) {
     (socket, port)
 }
 
+/// Registers `url` in the registry under `prefix` by hand, never lapsing (as a hand-written or
+/// foreign entry would be).
+pub fn register_for_good(redis: &TestRedis, prefix: &str, url: &str) {
+    redis.cli(&["ZADD", &format!("{prefix}servers"), "99999999999999", url]);
+}
+
 /// `POST /spawn`, which must succeed; the new server's URL.
 pub async fn spawn(app: &TestApp) -> String {
     let reply = app.request(awc::http::Method::POST, "/spawn", None).await;
@@ -64,8 +70,7 @@ pub async fn raw_backend(
         }
         answer(String::from_utf8_lossy(&head).to_lowercase(), &mut stream);
     });
-    let key = format!("{prefix}servers");
-    redis.cli(&["ZADD", &key, "99999999999999", &url]);
+    register_for_good(redis, prefix, &url);
     actix_rt::time::sleep(Duration::from_millis(400)).await;
 }
 

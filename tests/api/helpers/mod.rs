@@ -12,8 +12,8 @@ mod reply;
 
 pub use app::TestApp;
 pub use fleet::{
-    answer_every_request, free_ports, raw_backend, refusing_port, spawn, until_proxy_knows,
-    until_served, with_proxy,
+    answer_every_request, free_ports, raw_backend, refusing_port, register_for_good, spawn,
+    until_proxy_knows, until_served, with_proxy,
 };
 pub use images::{form, half_an_upload, jpeg, meow_raw, upload, upload_body, BOUNDARY, PNG};
 pub use poll::until;
