@@ -142,11 +142,9 @@ impl ApiError {
     fn log(&self) {
         match self {
             Self::Actor(ActorError::Redis(_)) => log::error!("{}", chain(self)),
-            Self::Actor(ActorError::BackendFailed(_)) => {
-                log::warn!("proxied request: {}", chain(self))
-            }
             Self::Actor(
-                ActorError::MainUnavailable(_)
+                ActorError::BackendFailed(_)
+                | ActorError::MainUnavailable(_)
                 | ActorError::RedisUnavailable(_)
                 | ActorError::ShuttingDown
                 | ActorError::Client(_),
