@@ -63,6 +63,12 @@ pub enum ApiError {
     /// A route that changes the fleet, without the `ADMIN_TOKEN` (or with a wrong one).
     #[error("admin token required")]
     AdminTokenRequired,
+    /// The gateway carries header values as JSON strings.
+    #[error("header values must be UTF-8")]
+    HeaderNotUtf8,
+    /// A gateway request body over `GATEWAY_MAX_BODY`.
+    #[error("request body too large (GATEWAY_MAX_BODY)")]
+    BodyTooLarge,
 }
 
 /// An actor that should answer is gone (its mailbox closed): the server is shutting down.
@@ -103,8 +109,8 @@ impl ApiError {
             Self::Key(_) | Self::Value(ValueError::Empty) | Self::ImageMissing => {
                 StatusCode::BAD_REQUEST
             }
-            Self::NotOriginForm => StatusCode::BAD_REQUEST,
-            Self::Value(ValueError::TooLarge) | Self::ImageTooLarge => {
+            Self::NotOriginForm | Self::HeaderNotUtf8 => StatusCode::BAD_REQUEST,
+            Self::Value(ValueError::TooLarge) | Self::ImageTooLarge | Self::BodyTooLarge => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::NotAnImage | Self::NotMultipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -128,7 +134,7 @@ impl ApiError {
             Self::AdminTokenRequired => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            Self::TooManyUploads => {
+            Self::TooManyUploads | Self::Actor(ActorError::RequestQueueFull) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}
@@ -142,11 +148,14 @@ impl ApiError {
     fn log(&self) {
         match self {
             Self::Actor(ActorError::Redis(_)) => log::error!("{}", chain(self)),
+            // A worker, possibly in another language, that does not keep to docs/gateway.md.
+            Self::Actor(ActorError::WorkerAnswerMalformed(_)) => log::warn!("{}", chain(self)),
             Self::Actor(
                 ActorError::BackendFailed(_)
                 | ActorError::MainUnavailable(_)
                 | ActorError::RedisUnavailable(_)
                 | ActorError::ShuttingDown
+                | ActorError::NoWorkerAnswered
                 | ActorError::Client(_),
             )
             | Self::Client(_) => log::debug!("{}", chain(self)),
@@ -168,7 +177,11 @@ fn actor_status(err: &ActorError) -> StatusCode {
         ActorError::Redis(_) => StatusCode::INTERNAL_SERVER_ERROR,
         ActorError::SpawnLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
         ActorError::NothingToDestroy | ActorError::LastServer => StatusCode::CONFLICT,
-        ActorError::BackendFailed(_) => StatusCode::BAD_GATEWAY,
+        ActorError::BackendFailed(_) | ActorError::WorkerAnswerMalformed(_) => {
+            StatusCode::BAD_GATEWAY
+        }
+        ActorError::NoWorkerAnswered => StatusCode::GATEWAY_TIMEOUT,
+        ActorError::RequestQueueFull => StatusCode::SERVICE_UNAVAILABLE,
         ActorError::Client(fault) => fault_status(*fault),
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod routes;
 pub mod server;
 pub mod shutdown;

@@ -44,6 +44,10 @@ fn main() -> ExitCode {
             log::info!("load-balancing proxy listening on http://{addr}");
             servers.push(proxy);
         }
+        if let Some((addr, gateway)) = running.gateway {
+            log::info!("gateway listening on http://{addr}");
+            servers.push(gateway);
+        }
         let handles: Vec<ServerHandle> = servers.iter().map(Server::handle).collect();
         let outcome = shutdown::serve_until_signal(&mut signals, servers).await;
         match &outcome {
@@ -53,6 +57,10 @@ fn main() -> ExitCode {
             Err(why) => log::error!("a server stopped by itself ({why}); shutting down"),
         }
         shutdown::shut_down(&mut signals, &running.registry, &handles).await;
+        // After the servers: the gateway's requests in flight may wait on these workers.
+        if let Some(workers) = running.workers {
+            workers.stop().await;
+        }
         match outcome {
             Ok(_) => ExitCode::SUCCESS,
             Err(_) => ExitCode::FAILURE,

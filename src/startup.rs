@@ -29,6 +29,7 @@ use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerR
 
 use crate::config::{Config, Role};
 use crate::error::ApiError;
+use crate::gateway::{self, WorkerPool};
 use crate::routes;
 use crate::routes::admin::AdminPolicy;
 use crate::routes::images::UploadLimits;
@@ -47,11 +48,15 @@ pub struct Running {
     pub registry: Addr<ServerRegistry>,
     /// The proxy's address and server, with `PROXY_PORT` set.
     pub proxy: Option<(SocketAddr, Server)>,
+    /// The gateway's address and server, with `GATEWAY_PORT` set.
+    pub gateway: Option<(SocketAddr, Server)>,
+    /// The gateway workers and router, with `WORKER_QUEUES` or `ROUTER_IN` set.
+    pub workers: Option<WorkerPool>,
 }
 
 /// What every app server of the process shares; cloned into each server's factory.
 #[derive(Clone)]
-struct AppShared {
+pub(crate) struct AppShared {
     redis: Redis,
     /// Images travel on a connection of their own, so they never hold up the small commands.
     image_redis: Redis,
@@ -60,7 +65,7 @@ struct AppShared {
     cache_ttl: Duration,
     upload_limits: UploadLimits,
     image_queue_max: usize,
-    serve: ServeSettings,
+    pub(crate) serve: ServeSettings,
 }
 
 impl AppShared {
@@ -84,7 +89,7 @@ impl AppShared {
     /// The app routes (`/`, `/set`, `/get`, `/recent`, `/upload`, `/meow`), every request
     /// recorded and answered with `X-Served-By`. Called in a server factory, so the actors it
     /// starts live on the worker thread whose requests they answer.
-    fn app(
+    pub(crate) fn app(
         &self,
         served_by: &str,
     ) -> App<
@@ -121,6 +126,59 @@ impl AppShared {
             .configure(routes::images::configure)
             .default_service(web::to(no_such_route))
     }
+
+    /// The app routes and the key-value API: what an instance and a gateway worker answer.
+    pub(crate) fn app_with_kvs(
+        &self,
+        served_by: &str,
+        kvs: KvsActors,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        self.app(served_by)
+            .app_data(web::Data::new(kvs))
+            .configure(routes::kvs::configure)
+    }
+
+    pub(crate) fn redis(&self) -> &Redis {
+        &self.redis
+    }
+}
+
+/// What a thread needs to start its key-value actors for the instance's role.
+#[derive(Clone)]
+pub(crate) struct KvsRole {
+    role: Role,
+    /// The one store of a main instance: every thread's `Store` actor shares it.
+    store: Arc<ShardedMap>,
+    forward_timeout: Duration,
+}
+
+impl KvsRole {
+    fn new(config: &Config) -> Self {
+        Self {
+            role: config.role.clone(),
+            store: Arc::new(ShardedMap::new(config.kvs_max_bytes)),
+            forward_timeout: config.forward_timeout,
+        }
+    }
+
+    /// The actors that answer this thread's key-value messages: a `Store` on the main, a
+    /// `Forwarder` elsewhere.
+    pub(crate) fn start_actors(&self) -> KvsActors {
+        match &self.role {
+            Role::Main => KvsActors::from(Store::new(Arc::clone(&self.store)).start()),
+            Role::Forwarder { main } => {
+                KvsActors::from(Forwarder::new(main, self.forward_timeout).start()).forwarding()
+            }
+        }
+    }
 }
 
 /// Binds the listener and builds the server for the role in `config`. The caller runs it
@@ -130,6 +188,10 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let listener = bind(config.ip, config.port)?;
     let addr = listener.local_addr()?;
     let proxy_listener = match config.proxy_port {
+        Some(port) => Some(bind(config.ip, port)?),
+        None => None,
+    };
+    let gateway_listener = match config.gateway_port {
         Some(port) => Some(bind(config.ip, port)?),
         None => None,
     };
@@ -167,25 +229,19 @@ pub fn start(config: &Config) -> io::Result<Running> {
         Some(_) => {}
     }
     let admin = web::Data::new(AdminPolicy(config.admin_token.clone()));
-    let role = config.role.clone();
-    let forward_timeout = config.forward_timeout;
-    // The one store of a main instance: every worker's `Store` actor shares it.
-    let store = Arc::new(ShardedMap::new(config.kvs_max_bytes));
+    let kvs = KvsRole::new(config);
+    let gateway = match gateway_listener {
+        Some(listener) => Some(gateway::start_gateway(config, listener, &shared)?),
+        None => None,
+    };
+    let workers = gateway::start_workers(config, &shared, &kvs);
 
     let settings = shared.serve;
     let server = serve(listener, settings, move || {
-        let kvs = match &role {
-            Role::Main => KvsActors::from(Store::new(Arc::clone(&store)).start()),
-            Role::Forwarder { main } => {
-                KvsActors::from(Forwarder::new(main, forward_timeout).start()).forwarding()
-            }
-        };
         shared
-            .app(&served_by)
-            .app_data(web::Data::new(kvs))
+            .app_with_kvs(&served_by, kvs.start_actors())
             .app_data(web::Data::new(registry_for_routes.clone()))
             .app_data(admin.clone())
-            .configure(routes::kvs::configure)
             .configure(routes::registry::configure)
     })?;
     Ok(Running {
@@ -193,6 +249,8 @@ pub fn start(config: &Config) -> io::Result<Running> {
         server,
         registry,
         proxy,
+        gateway,
+        workers,
     })
 }
 

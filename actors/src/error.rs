@@ -69,6 +69,18 @@ pub enum ActorError {
     #[error("no registered server answered")]
     BackendFailed(#[source] Cause),
 
+    /// No gateway worker answered within `GATEWAY_TIMEOUT_MS`.
+    #[error("no worker answered in time")]
+    NoWorkerAnswered,
+
+    /// The gateway's request queue holds `GATEWAY_QUEUE_MAX` requests.
+    #[error("request queue is full")]
+    RequestQueueFull,
+
+    /// A gateway worker answered with a response that is not the documented format.
+    #[error("a worker answered with a malformed response")]
+    WorkerAnswerMalformed(#[source] Cause),
+
     /// The client's own request was at fault (on its way through the proxy, for example).
     #[error(transparent)]
     Client(#[from] ClientFault),

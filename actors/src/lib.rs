@@ -23,6 +23,7 @@ use actix::{Actor, Context};
 
 pub mod cache;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod images;
 pub mod kvs;
@@ -45,3 +46,15 @@ pub(crate) fn size_mailbox_for_a_worker<A: Actor<Context = Context<A>>>(ctx: &mu
 /// idle connections after 5 s (actix-web's default keep-alive); dropping ours sooner keeps a
 /// pool from sending a request on a connection the server is closing at that moment.
 pub(crate) const IDLE_CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// A random id of 16 hex digits, for an instance, a gateway or a worker process: two processes
+/// never share one.
+pub fn random_id() -> String {
+    // Without the system's randomness, the clock and the process id still set processes apart.
+    let id = getrandom::u64().unwrap_or_else(|_| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new()
+            .hash_one((std::process::id(), std::time::SystemTime::now()))
+    });
+    format!("{id:016x}")
+}

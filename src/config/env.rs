@@ -3,6 +3,7 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use switchyard_actors::gateway::routes::is_list_name;
 use switchyard_actors::http::address::{is_host_port, is_server_url};
 
 use super::ConfigError;
@@ -83,4 +84,21 @@ pub fn parse_bool(raw: &str) -> Option<bool> {
 /// `host:port` (see [`is_host_port`]).
 pub fn parse_host_port(raw: &str) -> Option<String> {
     is_host_port(raw).then(|| raw.to_owned())
+}
+
+/// A list or hash name, taken under `REDIS_PREFIX`.
+pub fn list_name(raw: &str) -> Option<String> {
+    is_list_name(raw).then(|| raw.to_owned())
+}
+
+/// Names separated by commas, at least one, none repeated.
+pub fn list_names(raw: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = raw
+        .split(',')
+        .map(|n| list_name(n.trim()))
+        .collect::<Option<_>>()?;
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    (unique.len() == names.len()).then_some(names)
 }

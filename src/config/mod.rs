@@ -7,17 +7,21 @@ use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use switchyard_actors::gateway::routes::RouteRules;
 use switchyard_actors::redis::RedisConfig;
 use thiserror::Error;
 
 use crate::routes::admin::AdminToken;
 use env::{
-    millis, parse_bool, parse_host_port, parse_http_url, parse_ports, port, positive, secs, within,
-    Env,
+    list_name, list_names, millis, parse_bool, parse_host_port, parse_http_url, parse_ports, port,
+    positive, secs, within, Env,
 };
 pub use host::url_host;
 
 const DEFAULT_REDIS_PREFIX: &str = "switchyard:";
+
+/// The variable naming a Redis hash the other variables may come from.
+pub const CONFIG_HASH: &str = "CONFIG_HASH";
 
 /// The most visits `RECENT_SIZE` may keep: each costs memory in every instance's buffer and a
 /// bigger answer on every `/recent`.
@@ -83,7 +87,8 @@ macro_rules! config {
 
         /// Every variable switchyard reads.
         pub const VARIABLES: &[&str] = &[
-            "IP", "ISMAIN", "MAINIP", "REDIS_URL", "REDIS_PREFIX", "ADVERTISE_HOST", $($var),*
+            "IP", "ISMAIN", "MAINIP", "REDIS_URL", "REDIS_PREFIX", "ADVERTISE_HOST",
+            "GATEWAY_ROUTES", CONFIG_HASH, $($var),*
         ];
     };
 }
@@ -99,6 +104,8 @@ config! {
         /// `ADVERTISE_HOST`: the host in the URLs of spawned servers; by default `IP` when that
         /// is a specific address, else the address others can reach this machine on.
         advertise_host: String = "127.0.0.1".into();
+        /// `GATEWAY_ROUTES`: `regex=queue;...`, the queue of a request by its path.
+        gateway_routes: RouteRules = RouteRules::default();
     }
     one_to_one {
         /// the port to bind; 0 lets the system pick one.
@@ -152,6 +159,32 @@ config! {
         /// the most client connections each listener holds open at once.
         max_connections: usize = 25_000, "MAX_CONNECTIONS", "a number of connections above 0",
             positive::<usize>;
+        /// when set, the instance also listens there as the gateway.
+        gateway_port: Option<u16> = None, "GATEWAY_PORT", "a port number from 0 to 65535", port;
+        /// the list the gateway queues requests on (under `REDIS_PREFIX`) when no route
+        /// matches.
+        gateway_queue: String = "gateway:req".into(), "GATEWAY_QUEUE",
+            "a list name of 1 to 200 visible characters", list_name;
+        /// how long the gateway waits for a worker's answer.
+        gateway_timeout: Duration = Duration::from_secs(5), "GATEWAY_TIMEOUT_MS",
+            "milliseconds above 0", millis;
+        /// the largest request body the gateway queues.
+        gateway_max_body: usize = 1024 * 1024, "GATEWAY_MAX_BODY", "a number of bytes above 0",
+            positive::<usize>;
+        /// a request queue holding this many requests takes no more (503).
+        gateway_queue_max: usize = 10_000, "GATEWAY_QUEUE_MAX", "a number of requests above 0",
+            positive::<usize>;
+        /// when set, this process answers the requests queued on these lists (under
+        /// `REDIS_PREFIX`).
+        worker_queues: Vec<String> = Vec::new(), "WORKER_QUEUES",
+            "list names separated by commas, none repeated", list_names;
+        /// how many requests this process's workers handle at once (each worker one
+        /// connection to Redis).
+        worker_concurrency: usize = 8, "WORKER_CONCURRENCY", "a number of workers from 1 to 256",
+            within(1..=256_usize);
+        /// when set, this process routes the requests queued on this list by `GATEWAY_ROUTES`.
+        router_in: Option<String> = None, "ROUTER_IN",
+            "a list name of 1 to 200 visible characters", list_name;
     }
 }
 
@@ -182,6 +215,13 @@ impl Config {
                 })
             }
         };
+        if let Some(spec) = env.0("GATEWAY_ROUTES") {
+            config.gateway_routes = RouteRules::parse(&spec).map_err(|bad| ConfigError {
+                name: "GATEWAY_ROUTES",
+                value: bad.rule,
+                expected: "regex=queue rules separated by ';', each a valid regular expression",
+            })?;
+        }
         let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
         let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
         config.redis = env

@@ -10,6 +10,8 @@ mod client_timeouts;
 mod config;
 mod consistency;
 mod forwarding;
+mod gateway;
+mod gateway_workers;
 mod helpers;
 mod images;
 mod kv_store;

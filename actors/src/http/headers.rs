@@ -1,5 +1,6 @@
 //! Header handling shared by the proxy's client and the HTTP routes.
 
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use awc::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -44,6 +45,18 @@ pub fn content_length<T: FromStr>(headers: &HeaderMap) -> Option<T> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// `X-Forwarded-For` with the client's address appended.
+pub fn forwarded_for(headers: &HeaderMap, client: Option<IpAddr>) -> Option<HeaderValue> {
+    let earlier = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let value = match (earlier, client) {
+        (Some(earlier), Some(ip)) => format!("{earlier}, {ip}"),
+        (None, Some(ip)) => ip.to_string(),
+        (Some(earlier), None) => earlier.to_owned(),
+        (None, None) => return None,
+    };
+    HeaderValue::try_from(value).ok()
 }
 
 #[cfg(test)]

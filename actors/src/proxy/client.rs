@@ -18,7 +18,7 @@ use std::time::Duration;
 use actix::Addr;
 use awc::body::{BodyStream, SizedStream};
 use awc::error::SendRequestError;
-use awc::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use awc::http::header::{self, HeaderMap, HeaderName};
 use awc::http::{Method, Uri};
 use awc::{Client, ClientResponse, Connector};
 use bytes::Bytes;
@@ -28,7 +28,7 @@ use tokio::time::{sleep_until, Instant};
 use super::balancer::{LoadBalancer, PickServer, ReportFailure, ServerRecovered};
 use super::server_list::Backend;
 use crate::error::{ActorError, Cause, ClientFault};
-use crate::http::headers::{content_length, end_to_end};
+use crate::http::headers::{content_length, end_to_end, forwarded_for};
 use crate::http::idle_timeout::IdleTimeout;
 use crate::IDLE_CONNECTION_LIFETIME;
 
@@ -192,18 +192,6 @@ impl ProxyClient {
             () = stalled => Err(body.blame_stall(self.timeout)),
         }
     }
-}
-
-/// `X-Forwarded-For` with the client's address appended.
-fn forwarded_for(headers: &HeaderMap, client: Option<IpAddr>) -> Option<HeaderValue> {
-    let earlier = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let value = match (earlier, client) {
-        (Some(earlier), Some(ip)) => format!("{earlier}, {ip}"),
-        (None, Some(ip)) => ip.to_string(),
-        (Some(earlier), None) => earlier.to_owned(),
-        (None, None) => return None,
-    };
-    HeaderValue::try_from(value).ok()
 }
 
 /// The client's request body, shared by the attempts that may send it: one that could not

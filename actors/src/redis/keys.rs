@@ -39,6 +39,41 @@ impl Keys {
     pub fn servers_changed(&self) -> String {
         format!("{}servers:changed", self.prefix)
     }
+
+    /// A list or hash a variable names (`GATEWAY_QUEUE`, `WORKER_QUEUES`, ...).
+    pub fn named(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The list one gateway's responses are pushed onto.
+    pub fn gateway_replies(&self, gateway_id: &str) -> String {
+        format!("{}gateway:reply:{gateway_id}", self.prefix)
+    }
+
+    /// The gateway workers' registrations: a sorted set of worker ids scored by when they
+    /// lapse.
+    pub fn workers(&self) -> String {
+        format!("{}workers", self.prefix)
+    }
+}
+
+/// What worker `worker_id` has taken from `queue` (a full key) and not yet answered.
+pub fn busy_list(queue: &str, worker_id: &str) -> String {
+    format!("{queue}:busy:{worker_id}")
+}
+
+/// A `SCAN MATCH` pattern for every busy list of `queue` (a full key), its glob characters
+/// escaped.
+pub fn busy_lists_pattern(queue: &str) -> String {
+    let mut pattern = String::with_capacity(queue.len() + 8);
+    for c in queue.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push_str(":busy:*");
+    pattern
 }
 
 #[cfg(test)]
@@ -54,9 +89,18 @@ mod tests {
             keys.image_queue(),
             keys.servers(),
             keys.servers_changed(),
+            keys.named("q"),
+            keys.gateway_replies("g"),
+            keys.workers(),
         ];
         for key in all {
             assert!(key.starts_with("p:"), "{key}");
         }
+    }
+
+    #[test]
+    fn a_busy_list_pattern_matches_only_that_queue_s_busy_lists() {
+        assert_eq!(busy_list("p:q", "w-1"), "p:q:busy:w-1");
+        assert_eq!(busy_lists_pattern("p:a*[b]"), "p:a\\*\\[b\\]:busy:*");
     }
 }

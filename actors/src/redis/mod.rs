@@ -23,7 +23,7 @@ use tokio::time::{timeout_at, Instant};
 
 pub use config::RedisConfig;
 use connection::Connection;
-pub use keys::Keys;
+pub use keys::{busy_list, busy_lists_pattern, Keys};
 
 use crate::error::{chain, ActorError, Cause};
 
@@ -35,6 +35,26 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(750);
 const UNLESS_LATE: &str = "local t = redis.call('TIME') \
     if t[1] * 1000 + math.floor(t[2] / 1000) > tonumber(table.remove(ARGV, 1)) then \
     return redis.error_reply('LATE the caller gave up on this command') end ";
+
+/// Puts Redis's clock, in milliseconds, in `now`: hosts need not agree on the time.
+macro_rules! with_now {
+    ($body:literal) => {
+        concat!(
+            "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) ",
+            $body
+        )
+    };
+}
+pub(crate) use with_now;
+
+/// `EVAL script` on `keys` with `args`.
+pub fn eval(script: &str, keys: &[String], args: &[String]) -> RespValue {
+    let mut parts: Vec<RespValue> = Vec::with_capacity(3 + keys.len() + args.len());
+    parts.extend(["EVAL".into(), script.into(), keys.len().to_string().into()]);
+    parts.extend(keys.iter().map(|k| RespValue::from(k.as_str())));
+    parts.extend(args.iter().map(|a| RespValue::from(a.as_str())));
+    RespValue::Array(parts)
+}
 
 /// A handle on the shared connection; clones share it.
 #[derive(Clone)]

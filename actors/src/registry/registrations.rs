@@ -1,9 +1,7 @@
 //! [`Registrations`]: one instance's entries in the registry (the sorted set in Redis), and
 //! [`live_members`], how anyone reads it. Every change runs as one of [`scripts`](super::scripts).
 
-use std::collections::hash_map::RandomState;
 use std::future::Future;
-use std::hash::BuildHasher;
 use std::time::Duration;
 
 use super::{member, scripts};
@@ -27,14 +25,9 @@ pub struct Registrations {
 
 impl Registrations {
     pub fn new(redis: Redis, heartbeat: Duration) -> Self {
-        // Without the system's randomness, the clock and the process id still set processes
-        // apart.
-        let owner = getrandom::u64().unwrap_or_else(|_| {
-            RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
-        });
         Self {
             redis,
-            owner: format!("{owner:016x}"),
+            owner: crate::random_id(),
             lifetime: heartbeat * 3,
         }
     }

@@ -4,17 +4,7 @@
 
 use redis_async::resp::RespValue;
 
-use crate::redis::Keys;
-
-/// Puts Redis's clock, in milliseconds, in `now`: hosts need not agree on the time.
-macro_rules! with_now {
-    ($body:literal) => {
-        concat!(
-            "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) ",
-            $body
-        )
-    };
-}
+use crate::redis::{eval, with_now, Keys};
 
 /// Registers `ARGV[1]` until now + `ARGV[2]` ms, drops registrations that ran out, announces.
 const REGISTER: &str = with_now!(
@@ -65,12 +55,4 @@ pub fn deregister(keys: &Keys, members: &[String]) -> RespValue {
 /// Reads the live registrations, oldest first.
 pub fn live(keys: &Keys) -> RespValue {
     eval(LIVE, &[keys.servers()], &[])
-}
-
-fn eval(script: &str, keys: &[String], args: &[String]) -> RespValue {
-    let mut parts: Vec<RespValue> =
-        vec!["EVAL".into(), script.into(), keys.len().to_string().into()];
-    parts.extend(keys.iter().map(|k| RespValue::from(k.as_str())));
-    parts.extend(args.iter().map(|a| RespValue::from(a.as_str())));
-    RespValue::Array(parts)
 }

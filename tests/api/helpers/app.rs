@@ -26,6 +26,8 @@ pub struct TestApp {
     pub base: String,
     /// The load-balancing proxy's base URL, when it was started with one.
     pub proxy_base: Option<String>,
+    /// The gateway's base URL, when it was started with one.
+    pub gateway_base: Option<String>,
     pub(super) client: Client,
     /// Keeps a child process alive for as long as the app is used; `None` when in-process.
     pub(super) process: Option<Child>,
@@ -60,6 +62,7 @@ impl TestApp {
         TestApp {
             base: base.to_owned(),
             proxy_base: None,
+            gateway_base: None,
             client: client(),
             process: None,
             logs: Arc::default(),
@@ -72,6 +75,15 @@ impl TestApp {
             self.proxy_base
                 .as_deref()
                 .expect("started with a proxy port"),
+        )
+    }
+
+    /// A client of this app's gateway.
+    pub fn gateway(&self) -> TestApp {
+        TestApp::connect(
+            self.gateway_base
+                .as_deref()
+                .expect("started with a gateway port"),
         )
     }
 
@@ -119,9 +131,16 @@ impl TestAppBuilder {
             actix_rt::spawn(proxy);
             format!("http://{addr}")
         });
+        let gateway_base = running.gateway.map(|(addr, gateway)| {
+            actix_rt::spawn(gateway);
+            format!("http://{addr}")
+        });
+        // Workers run until the test's system stops.
+        std::mem::forget(running.workers);
         TestApp {
             base: format!("http://{}", running.addr),
             proxy_base,
+            gateway_base,
             client: client(),
             process: None,
             logs: Arc::default(),
@@ -146,14 +165,16 @@ impl TestAppBuilder {
         let mut child = command.spawn().expect("switchyard starts");
         let logs = Arc::default();
         let addr = listening_addr(&mut child, Arc::clone(&logs));
-        let proxy_base = self
-            .env
-            .iter()
-            .rfind(|(name, _)| name == "PROXY_PORT")
-            .map(|(_, port)| format!("http://127.0.0.1:{port}"));
+        let base_of = |variable: &str| {
+            self.env
+                .iter()
+                .rfind(|(name, _)| name == variable)
+                .map(|(_, port)| format!("http://127.0.0.1:{port}"))
+        };
         TestApp {
             base: format!("http://{addr}"),
-            proxy_base,
+            proxy_base: base_of("PROXY_PORT"),
+            gateway_base: base_of("GATEWAY_PORT"),
             client: client(),
             process: Some(child),
             logs,

@@ -4,6 +4,7 @@
 
 mod app;
 mod fleet;
+mod gateway;
 mod images;
 mod poll;
 mod process;
@@ -15,6 +16,7 @@ pub use fleet::{
     answer_every_request, free_ports, raw_backend, refusing_port, register_for_good, spawn,
     until_proxy_knows, until_served, with_proxy,
 };
+pub use gateway::{gateway_process, play_worker, response_to, worker_process, BASE64};
 pub use images::{form, half_an_upload, jpeg, meow_raw, upload, upload_body, BOUNDARY, PNG};
 pub use poll::until;
 pub use redis::{unique_prefix, TestRedis};

@@ -76,14 +76,20 @@ impl TestRedis {
 
     /// One command through redis-cli, its answer trimmed (empty for nil).
     pub fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("redis-cli runs");
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        redis_cli(self.port, args)
     }
+}
+
+/// One command through redis-cli to the server on `port`, its answer trimmed (empty for nil):
+/// for threads that play a client of their own.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 impl Drop for TestRedis {

@@ -1,0 +1,133 @@
+//! [`Dispatcher`]: reads the gateway's reply list and hands each response to the
+//! [`Gateway`], which gives it to the request waiting for its id.
+//!
+//! One per process, on a Redis connection of its own: a blocking pop would hold up every
+//! command queued behind it on a shared one. Each pop takes up to [`MOST_PER_POP`] responses.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use redis_async::resp::{FromResp, RespValue};
+use redis_async::resp_array;
+use tokio::time::Instant;
+
+use super::front::{Deliver, Delivery, Gateway, RepliesUnreachable};
+use super::message::{id_of, GatewayResponse};
+use crate::error::{ActorError, Cause};
+use crate::redis::{Redis, COMMAND_TIMEOUT};
+
+/// How long one pop blocks in Redis: short, so a frozen Redis is noticed within about a
+/// second (this plus the command timeout).
+const BLOCK: Duration = Duration::from_millis(250);
+
+const MOST_PER_POP: usize = 256;
+
+/// After a failed pop, before the next try.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
+
+pub struct Dispatcher {
+    /// Its own: no other command may wait behind its blocking pops.
+    redis: Redis,
+    reply_to: String,
+    gateway: Addr<Gateway>,
+}
+
+impl Dispatcher {
+    pub fn new(redis: Redis, reply_to: String, gateway: Addr<Gateway>) -> Self {
+        Self {
+            redis,
+            reply_to,
+            gateway,
+        }
+    }
+}
+
+impl Actor for Dispatcher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let pops = pop_forever(
+            self.redis.clone(),
+            self.reply_to.clone(),
+            self.gateway.clone(),
+        );
+        ctx.spawn(fut::wrap_future(pops));
+    }
+}
+
+async fn pop_forever(redis: Redis, reply_to: String, gateway: Addr<Gateway>) {
+    let block = format!("{:.3}", BLOCK.as_secs_f64());
+    let most = MOST_PER_POP.to_string();
+    loop {
+        let pop = resp_array![
+            "BLMPOP",
+            block.as_str(),
+            "1",
+            reply_to.as_str(),
+            "RIGHT",
+            "COUNT",
+            most.as_str()
+        ];
+        let deadline = Instant::now() + BLOCK + COMMAND_TIMEOUT;
+        match redis.command_by::<RespValue>(deadline, pop).await {
+            Ok(RespValue::Nil) => {}
+            Ok(popped) => match responses(popped) {
+                Ok(responses) => gateway.do_send(Deliver(responses)),
+                Err(err) => log::error!("the reply list answered oddly: {err}"),
+            },
+            Err(err) => {
+                gateway.do_send(RepliesUnreachable(err));
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+}
+
+/// `[key, [response, ...]]` as each response's id and what its client gets. A response that
+/// does not parse goes to its client as a malformed answer when its id can be read, and is
+/// dropped otherwise.
+fn responses(popped: RespValue) -> Result<Vec<Delivery>, redis_async::error::Error> {
+    let (_, raws) = <(String, Vec<Vec<u8>>)>::from_resp(popped)?;
+    Ok(raws
+        .into_iter()
+        .filter_map(
+            |raw| match serde_json::from_slice::<GatewayResponse>(&raw) {
+                Ok(response) => Some((response.id.clone(), Ok(response))),
+                Err(err) => {
+                    let Some(id) = id_of(&raw) else {
+                        log::warn!("a response without an id was dropped: {err}");
+                        return None;
+                    };
+                    let cause = Cause::new(err).context(format_args!("response {id:?}"));
+                    Some((id, Err(ActorError::WorkerAnswerMalformed(cause))))
+                }
+            },
+        )
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_response_goes_to_its_id_and_a_malformed_one_is_told_as_such() {
+        let popped = resp_array![
+            "p:gateway:reply:g",
+            RespValue::Array(vec![
+                RespValue::from(r#"{"id":"g-1","status":200,"headers":[],"body":"aGk="}"#),
+                RespValue::from(r#"{"id":"g-2","status":"two hundred"}"#),
+                RespValue::from("not json"),
+            ])
+        ];
+        let read = responses(popped).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[0].0, "g-1");
+        assert_eq!(read[0].1.as_ref().unwrap().body, b"hi");
+        assert_eq!(read[1].0, "g-2");
+        assert!(matches!(
+            read[1].1,
+            Err(ActorError::WorkerAnswerMalformed(_))
+        ));
+    }
+}

@@ -1,0 +1,254 @@
+//! [`Gateway`]: queues each client's request for the workers and hands it the response the
+//! dispatcher brings back for its id.
+//!
+//! One per process. Requests that arrive while a push is under way go together in the next
+//! one (one script per queue, many requests), so under load a request costs a fraction of a
+//! Redis command.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+use redis_async::resp::RespValue;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::message::{unix_millis, GatewayRequest, GatewayResponse};
+use crate::error::{ActorError, Cause};
+use crate::redis::{Redis, COMMAND_TIMEOUT};
+
+/// The most requests one push carries (each is one argument of the script).
+const MOST_PER_PUSH: usize = 256;
+
+/// Pushes the messages in ARGV onto KEYS[1] while it holds fewer than ARGV[1]; answers how
+/// many it pushed (the first ones).
+const PUSH_WITHIN_BOUND: &str = "local room = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[1]) \
+    local n = math.min(room, #ARGV - 1) \
+    if n <= 0 then return 0 end \
+    redis.call('LPUSH', KEYS[1], unpack(ARGV, 2, n + 1)) return n";
+
+/// What a client's request becomes: everything but the id, the reply list and the deadline,
+/// which the gateway adds.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<GatewayResponse, ActorError>")]
+pub struct Submit {
+    /// The full key of the list it goes to (`GATEWAY_QUEUE` or a route's).
+    pub queue: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A response for the request waiting on `id`, or why its worker's answer is unusable.
+pub type Delivery = (String, Result<GatewayResponse, ActorError>);
+
+/// Responses the dispatcher read, each for the request waiting on its id.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Deliver(pub Vec<Delivery>);
+
+/// The dispatcher lost its connection: the responses due to the waiting requests may be lost
+/// with it, so they are answered now rather than at their timeout.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RepliesUnreachable(pub ActorError);
+
+/// How many requests wait, and how many responses found nobody waiting.
+#[derive(Debug, Message)]
+#[rtype(result = "GatewayStats")]
+pub struct Stats;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayStats {
+    pub waiting: usize,
+    pub dropped_responses: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// `GATEWAY_TIMEOUT_MS`.
+    pub timeout: Duration,
+    /// `GATEWAY_QUEUE_MAX`: a queue holding this many requests takes no more.
+    pub queue_max: usize,
+}
+
+type Answer = oneshot::Sender<Result<GatewayResponse, ActorError>>;
+
+struct Outgoing {
+    message: String,
+    queued: oneshot::Sender<Result<(), ActorError>>,
+}
+
+pub struct Gateway {
+    redis: Redis,
+    id: String,
+    reply_to: String,
+    settings: GatewaySettings,
+    next_request: u64,
+    waiting: HashMap<String, Answer>,
+    outgoing: HashMap<String, Vec<Outgoing>>,
+    pushing: bool,
+    dropped_responses: u64,
+}
+
+impl Gateway {
+    /// `id` is this gateway's, unique among those on the Redis; responses come back on
+    /// `reply_to`.
+    pub fn new(redis: Redis, id: String, reply_to: String, settings: GatewaySettings) -> Self {
+        Self {
+            redis,
+            id,
+            reply_to,
+            settings,
+            next_request: 0,
+            waiting: HashMap::new(),
+            outgoing: HashMap::new(),
+            pushing: false,
+            dropped_responses: 0,
+        }
+    }
+
+    /// Pushes what is waiting to go, unless a push is under way (then it goes next).
+    fn push(&mut self, ctx: &mut Context<Self>) {
+        if self.pushing || self.outgoing.is_empty() {
+            return;
+        }
+        self.pushing = true;
+        let redis = self.redis.clone();
+        let queue_max = self.settings.queue_max;
+        let batches: Vec<(String, Vec<Outgoing>)> = self.outgoing.drain().collect();
+        let pushes = batches.into_iter().flat_map(|(queue, mut batch)| {
+            let mut chunks = Vec::new();
+            while batch.len() > MOST_PER_PUSH {
+                let rest = batch.split_off(MOST_PER_PUSH);
+                chunks.push(std::mem::replace(&mut batch, rest));
+            }
+            chunks.push(batch);
+            let redis = redis.clone();
+            chunks
+                .into_iter()
+                .map(move |chunk| push_within_bound(redis.clone(), queue.clone(), chunk, queue_max))
+        });
+        let all = join_all(pushes.collect::<Vec<_>>());
+        ctx.spawn(fut::wrap_future(all).map(|_, act: &mut Self, ctx| {
+            act.pushing = false;
+            act.push(ctx);
+        }));
+    }
+}
+
+/// One script: as many of `batch` as the queue has room for, in order.
+async fn push_within_bound(redis: Redis, queue: String, batch: Vec<Outgoing>, queue_max: usize) {
+    let mut args = Vec::with_capacity(1 + batch.len());
+    args.push(RespValue::from(queue_max.to_string()));
+    let mut told = Vec::with_capacity(batch.len());
+    for outgoing in batch {
+        args.push(RespValue::BulkString(outgoing.message.into_bytes()));
+        told.push(outgoing.queued);
+    }
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let pushed: Result<usize, ActorError> = redis
+        .eval_by(deadline, PUSH_WITHIN_BOUND, &[queue], args)
+        .await;
+    for (n, queued) in told.into_iter().enumerate() {
+        let _ = queued.send(match &pushed {
+            Ok(count) if n < *count => Ok(()),
+            Ok(_) => Err(ActorError::RequestQueueFull),
+            Err(err) => Err(err.clone()),
+        });
+    }
+}
+
+impl Actor for Gateway {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        crate::size_mailbox_for_a_worker(ctx);
+        // A client that gave up (timeout, closed connection) leaves its entry behind.
+        ctx.run_interval(Duration::from_secs(1), |act, _| {
+            act.waiting.retain(|_, answer| !answer.is_closed());
+        });
+    }
+}
+
+impl Handler<Submit> for Gateway {
+    type Result = ResponseFuture<Result<GatewayResponse, ActorError>>;
+
+    fn handle(&mut self, submit: Submit, ctx: &mut Self::Context) -> Self::Result {
+        let started = Instant::now();
+        let timeout = self.settings.timeout;
+        self.next_request += 1;
+        let request = GatewayRequest {
+            id: format!("{}-{}", self.id, self.next_request),
+            method: submit.method,
+            path: submit.path,
+            query: submit.query,
+            headers: submit.headers,
+            body: submit.body,
+            reply_to: self.reply_to.clone(),
+            deadline_ms: unix_millis() + timeout.as_millis() as u64,
+        };
+        let message = match serde_json::to_string(&request) {
+            Ok(message) => message,
+            Err(err) => return Box::pin(async move { Err(ActorError::Redis(Cause::new(err))) }),
+        };
+        let (answer, answered) = oneshot::channel();
+        self.waiting.insert(request.id, answer);
+        let (queued, pushed) = oneshot::channel();
+        self.outgoing
+            .entry(submit.queue)
+            .or_default()
+            .push(Outgoing { message, queued });
+        self.push(ctx);
+        Box::pin(async move {
+            pushed.await.map_err(|_| ActorError::ShuttingDown)??;
+            match tokio::time::timeout_at(started + timeout, answered).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(_)) => Err(ActorError::ShuttingDown),
+                Err(_) => Err(ActorError::NoWorkerAnswered),
+            }
+        })
+    }
+}
+
+impl Handler<Deliver> for Gateway {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(responses): Deliver, _: &mut Self::Context) {
+        for (id, response) in responses {
+            let delivered = match self.waiting.remove(&id) {
+                Some(answer) => answer.send(response).is_ok(),
+                None => false,
+            };
+            if !delivered {
+                // Late (its client timed out), a duplicate, or not one of ours.
+                self.dropped_responses += 1;
+                log::debug!("response for {id:?} dropped: nobody waits for it");
+            }
+        }
+    }
+}
+
+impl Handler<RepliesUnreachable> for Gateway {
+    type Result = ();
+
+    fn handle(&mut self, RepliesUnreachable(err): RepliesUnreachable, _: &mut Self::Context) {
+        for (_, answer) in self.waiting.drain() {
+            let _ = answer.send(Err(err.clone()));
+        }
+    }
+}
+
+impl Handler<Stats> for Gateway {
+    type Result = MessageResult<Stats>;
+
+    fn handle(&mut self, _: Stats, _: &mut Self::Context) -> Self::Result {
+        MessageResult(GatewayStats {
+            waiting: self.waiting.len(),
+            dropped_responses: self.dropped_responses,
+        })
+    }
+}
