@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use actix_web::dev::{Server, ServerHandle};
-use switchyard::config::{Config, Role};
+use switchyard::config::{self, Role};
 use switchyard::shutdown::{self, StopSignals};
 use switchyard::startup;
 
@@ -12,14 +12,14 @@ const DEFAULT_LOG_FILTER: &str = "info,redis_async=off";
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER))
         .init();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(err) => {
-            log::error!("{err}");
-            return ExitCode::from(2);
-        }
-    };
     actix_web::rt::System::new().block_on(async {
+        let config = match config::load(|name| std::env::var(name).ok()).await {
+            Ok(config) => config,
+            Err(err) => {
+                log::error!("{err}");
+                return ExitCode::from(2);
+            }
+        };
         let mut signals = match StopSignals::listen() {
             Ok(signals) => signals,
             Err(err) => {

@@ -1,6 +1,7 @@
 //! Every environment variable switchyard reads, parsed and checked once at start.
 
 mod env;
+mod hash;
 mod host;
 
 use std::net::IpAddr;
@@ -16,6 +17,7 @@ use env::{
     list_name, list_names, millis, parse_bool, parse_host_port, parse_http_url, parse_ports, port,
     positive, secs, within, Env,
 };
+pub use hash::load;
 pub use host::url_host;
 
 const DEFAULT_REDIS_PREFIX: &str = "switchyard:";

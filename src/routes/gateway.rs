@@ -14,8 +14,7 @@ use switchyard_actors::http::headers::{content_length, end_to_end, forwarded_for
 
 use crate::error::ApiError;
 
-/// What the gateway's routes share.
-#[derive(Clone)]
+/// What the gateway's routes on one thread use.
 pub struct GatewayFront {
     pub gateway: Addr<Gateway>,
     pub routes: Routes,

@@ -2,6 +2,8 @@
 
 use std::process::{Command, Stdio};
 
+use crate::helpers::{free_ports, unique_prefix, TestApp, TestRedis};
+
 fn start_with(name: &str, value: &str) -> (Option<i32>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .env("IP", "127.0.0.1")
@@ -26,6 +28,10 @@ fn malformed_variables_stop_the_program_with_their_name() {
         ("RECENT_SIZE", "1001"),
         ("KVS_MAX_BYTES", "1GB"),
         ("CLIENT_TIMEOUT_MS", "0"),
+        ("WORKER_QUEUES", "a,a"),
+        ("WORKER_CONCURRENCY", "0"),
+        ("GATEWAY_QUEUE", "has space"),
+        ("GATEWAY_MAX_BODY", "-1"),
     ];
     for (name, value) in cases {
         let (code, stderr) = start_with(name, value);
@@ -42,11 +48,84 @@ fn malformed_variables_stop_the_program_with_their_name() {
 fn a_taken_port_stops_the_program_with_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    for name in ["PORT", "PROXY_PORT"] {
+    for name in ["PORT", "PROXY_PORT", "GATEWAY_PORT"] {
         let (code, stderr) = start_with(name, &port);
         assert_eq!(code, Some(1), "{name}: {stderr}");
         let expected = format!("cannot listen on 127.0.0.1:{port}: Address already in use");
         assert!(stderr.contains(&expected), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[actix_rt::test]
+async fn config_hash_fills_in_what_the_environment_does_not_set() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("config-hash");
+    let hash = format!("{prefix}settings");
+    let port = free_ports(1).start().to_string();
+    // The hash's GATEWAY_QUEUE would send requests where no worker takes them; the
+    // environment's wins.
+    redis.cli(&[
+        "HSET",
+        &hash,
+        "GATEWAY_PORT",
+        &port,
+        "WORKER_QUEUES",
+        "gateway:req",
+    ]);
+    redis.cli(&["HSET", &hash, "GATEWAY_QUEUE", "nobody-takes-this"]);
+    let _app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[
+            ("CONFIG_HASH", "settings"),
+            ("GATEWAY_QUEUE", "gateway:req"),
+        ])
+        .start_process();
+    let gateway = TestApp::connect(&format!("http://127.0.0.1:{port}"));
+    let reply = gateway.get("/").await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, "hello world"));
+    assert_eq!(
+        redis.cli(&["EXISTS", &format!("{prefix}nobody-takes-this")]),
+        "0"
+    );
+}
+
+#[test]
+fn a_bad_field_in_the_config_hash_stops_the_program_naming_the_hash_and_the_field() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("config-hash-bad");
+    redis.cli(&[
+        "HSET",
+        &format!("{prefix}settings"),
+        "GATEWAY_TIMEOUT_MS",
+        "soon",
+    ]);
+    let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .envs([
+            ("IP", "127.0.0.1"),
+            ("PORT", "0"),
+            ("CONFIG_HASH", "settings"),
+        ])
+        .envs([
+            ("REDIS_URL", redis.url().as_str()),
+            ("REDIS_PREFIX", &prefix),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("switchyard runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected =
+        format!("CONFIG_HASH {prefix}settings: field GATEWAY_TIMEOUT_MS=\"soon\" is not valid");
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
+fn an_invalid_route_expression_stops_the_program_naming_it() {
+    let (code, stderr) = start_with("GATEWAY_ROUTES", "^/static/=files;^/(api=api");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("GATEWAY_ROUTES=\"^/(api\" is not valid"),
+        "{stderr}"
+    );
 }

@@ -1,5 +1,6 @@
-//! [`Dispatcher`]: reads the gateway's reply list and hands each response to the
-//! [`Gateway`], which gives it to the request waiting for its id.
+//! [`Dispatcher`]: reads the process's reply list and hands each response to the
+//! [`Gateway`](super::front::Gateway) of the thread that sent its request, which gives it to
+//! the request waiting for its id.
 //!
 //! One per process, on a Redis connection of its own: a blocking pop would hold up every
 //! command queued behind it on a shared one. Each pop takes up to [`MOST_PER_POP`] responses.
@@ -11,7 +12,7 @@ use redis_async::resp::{FromResp, RespValue};
 use redis_async::resp_array;
 use tokio::time::Instant;
 
-use super::front::{Deliver, Delivery, Gateway, RepliesUnreachable};
+use super::front::{Deliver, Delivery, GatewayThreads, RepliesUnreachable};
 use super::message::{id_of, GatewayResponse};
 use crate::error::{ActorError, Cause};
 use crate::redis::{Redis, COMMAND_TIMEOUT};
@@ -29,15 +30,15 @@ pub struct Dispatcher {
     /// Its own: no other command may wait behind its blocking pops.
     redis: Redis,
     reply_to: String,
-    gateway: Addr<Gateway>,
+    gateways: GatewayThreads,
 }
 
 impl Dispatcher {
-    pub fn new(redis: Redis, reply_to: String, gateway: Addr<Gateway>) -> Self {
+    pub fn new(redis: Redis, reply_to: String, gateways: GatewayThreads) -> Self {
         Self {
             redis,
             reply_to,
-            gateway,
+            gateways,
         }
     }
 }
@@ -49,13 +50,13 @@ impl Actor for Dispatcher {
         let pops = pop_forever(
             self.redis.clone(),
             self.reply_to.clone(),
-            self.gateway.clone(),
+            self.gateways.clone(),
         );
         ctx.spawn(fut::wrap_future(pops));
     }
 }
 
-async fn pop_forever(redis: Redis, reply_to: String, gateway: Addr<Gateway>) {
+async fn pop_forever(redis: Redis, reply_to: String, gateways: GatewayThreads) {
     let block = format!("{:.3}", BLOCK.as_secs_f64());
     let most = MOST_PER_POP.to_string();
     loop {
@@ -72,14 +73,34 @@ async fn pop_forever(redis: Redis, reply_to: String, gateway: Addr<Gateway>) {
         match redis.command_by::<RespValue>(deadline, pop).await {
             Ok(RespValue::Nil) => {}
             Ok(popped) => match responses(popped) {
-                Ok(responses) => gateway.do_send(Deliver(responses)),
+                Ok(responses) => deliver(&gateways, responses),
                 Err(err) => log::error!("the reply list answered oddly: {err}"),
             },
             Err(err) => {
-                gateway.do_send(RepliesUnreachable(err));
+                for gateway in gateways.all() {
+                    gateway.do_send(RepliesUnreachable(err.clone()));
+                }
                 tokio::time::sleep(RETRY_AFTER).await;
             }
         }
+    }
+}
+
+/// Each response to its thread's gateway, those for one thread in one message.
+fn deliver(gateways: &GatewayThreads, responses: Vec<Delivery>) {
+    let mut by_thread: Vec<(Addr<_>, Vec<Delivery>)> = Vec::new();
+    for (id, response) in responses {
+        let Some(gateway) = gateways.of_request(&id) else {
+            log::debug!("response for {id:?} dropped: no such request was sent here");
+            continue;
+        };
+        match by_thread.iter_mut().find(|(addr, _)| *addr == gateway) {
+            Some((_, batch)) => batch.push((id, response)),
+            None => by_thread.push((gateway, vec![(id, response)])),
+        }
+    }
+    for (gateway, batch) in by_thread {
+        gateway.do_send(Deliver(batch));
     }
 }
 

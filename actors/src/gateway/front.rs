@@ -1,11 +1,14 @@
 //! [`Gateway`]: queues each client's request for the workers and hands it the response the
 //! dispatcher brings back for its id.
 //!
-//! One per process. Requests that arrive while a push is under way go together in the next
-//! one (one script per queue, many requests), so under load a request costs a fraction of a
-//! Redis command.
+//! One per HTTP worker thread, each with its own Redis connection, so requests never cross
+//! threads on their way in; [`GatewayThreads`] lets the process's one dispatcher find the
+//! thread a response is for (its index is part of the request's id). Requests that arrive while
+//! a push is under way go together in the next one (one script per queue, many requests), so
+//! under load a request costs a fraction of a Redis command.
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -82,8 +85,37 @@ struct Outgoing {
     queued: oneshot::Sender<Result<(), ActorError>>,
 }
 
+/// The gateways of the process's threads, by index.
+#[derive(Clone, Default)]
+pub struct GatewayThreads(Arc<RwLock<Vec<Addr<Gateway>>>>);
+
+impl GatewayThreads {
+    /// Starts the calling thread's gateway, made by `make` from the thread's index.
+    pub fn start_for_this_thread(&self, make: impl FnOnce(usize) -> Gateway) -> Addr<Gateway> {
+        let mut threads = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        let gateway = make(threads.len()).start();
+        threads.push(gateway.clone());
+        gateway
+    }
+
+    /// The gateway that sent the request `id` (`<gateway id>-<thread>-<counter>`).
+    pub fn of_request(&self, id: &str) -> Option<Addr<Gateway>> {
+        let thread: usize = id.split('-').nth(1)?.parse().ok()?;
+        let threads = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        threads.get(thread).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Addr<Gateway>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
 pub struct Gateway {
     redis: Redis,
+    /// `<gateway id>-<thread>`: the front of every request id it makes.
     id: String,
     reply_to: String,
     settings: GatewaySettings,
@@ -95,12 +127,19 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// `id` is this gateway's, unique among those on the Redis; responses come back on
-    /// `reply_to`.
-    pub fn new(redis: Redis, id: String, reply_to: String, settings: GatewaySettings) -> Self {
+    /// `gateway_id` is the process's, unique among those on the Redis, and `thread` this
+    /// gateway's index in [`GatewayThreads`]; responses come back on `reply_to`. `redis` should
+    /// be this thread's own.
+    pub fn new(
+        redis: Redis,
+        gateway_id: &str,
+        thread: usize,
+        reply_to: String,
+        settings: GatewaySettings,
+    ) -> Self {
         Self {
             redis,
-            id,
+            id: format!("{gateway_id}-{thread}"),
             reply_to,
             settings,
             next_request: 0,
@@ -250,5 +289,99 @@ impl Handler<Stats> for Gateway {
             waiting: self.waiting.len(),
             dropped_responses: self.dropped_responses,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::RedisConfig;
+
+    fn gateway_without_redis() -> Addr<Gateway> {
+        // Port 1: nothing listens, every push fails at once.
+        let config = RedisConfig::from_url("redis://127.0.0.1:1", "p:").unwrap();
+        let settings = GatewaySettings {
+            timeout: Duration::from_secs(5),
+            queue_max: 10,
+        };
+        Gateway::new(
+            Redis::new(config),
+            "g",
+            0,
+            "p:gateway:reply:g".into(),
+            settings,
+        )
+        .start()
+    }
+
+    #[actix::test]
+    async fn a_response_nobody_waits_for_is_dropped_and_counted() {
+        let gateway = gateway_without_redis();
+        let response = GatewayResponse {
+            id: "g-0-7".into(),
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        gateway
+            .send(Deliver(vec![("g-0-7".into(), Ok(response))]))
+            .await
+            .unwrap();
+        let stats = gateway.send(Stats).await.unwrap();
+        assert_eq!(
+            stats,
+            GatewayStats {
+                waiting: 0,
+                dropped_responses: 1
+            }
+        );
+    }
+
+    #[actix::test]
+    async fn a_request_that_cannot_be_queued_fails_at_once_and_leaves_nothing_waiting() {
+        let gateway = gateway_without_redis();
+        let submit = Submit {
+            queue: "p:gateway:req".into(),
+            method: "GET".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let answer = gateway.send(submit).await.unwrap();
+        assert!(
+            matches!(answer, Err(ActorError::RedisUnavailable(_))),
+            "{answer:?}"
+        );
+        // Its entry goes with the next sweep (once a second).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(gateway.send(Stats).await.unwrap().waiting, 0);
+    }
+
+    #[actix::test]
+    async fn a_response_goes_to_the_gateway_of_the_thread_its_request_came_from() {
+        let threads = GatewayThreads::default();
+        let config = RedisConfig::from_url("redis://127.0.0.1:1", "p:").unwrap();
+        let started: Vec<Addr<Gateway>> = (0..2)
+            .map(|_| {
+                threads.start_for_this_thread(|thread| {
+                    let settings = GatewaySettings {
+                        timeout: Duration::from_secs(5),
+                        queue_max: 10,
+                    };
+                    Gateway::new(
+                        Redis::new(config.clone()),
+                        "g",
+                        thread,
+                        String::new(),
+                        settings,
+                    )
+                })
+            })
+            .collect();
+        assert!(threads.of_request("g-1-5") == Some(started[1].clone()));
+        assert!(threads.of_request("g-0-5") == Some(started[0].clone()));
+        assert!(threads.of_request("g-2-5").is_none());
+        assert!(threads.of_request("not-an-id").is_none());
     }
 }

@@ -31,26 +31,41 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// for long.
 pub const REPLY_LIST_LIFETIME_MS: u64 = 60_000;
 
-/// Moves up to ARGV[1] requests from KEYS[1] to the busy list KEYS[2], oldest first.
-const TAKE: &str = "local taken = {} \
-    for i = 1, tonumber(ARGV[1]) do \
-      local request = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') \
-      if not request then break end \
-      taken[i] = request \
-    end return taken";
+/// Moves up to ARGV[1] requests from the right (oldest) end of KEYS[1] to the busy list KEYS[2],
+/// in three commands whatever their number (a command run by a script costs several times one
+/// sent by a client); answers them.
+const TAKE: &str = "local taken = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1) \
+    if #taken == 0 then return taken end \
+    redis.call('LTRIM', KEYS[1], 0, -#taken - 1) \
+    redis.call('RPUSH', KEYS[2], unpack(taken)) \
+    return taken";
 
-/// For each request taken: pushes its outcome (ARGV 3i-1) onto its destination (KEYS i+1),
-/// sets its expiry (ARGV 3i, ms, 0 for none), and removes the request (ARGV 3i-2) from the
-/// busy list KEYS[1]. An empty outcome pushes nothing.
-const FINISH: &str = "for i = 2, #KEYS do \
-      local n = (i - 2) * 3 \
-      local outcome = ARGV[n + 2] \
-      if outcome ~= '' then \
-        redis.call('LPUSH', KEYS[i], outcome) \
-        if ARGV[n + 3] ~= '0' then redis.call('PEXPIRE', KEYS[i], ARGV[n + 3]) end \
+/// Pushes the outcomes: one `LPUSH` per destination, in the order given, then its expiry.
+/// Outcome i is ARGV[first + 2(i-1)] for KEYS[i + 1], its expiry in ms (0 for none) the next
+/// argument; an empty outcome pushes nothing.
+const PUSH_OUTCOMES: &str = "local function push_outcomes(first) \
+      local order, by_key, expire = {}, {}, {} \
+      for i = 2, #KEYS do \
+        local n = first + (i - 2) * 2 \
+        local key = KEYS[i] \
+        if ARGV[n] ~= '' then \
+          if not by_key[key] then by_key[key] = {} order[#order + 1] = key end \
+          table.insert(by_key[key], ARGV[n]) \
+        end \
+        if ARGV[n + 1] ~= '0' then expire[key] = ARGV[n + 1] end \
       end \
-      redis.call('LREM', KEYS[1], 1, ARGV[n + 1]) \
-    end return #KEYS - 1";
+      for _, key in ipairs(order) do redis.call('LPUSH', key, unpack(by_key[key])) end \
+      for key, ms in pairs(expire) do redis.call('PEXPIRE', key, ms) end \
+    end ";
+
+/// The outcomes (from ARGV[#KEYS]) of the requests ARGV[1 .. #KEYS - 1], removed from the busy
+/// list KEYS[1] one by one.
+const FINISH_SOME: &str = "for i = 1, #KEYS - 1 do redis.call('LREM', KEYS[1], 1, ARGV[i]) end \
+    push_outcomes(#KEYS) return #KEYS - 1";
+
+/// The outcomes (from ARGV[1]) of every request the busy list KEYS[1] holds, the list deleted
+/// whole rather than searched for each (under load, the common case).
+const FINISH_ALL: &str = "redis.call('DEL', KEYS[1]) push_outcomes(1) return #KEYS - 1";
 
 /// What a worker does with a request.
 pub trait Job {
@@ -206,7 +221,9 @@ impl Taker {
                 }
             }
             loop {
-                if !unpushed.is_empty() && self.finish(&unpushed).await.is_ok() {
+                // With nothing in hand, the busy list holds exactly what is finished.
+                let everything = handling.is_empty();
+                if !unpushed.is_empty() && self.finish(&unpushed, everything).await.is_ok() {
                     unpushed.clear();
                 }
                 let Some(first) = handling.next().await else {
@@ -220,7 +237,7 @@ impl Taker {
         }
         if !unpushed.is_empty() {
             // Left in the busy list if this fails too: put back once this worker lapses.
-            let _ = self.finish(&unpushed).await;
+            let _ = self.finish(&unpushed, true).await;
         }
     }
 
@@ -249,31 +266,36 @@ impl Taker {
         Ok(taken.into_iter().map(Rc::from).collect())
     }
 
-    /// Pushes the outcomes and removes their requests from the busy list, in one script.
-    async fn finish(&self, finished: &[Finished]) -> Result<(), ActorError> {
+    /// Pushes the outcomes and removes their requests from the busy list, in one script;
+    /// `everything` when they are all the busy list holds.
+    async fn finish(&self, finished: &[Finished], everything: bool) -> Result<(), ActorError> {
         let mut keys = Vec::with_capacity(1 + finished.len());
         keys.push(self.busy.clone());
         let mut args = Vec::with_capacity(3 * finished.len());
+        if !everything {
+            args.extend(finished.iter().map(|done| RespValue::from(&*done.raw)));
+        }
         for done in finished {
-            let raw = RespValue::from(&*done.raw);
             match &done.outcome {
                 Some(outcome) => {
                     keys.push(outcome.destination.clone());
-                    args.extend([
-                        raw,
-                        RespValue::BulkString(outcome.message.clone()),
-                        RespValue::from(outcome.expire_ms.unwrap_or(0).to_string()),
-                    ]);
+                    args.push(RespValue::BulkString(outcome.message.clone()));
+                    args.push(RespValue::from(outcome.expire_ms.unwrap_or(0).to_string()));
                 }
                 None => {
                     keys.push(self.busy.clone());
-                    args.extend([raw, RespValue::from(""), RespValue::from("0")]);
+                    args.extend([RespValue::from(""), RespValue::from("0")]);
                 }
             }
         }
+        let script = if everything {
+            [PUSH_OUTCOMES, FINISH_ALL].concat()
+        } else {
+            [PUSH_OUTCOMES, FINISH_SOME].concat()
+        };
         let mut command = vec![
             RespValue::from("EVAL"),
-            RespValue::from(FINISH),
+            RespValue::from(script),
             RespValue::from(keys.len().to_string()),
         ];
         command.extend(keys.into_iter().map(RespValue::from));

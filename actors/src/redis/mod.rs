@@ -11,6 +11,7 @@ mod config;
 mod connection;
 mod keys;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -187,6 +188,19 @@ impl Redis {
                 Err(ActorError::RedisUnavailable(Cause::new(err)))
             }
         }
+    }
+
+    /// Every field of the hash at `key` (a full key) and its value; none when it does not exist.
+    pub async fn hash(&self, key: &str) -> Result<HashMap<String, String>, ActorError> {
+        let flat: Vec<String> = self
+            .command(RespValue::Array(vec!["HGETALL".into(), key.into()]))
+            .await?;
+        let mut fields = HashMap::with_capacity(flat.len() / 2);
+        let mut pairs = flat.into_iter();
+        while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
+            fields.insert(name, value);
+        }
+        Ok(fields)
     }
 
     /// A subscription to `channel` on a connection of its own (a subscribed connection can run
