@@ -172,6 +172,15 @@ pub(crate) fn start_workers(
         }
         queues.push(router_in);
     }
+    if !config.worker_queues.is_empty() {
+        log::info!(
+            "{count} gateway workers on {threads} threads taking requests from {}",
+            config.worker_queues.join(", ")
+        );
+    }
+    if let Some(router_in) = &config.router_in {
+        log::info!("{ROUTERS} routers moving requests from {router_in} by GATEWAY_ROUTES");
+    }
     let registry = WorkerRegistry::new(
         shared.redis().clone(),
         ids,

@@ -218,3 +218,30 @@ async fn a_malformed_worker_answer_is_a_502_for_its_client_only() {
     assert_eq!(gateway.get("/y").await.status, 502);
     worker.join().unwrap();
 }
+
+#[actix_rt::test]
+async fn past_the_queue_cap_requests_are_refused_at_once_and_the_queue_holds_the_cap() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("gateway-cap");
+    let env = [("GATEWAY_QUEUE_MAX", "2"), ("GATEWAY_TIMEOUT_MS", "2000")];
+    let process = gateway_process(&redis, &prefix, &env);
+    let gateway = process.gateway();
+    let gateway = &gateway;
+    let replies = futures_util::future::join_all((0..5).map(|n| async move {
+        let started = Instant::now();
+        (gateway.get(&format!("/r{n}")).await, started.elapsed())
+    }))
+    .await;
+    let full: Vec<_> = replies.iter().filter(|(r, _)| r.status == 503).collect();
+    let waited = replies.iter().filter(|(r, _)| r.status == 504).count();
+    assert_eq!((full.len(), waited), (3, 2));
+    for (reply, took) in full {
+        assert_eq!(
+            reply.json(),
+            json!({"msg": "error", "error": "request queue is full"})
+        );
+        assert_eq!(reply.header("retry-after"), "1");
+        assert!(*took < Duration::from_secs(1), "{took:?}");
+    }
+    assert_eq!(redis.cli(&["LLEN", &format!("{prefix}gateway:req")]), "2");
+}
