@@ -31,41 +31,72 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// for long.
 pub const REPLY_LIST_LIFETIME_MS: u64 = 60_000;
 
-/// Moves up to ARGV[1] requests from the right (oldest) end of KEYS[1] to the busy list KEYS[2],
-/// in three commands whatever their number (a command run by a script costs several times one
-/// sent by a client); answers them.
-const TAKE: &str = "local taken = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1) \
-    if #taken == 0 then return taken end \
-    redis.call('LTRIM', KEYS[1], 0, -#taken - 1) \
-    redis.call('RPUSH', KEYS[2], unpack(taken)) \
-    return taken";
+/// Lua: `take(queue, busy, most)` moves up to `most` requests from the right (oldest) end of
+/// `queue` to `busy` in three commands whatever their number (a command run by a script costs
+/// several times one sent by a client), and answers them.
+macro_rules! take_function {
+    () => {
+        "local function take(queue, busy, most) \
+           local taken = redis.call('LRANGE', queue, -most, -1) \
+           if #taken > 0 then \
+             redis.call('LTRIM', queue, 0, -#taken - 1) \
+             redis.call('RPUSH', busy, unpack(taken)) \
+           end \
+           return taken \
+         end "
+    };
+}
 
-/// Pushes the outcomes: one `LPUSH` per destination, in the order given, then its expiry.
-/// Outcome i is ARGV[first + 2(i-1)] for KEYS[i + 1], its expiry in ms (0 for none) the next
-/// argument; an empty outcome pushes nothing.
-const PUSH_OUTCOMES: &str = "local function push_outcomes(first) \
-      local order, by_key, expire = {}, {}, {} \
-      for i = 2, #KEYS do \
-        local n = first + (i - 2) * 2 \
-        local key = KEYS[i] \
-        if ARGV[n] ~= '' then \
-          if not by_key[key] then by_key[key] = {} order[#order + 1] = key end \
-          table.insert(by_key[key], ARGV[n]) \
-        end \
-        if ARGV[n + 1] ~= '0' then expire[key] = ARGV[n + 1] end \
-      end \
-      for _, key in ipairs(order) do redis.call('LPUSH', key, unpack(by_key[key])) end \
-      for key, ms in pairs(expire) do redis.call('PEXPIRE', key, ms) end \
-    end ";
+/// Lua: `push_outcomes(first_key, first_arg)` pushes the outcomes, one `LPUSH` per destination
+/// in the order given, then sets each destination's expiry once. Outcome i goes to
+/// KEYS[first_key + i - 1]; it is ARGV[first_arg + 2(i - 1)], its expiry in ms (0 for none) the
+/// next argument; an empty outcome pushes nothing.
+macro_rules! push_outcomes_function {
+    () => {
+        "local function push_outcomes(first_key, first_arg) \
+           local order, by_key, expire = {}, {}, {} \
+           for i = first_key, #KEYS do \
+             local n = first_arg + (i - first_key) * 2 \
+             local key = KEYS[i] \
+             if ARGV[n] ~= '' then \
+               if not by_key[key] then by_key[key] = {} order[#order + 1] = key end \
+               table.insert(by_key[key], ARGV[n]) \
+             end \
+             if ARGV[n + 1] ~= '0' then expire[key] = ARGV[n + 1] end \
+           end \
+           for _, key in ipairs(order) do redis.call('LPUSH', key, unpack(by_key[key])) end \
+           for key, ms in pairs(expire) do redis.call('PEXPIRE', key, ms) end \
+         end "
+    };
+}
 
-/// The outcomes (from ARGV[#KEYS]) of the requests ARGV[1 .. #KEYS - 1], removed from the busy
-/// list KEYS[1] one by one.
-const FINISH_SOME: &str = "for i = 1, #KEYS - 1 do redis.call('LREM', KEYS[1], 1, ARGV[i]) end \
-    push_outcomes(#KEYS) return #KEYS - 1";
+/// KEYS[1] the queue, KEYS[2] the busy list, ARGV[1] the most to take.
+const TAKE: &str = concat!(
+    take_function!(),
+    "return take(KEYS[1], KEYS[2], tonumber(ARGV[1]))"
+);
 
-/// The outcomes (from ARGV[1]) of every request the busy list KEYS[1] holds, the list deleted
-/// whole rather than searched for each (under load, the common case).
-const FINISH_ALL: &str = "redis.call('DEL', KEYS[1]) push_outcomes(1) return #KEYS - 1";
+/// Some of the requests in hand are finished: KEYS[1] the busy list, KEYS[2..] their outcomes'
+/// destinations; ARGV[1 .. #KEYS - 1] the requests, removed from the busy list one by one, then
+/// the outcomes from ARGV[#KEYS].
+const FINISH_SOME: &str = concat!(
+    push_outcomes_function!(),
+    "for i = 1, #KEYS - 1 do redis.call('LREM', KEYS[1], 1, ARGV[i]) end \
+     push_outcomes(2, #KEYS) return 0"
+);
+
+/// Every request in hand is finished (under load, the common case), and more are taken in the
+/// same script: KEYS[1] the busy list, deleted whole rather than searched; KEYS[2] the queue;
+/// KEYS[3..] the outcomes' destinations; ARGV[1] the most to take (0: none), the outcomes from
+/// ARGV[2]. Answers the requests taken.
+const FINISH_ALL_AND_TAKE: &str = concat!(
+    push_outcomes_function!(),
+    take_function!(),
+    "redis.call('DEL', KEYS[1]) push_outcomes(3, 2) \
+     local most = tonumber(ARGV[1]) \
+     if most == 0 then return {} end \
+     return take(KEYS[2], KEYS[1], most)"
+);
 
 /// What a worker does with a request.
 pub trait Job {
@@ -175,15 +206,33 @@ impl Taker {
             _ = registered.wait_for(|done| *done) => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
+        // Finished, their outcomes not yet pushed: they stay in the busy list until they are.
         let mut unpushed: Vec<Finished> = Vec::new();
         // Under load a script takes several at once; when it finds none, a blocking move
         // waits for the next.
         let mut queue_was_empty = true;
         while !*stopping.borrow() {
-            let taken = if queue_was_empty {
-                self.take_blocking().await
+            // Nothing is in hand here: what is finished goes in the same script as the next
+            // take.
+            let taken = if unpushed.is_empty() {
+                self.take(queue_was_empty).await
             } else {
-                self.take_several().await
+                let most = if queue_was_empty {
+                    0
+                } else {
+                    self.most_per_take
+                };
+                match self.finish_all_and_take(&unpushed, most).await {
+                    Ok(taken) => {
+                        unpushed.clear();
+                        if queue_was_empty {
+                            self.take(true).await
+                        } else {
+                            Ok(taken)
+                        }
+                    }
+                    Err(err) => Err(err),
+                }
             };
             let taken = match taken {
                 Ok(taken) => taken,
@@ -220,24 +269,45 @@ impl Taker {
                     }
                 }
             }
-            loop {
-                // With nothing in hand, the busy list holds exactly what is finished.
-                let everything = handling.is_empty();
-                if !unpushed.is_empty() && self.finish(&unpushed, everything).await.is_ok() {
-                    unpushed.clear();
-                }
-                let Some(first) = handling.next().await else {
-                    break;
-                };
+            // Those finished together are pushed together while the rest go on; the last
+            // group waits for the next take.
+            while let Some(first) = handling.next().await {
                 unpushed.push(first);
                 while let Some(Some(next)) = handling.next().now_or_never() {
                     unpushed.push(next);
                 }
+                if handling.is_empty() {
+                    break;
+                }
+                let mut later = Vec::new();
+                let pushed = {
+                    let finish = self.finish_some(&unpushed);
+                    tokio::pin!(finish);
+                    loop {
+                        tokio::select! {
+                            pushed = &mut finish => break pushed,
+                            Some(done) = handling.next() => later.push(done),
+                        }
+                    }
+                };
+                if pushed.is_ok() {
+                    unpushed.clear();
+                }
+                unpushed.append(&mut later);
             }
         }
         if !unpushed.is_empty() {
             // Left in the busy list if this fails too: put back once this worker lapses.
-            let _ = self.finish(&unpushed, true).await;
+            let _ = self.finish_all_and_take(&unpushed, 0).await;
+        }
+    }
+
+    /// Waits for a request with `BLMOVE` when the queue was found empty, else takes several.
+    async fn take(&self, queue_was_empty: bool) -> Result<Vec<Rc<str>>, ActorError> {
+        if queue_was_empty {
+            self.take_blocking().await
+        } else {
+            self.take_several().await
         }
     }
 
@@ -266,15 +336,40 @@ impl Taker {
         Ok(taken.into_iter().map(Rc::from).collect())
     }
 
-    /// Pushes the outcomes and removes their requests from the busy list, in one script;
-    /// `everything` when they are all the busy list holds.
-    async fn finish(&self, finished: &[Finished], everything: bool) -> Result<(), ActorError> {
-        let mut keys = Vec::with_capacity(1 + finished.len());
-        keys.push(self.busy.clone());
-        let mut args = Vec::with_capacity(3 * finished.len());
-        if !everything {
-            args.extend(finished.iter().map(|done| RespValue::from(&*done.raw)));
-        }
+    /// Pushes the outcomes of `finished`, some of the requests in hand, and removes them from
+    /// the busy list.
+    async fn finish_some(&self, finished: &[Finished]) -> Result<(), ActorError> {
+        let mut keys = vec![self.busy.clone()];
+        let mut args: Vec<RespValue> = finished.iter().map(|f| RespValue::from(&*f.raw)).collect();
+        self.add_outcomes(finished, &mut keys, &mut args);
+        let _: i64 = self.redis.command(script(FINISH_SOME, keys, args)).await?;
+        Ok(())
+    }
+
+    /// Pushes the outcomes of `finished`, every request in hand, empties the busy list, and
+    /// takes up to `most` more.
+    async fn finish_all_and_take(
+        &self,
+        finished: &[Finished],
+        most: usize,
+    ) -> Result<Vec<Rc<str>>, ActorError> {
+        let mut keys = vec![self.busy.clone(), self.queue.clone()];
+        let mut args = vec![RespValue::from(most.to_string())];
+        self.add_outcomes(finished, &mut keys, &mut args);
+        let taken: Vec<String> = self
+            .redis
+            .command(script(FINISH_ALL_AND_TAKE, keys, args))
+            .await?;
+        Ok(taken.into_iter().map(Rc::from).collect())
+    }
+
+    /// Each outcome's destination to `keys`, the outcome and its expiry to `args`.
+    fn add_outcomes(
+        &self,
+        finished: &[Finished],
+        keys: &mut Vec<String>,
+        args: &mut Vec<RespValue>,
+    ) {
         for done in finished {
             match &done.outcome {
                 Some(outcome) => {
@@ -288,19 +383,18 @@ impl Taker {
                 }
             }
         }
-        let script = if everything {
-            [PUSH_OUTCOMES, FINISH_ALL].concat()
-        } else {
-            [PUSH_OUTCOMES, FINISH_SOME].concat()
-        };
-        let mut command = vec![
-            RespValue::from("EVAL"),
-            RespValue::from(script),
-            RespValue::from(keys.len().to_string()),
-        ];
-        command.extend(keys.into_iter().map(RespValue::from));
-        command.extend(args);
-        let _: i64 = self.redis.command(RespValue::Array(command)).await?;
-        Ok(())
     }
+}
+
+/// `EVAL source` on `keys` with `args`.
+fn script(source: &str, keys: Vec<String>, args: Vec<RespValue>) -> RespValue {
+    let mut command = Vec::with_capacity(3 + keys.len() + args.len());
+    command.extend([
+        RespValue::from("EVAL"),
+        RespValue::from(source),
+        RespValue::from(keys.len().to_string()),
+    ]);
+    command.extend(keys.into_iter().map(RespValue::from));
+    command.extend(args);
+    RespValue::Array(command)
 }
