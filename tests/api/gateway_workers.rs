@@ -187,3 +187,15 @@ async fn redis_stopped_answers_503_within_a_second_and_started_again_serves_agai
     )
     .await;
 }
+
+#[actix_rt::test]
+async fn a_worker_stopped_with_sigterm_exits_by_itself_and_deregisters() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("workers-sigterm");
+    let mut worker = worker_process(&redis, &prefix, &[]);
+    until_workers_registered(&redis, &prefix, 8).await;
+    worker.signal("TERM");
+    let status = worker.wait_for_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert_eq!(redis.cli(&["ZCARD", &format!("{prefix}workers")]), "0");
+}
