@@ -12,8 +12,9 @@ use redis_async::resp::{FromResp, RespValue};
 use redis_async::resp_array;
 use tokio::time::Instant;
 
-use super::front::{Deliver, Delivery, GatewayThreads, RepliesUnreachable};
+use super::front::{Deliver, Delivery, RepliesUnreachable};
 use super::message::{id_of, GatewayResponse};
+use super::threads::GatewayThreads;
 use crate::error::{ActorError, Cause};
 use crate::redis::{Redis, COMMAND_TIMEOUT};
 

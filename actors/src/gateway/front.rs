@@ -2,13 +2,13 @@
 //! dispatcher brings back for its id.
 //!
 //! One per HTTP worker thread, each with its own Redis connection, so requests never cross
-//! threads on their way in; [`GatewayThreads`] lets the process's one dispatcher find the
-//! thread a response is for (its index is part of the request's id). Requests that arrive while
+//! threads on their way in; [`GatewayThreads`](super::threads::GatewayThreads) lets the
+//! process's one dispatcher find the thread a response is for (its index is part of the
+//! request's id). Requests that arrive while
 //! a push is under way go together in the next one (one script per queue, many requests), so
 //! under load a request costs a fraction of a Redis command.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -18,18 +18,12 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::message::{unix_millis, GatewayRequest, GatewayResponse};
+use super::scripts::PUSH_WITHIN_BOUND;
 use crate::error::{ActorError, Cause};
 use crate::redis::{Redis, COMMAND_TIMEOUT};
 
 /// The most requests one push carries (each is one argument of the script).
 const MOST_PER_PUSH: usize = 256;
-
-/// Pushes the messages in ARGV onto KEYS[1] while it holds fewer than ARGV[1]; answers how
-/// many it pushed (the first ones).
-const PUSH_WITHIN_BOUND: &str = "local room = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[1]) \
-    local n = math.min(room, #ARGV - 1) \
-    if n <= 0 then return 0 end \
-    redis.call('LPUSH', KEYS[1], unpack(ARGV, 2, n + 1)) return n";
 
 /// What a client's request becomes: everything but the id, the reply list and the deadline,
 /// which the gateway adds.
@@ -85,34 +79,6 @@ struct Outgoing {
     queued: oneshot::Sender<Result<(), ActorError>>,
 }
 
-/// The gateways of the process's threads, by index.
-#[derive(Clone, Default)]
-pub struct GatewayThreads(Arc<RwLock<Vec<Addr<Gateway>>>>);
-
-impl GatewayThreads {
-    /// Starts the calling thread's gateway, made by `make` from the thread's index.
-    pub fn start_for_this_thread(&self, make: impl FnOnce(usize) -> Gateway) -> Addr<Gateway> {
-        let mut threads = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        let gateway = make(threads.len()).start();
-        threads.push(gateway.clone());
-        gateway
-    }
-
-    /// The gateway that sent the request `id` (`<gateway id>-<thread>-<counter>`).
-    pub fn of_request(&self, id: &str) -> Option<Addr<Gateway>> {
-        let thread: usize = id.split('-').nth(1)?.parse().ok()?;
-        let threads = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        threads.get(thread).cloned()
-    }
-
-    pub fn all(&self) -> Vec<Addr<Gateway>> {
-        self.0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
 pub struct Gateway {
     redis: Redis,
     /// `<gateway id>-<thread>`: the front of every request id it makes.
@@ -128,7 +94,7 @@ pub struct Gateway {
 
 impl Gateway {
     /// `gateway_id` is the process's, unique among those on the Redis, and `thread` this
-    /// gateway's index in [`GatewayThreads`]; responses come back on `reply_to`. `redis` should
+    /// gateway's index in [`GatewayThreads`](super::threads::GatewayThreads); responses come back on `reply_to`. `redis` should
     /// be this thread's own.
     pub fn new(
         redis: Redis,
@@ -356,32 +322,5 @@ mod tests {
         // Its entry goes with the next sweep (once a second).
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(gateway.send(Stats).await.unwrap().waiting, 0);
-    }
-
-    #[actix::test]
-    async fn a_response_goes_to_the_gateway_of_the_thread_its_request_came_from() {
-        let threads = GatewayThreads::default();
-        let config = RedisConfig::from_url("redis://127.0.0.1:1", "p:").unwrap();
-        let started: Vec<Addr<Gateway>> = (0..2)
-            .map(|_| {
-                threads.start_for_this_thread(|thread| {
-                    let settings = GatewaySettings {
-                        timeout: Duration::from_secs(5),
-                        queue_max: 10,
-                    };
-                    Gateway::new(
-                        Redis::new(config.clone()),
-                        "g",
-                        thread,
-                        String::new(),
-                        settings,
-                    )
-                })
-            })
-            .collect();
-        assert!(threads.of_request("g-1-5") == Some(started[1].clone()));
-        assert!(threads.of_request("g-0-5") == Some(started[0].clone()));
-        assert!(threads.of_request("g-2-5").is_none());
-        assert!(threads.of_request("not-an-id").is_none());
     }
 }

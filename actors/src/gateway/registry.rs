@@ -14,8 +14,9 @@ use actix::prelude::*;
 use redis_async::resp_array;
 use tokio::sync::watch;
 
+use super::scripts::{BEAT, RECOVER_ORPHAN};
 use crate::error::ActorError;
-use crate::redis::{busy_lists_pattern, eval, with_now, Redis};
+use crate::redis::{busy_lists_pattern, eval, Redis};
 
 /// Heartbeats between two scans for busy lists nobody registered.
 pub const SCAN_EVERY: u32 = 10;
@@ -24,33 +25,6 @@ pub const SCAN_EVERY: u32 = 10;
 /// scans rather than blocking Redis.
 const SCAN_COUNT: &str = "1000";
 const SCAN_CALLS: usize = 20;
-
-/// KEYS[1] the registrations, KEYS[2..] the queues served; ARGV[1] the lifetime in ms,
-/// ARGV[2..] this process's worker ids. Renews those, then moves the busy lists (on the queues
-/// served) of up to 100 lapsed workers back onto their queue, oldest request to be taken
-/// first, and forgets them. Answers how many requests it put back.
-const BEAT: &str = with_now!(
-    "for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end \
-     local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100) \
-     local moved = 0 \
-     for _, id in ipairs(lapsed) do \
-       for q = 2, #KEYS do \
-         local busy = KEYS[q] .. ':busy:' .. id \
-         while redis.call('LMOVE', busy, KEYS[q], 'LEFT', 'RIGHT') do moved = moved + 1 end \
-       end \
-       redis.call('ZREM', KEYS[1], id) \
-     end return moved"
-);
-
-/// KEYS[1] a busy list, KEYS[2] its queue, KEYS[3] the registrations; ARGV[1] its worker's id.
-/// Puts the busy list back unless that worker is registered and live.
-const RECOVER_ORPHAN: &str = with_now!(
-    "local lapses = redis.call('ZSCORE', KEYS[3], ARGV[1]) \
-     if lapses and tonumber(lapses) > now then return 0 end \
-     local moved = 0 \
-     while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end \
-     return moved"
-);
 
 /// Removes this process's registrations (after its workers stopped).
 #[derive(Debug, Message)]

@@ -1,0 +1,126 @@
+//! The gateway's Lua scripts, each one atomic step on its lists: the gateway's push, the
+//! workers' take and answer, and the heartbeat's recovery of dead workers' requests.
+
+use redis_async::resp::RespValue;
+
+use crate::redis::with_now;
+
+// The gateway.
+
+/// Pushes the messages in ARGV onto KEYS[1] while it holds fewer than ARGV[1]; answers how
+/// many it pushed (the first ones).
+pub const PUSH_WITHIN_BOUND: &str = "local room = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[1]) \
+    local n = math.min(room, #ARGV - 1) \
+    if n <= 0 then return 0 end \
+    redis.call('LPUSH', KEYS[1], unpack(ARGV, 2, n + 1)) return n";
+
+// The workers.
+
+/// Lua: `take(queue, busy, most)` moves up to `most` requests from the right (oldest) end of
+/// `queue` to `busy` in three commands whatever their number (a command run by a script costs
+/// several times one sent by a client), and answers them.
+macro_rules! take_function {
+    () => {
+        "local function take(queue, busy, most) \
+           local taken = redis.call('LRANGE', queue, -most, -1) \
+           if #taken > 0 then \
+             redis.call('LTRIM', queue, 0, -#taken - 1) \
+             redis.call('RPUSH', busy, unpack(taken)) \
+           end \
+           return taken \
+         end "
+    };
+}
+
+/// Lua: `push_outcomes(first_key, first_arg)` pushes the outcomes, one `LPUSH` per destination
+/// in the order given, then sets each destination's expiry once. Outcome i goes to
+/// KEYS[first_key + i - 1]; it is ARGV[first_arg + 2(i - 1)], its expiry in ms (0 for none) the
+/// next argument; an empty outcome pushes nothing.
+macro_rules! push_outcomes_function {
+    () => {
+        "local function push_outcomes(first_key, first_arg) \
+           local order, by_key, expire = {}, {}, {} \
+           for i = first_key, #KEYS do \
+             local n = first_arg + (i - first_key) * 2 \
+             local key = KEYS[i] \
+             if ARGV[n] ~= '' then \
+               if not by_key[key] then by_key[key] = {} order[#order + 1] = key end \
+               table.insert(by_key[key], ARGV[n]) \
+             end \
+             if ARGV[n + 1] ~= '0' then expire[key] = ARGV[n + 1] end \
+           end \
+           for _, key in ipairs(order) do redis.call('LPUSH', key, unpack(by_key[key])) end \
+           for key, ms in pairs(expire) do redis.call('PEXPIRE', key, ms) end \
+         end "
+    };
+}
+
+/// KEYS[1] the queue, KEYS[2] the busy list, ARGV[1] the most to take.
+pub const TAKE: &str = concat!(
+    take_function!(),
+    "return take(KEYS[1], KEYS[2], tonumber(ARGV[1]))"
+);
+
+/// Some of the requests in hand are finished: KEYS[1] the busy list, KEYS[2..] their outcomes'
+/// destinations; ARGV[1 .. #KEYS - 1] the requests, removed from the busy list one by one, then
+/// the outcomes from ARGV[#KEYS].
+pub const FINISH_SOME: &str = concat!(
+    push_outcomes_function!(),
+    "for i = 1, #KEYS - 1 do redis.call('LREM', KEYS[1], 1, ARGV[i]) end \
+     push_outcomes(2, #KEYS) return 0"
+);
+
+/// Every request in hand is finished (under load, the common case), and more are taken in the
+/// same script: KEYS[1] the busy list, deleted whole rather than searched; KEYS[2] the queue;
+/// KEYS[3..] the outcomes' destinations; ARGV[1] the most to take (0: none), the outcomes from
+/// ARGV[2]. Answers the requests taken.
+pub const FINISH_ALL_AND_TAKE: &str = concat!(
+    push_outcomes_function!(),
+    take_function!(),
+    "redis.call('DEL', KEYS[1]) push_outcomes(3, 2) \
+     local most = tonumber(ARGV[1]) \
+     if most == 0 then return {} end \
+     return take(KEYS[2], KEYS[1], most)"
+);
+
+// The workers' heartbeat and recovery.
+
+/// KEYS[1] the registrations, KEYS[2..] the queues served; ARGV[1] the lifetime in ms,
+/// ARGV[2..] this process's worker ids. Renews those, then moves the busy lists (on the queues
+/// served) of up to 100 lapsed workers back onto their queue, oldest request to be taken
+/// first, and forgets them. Answers how many requests it put back.
+pub const BEAT: &str = with_now!(
+    "for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end \
+     local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100) \
+     local moved = 0 \
+     for _, id in ipairs(lapsed) do \
+       for q = 2, #KEYS do \
+         local busy = KEYS[q] .. ':busy:' .. id \
+         while redis.call('LMOVE', busy, KEYS[q], 'LEFT', 'RIGHT') do moved = moved + 1 end \
+       end \
+       redis.call('ZREM', KEYS[1], id) \
+     end return moved"
+);
+
+/// KEYS[1] a busy list, KEYS[2] its queue, KEYS[3] the registrations; ARGV[1] its worker's id.
+/// Puts the busy list back unless that worker is registered and live.
+pub const RECOVER_ORPHAN: &str = with_now!(
+    "local lapses = redis.call('ZSCORE', KEYS[3], ARGV[1]) \
+     if lapses and tonumber(lapses) > now then return 0 end \
+     local moved = 0 \
+     while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end \
+     return moved"
+);
+
+/// `EVAL source` on `keys` with `args`.
+pub fn script(source: &str, keys: Vec<String>, args: Vec<RespValue>) -> RespValue {
+    let mut command = Vec::with_capacity(3 + keys.len() + args.len());
+    command.extend([
+        RespValue::from("EVAL"),
+        RespValue::from(source),
+        RespValue::from(keys.len().to_string()),
+    ]);
+    command.extend(keys.into_iter().map(RespValue::from));
+    command.extend(args);
+    RespValue::Array(command)
+}
