@@ -199,3 +199,34 @@ async fn a_worker_stopped_with_sigterm_exits_by_itself_and_deregisters() {
     assert!(status.success(), "{status:?}");
     assert_eq!(redis.cli(&["ZCARD", &format!("{prefix}workers")]), "0");
 }
+
+#[actix_rt::test]
+async fn redis_frozen_answers_503_within_a_second_and_thawed_serves_again() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("workers-redis-frozen");
+    let _worker = worker_process(&redis, &prefix, &[]);
+    let process = gateway_process(&redis, &prefix, &[]);
+    let gateway = process.gateway();
+    assert_eq!(gateway.get("/").await.text(), "hello world");
+
+    redis.pause();
+    let started = Instant::now();
+    let refused = gateway.get("/").await;
+    let took = started.elapsed();
+    redis.resume();
+    assert_eq!(refused.status, 503);
+    assert_eq!(
+        refused.json(),
+        json!({"msg": "error", "error": "redis unavailable"})
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    until(
+        Duration::from_secs(10),
+        "the gateway serves again",
+        || async {
+            let reply = gateway.get("/").await;
+            (reply.status == 200 && reply.text() == "hello world").then_some(())
+        },
+    )
+    .await;
+}
