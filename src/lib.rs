@@ -7,6 +7,7 @@
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod pool;
 pub mod routes;
 pub mod server;
 pub mod shutdown;

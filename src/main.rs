@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use actix_web::dev::{Server, ServerHandle};
 use switchyard::config::{self, Role};
 use switchyard::shutdown::{self, StopSignals};
-use switchyard::startup;
+use switchyard::{pool, startup};
 
 /// redis-async logs an error for every command that fails while Redis is down; switchyard logs
 /// the outage once when it starts and once when it ends instead.
@@ -20,6 +20,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        if let Err(err) = pool::check_list_types(&config).await {
+            log::error!("{err}");
+            return ExitCode::from(2);
+        }
         let mut signals = match StopSignals::listen() {
             Ok(signals) => signals,
             Err(err) => {

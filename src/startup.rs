@@ -29,7 +29,8 @@ use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerR
 
 use crate::config::{Config, Role};
 use crate::error::ApiError;
-use crate::gateway::{self, WorkerPool};
+use crate::gateway;
+use crate::pool::{self, WorkerPool};
 use crate::routes;
 use crate::routes::admin::AdminPolicy;
 use crate::routes::images::UploadLimits;
@@ -50,7 +51,7 @@ pub struct Running {
     pub proxy: Option<(SocketAddr, Server)>,
     /// The gateway's address and server, with `GATEWAY_PORT` set.
     pub gateway: Option<(SocketAddr, Server)>,
-    /// The gateway workers and router, with `WORKER_QUEUES` or `ROUTER_IN` set.
+    /// The gateway workers, routers and movers the variables ask for.
     pub workers: Option<WorkerPool>,
 }
 
@@ -234,7 +235,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
         Some(listener) => Some(gateway::start_gateway(config, listener, &shared)?),
         None => None,
     };
-    let workers = gateway::start_workers(config, &shared, &kvs);
+    let workers = pool::start(config, &shared, &kvs);
 
     let settings = shared.serve;
     let server = serve(listener, settings, move || {

@@ -187,6 +187,24 @@ config! {
         /// when set, this process routes the requests queued on this list by `GATEWAY_ROUTES`.
         router_in: Option<String> = None, "ROUTER_IN",
             "a list name of 1 to 200 visible characters", list_name;
+        /// lpush: the list it moves from, with `LPUSH_OUT`.
+        lpush_in: Option<String> = None, "LPUSH_IN", "a list name of 1 to 200 visible characters",
+            list_name;
+        /// lpush: the list it moves to.
+        lpush_out: Option<String> = None, "LPUSH_OUT",
+            "a list name of 1 to 200 visible characters", list_name;
+        /// mpush: the list it copies from, with `MPUSH_OUT`.
+        mpush_in: Option<String> = None, "MPUSH_IN", "a list name of 1 to 200 visible characters",
+            list_name;
+        /// mpush: the lists every message goes to.
+        mpush_out: Option<Vec<String>> = None, "MPUSH_OUT",
+            "list names separated by commas, none repeated", list_names;
+        /// mbalance: the list it spreads from, with `MBALANCE_OUT`.
+        mbalance_in: Option<String> = None, "MBALANCE_IN",
+            "a list name of 1 to 200 visible characters", list_name;
+        /// mbalance: the lists each message may go to, the shortest taking it.
+        mbalance_out: Option<Vec<String>> = None, "MBALANCE_OUT",
+            "list names separated by commas, none repeated", list_names;
     }
 }
 
@@ -217,6 +235,7 @@ impl Config {
                 })
             }
         };
+        config.check_movers()?;
         if let Some(spec) = env.0("GATEWAY_ROUTES") {
             config.gateway_routes = RouteRules::parse(&spec).map_err(|bad| ConfigError {
                 name: "GATEWAY_ROUTES",
@@ -244,6 +263,110 @@ impl Config {
             }
         });
         Ok(config)
+    }
+}
+
+/// A mover's input and outputs, as the variables name them (without the prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoverSpec {
+    pub kind: MoverKind,
+    pub input: String,
+    pub outputs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoverKind {
+    Lpush,
+    Mpush,
+    Mbalance,
+}
+
+impl Config {
+    /// The movers the variables ask for.
+    pub fn movers(&self) -> Vec<MoverSpec> {
+        let one = |output: &Option<String>| output.iter().cloned().collect();
+        let pairs = [
+            (MoverKind::Lpush, &self.lpush_in, one(&self.lpush_out)),
+            (
+                MoverKind::Mpush,
+                &self.mpush_in,
+                self.mpush_out.clone().unwrap_or_default(),
+            ),
+            (
+                MoverKind::Mbalance,
+                &self.mbalance_in,
+                self.mbalance_out.clone().unwrap_or_default(),
+            ),
+        ];
+        pairs
+            .into_iter()
+            .filter_map(|(kind, input, outputs)| {
+                Some(MoverSpec {
+                    kind,
+                    input: input.clone()?,
+                    outputs,
+                })
+            })
+            .collect()
+    }
+
+    /// Each mover's input needs its outputs and the other way round, and no output may be its
+    /// input (the mover would move its messages round forever).
+    fn check_movers(&self) -> Result<(), ConfigError> {
+        let joined = |outputs: &Option<Vec<String>>| outputs.as_ref().map(|o| o.join(","));
+        let movers = [
+            (
+                "LPUSH_IN",
+                "LPUSH_OUT",
+                self.lpush_in.clone(),
+                self.lpush_out.clone(),
+            ),
+            (
+                "MPUSH_IN",
+                "MPUSH_OUT",
+                self.mpush_in.clone(),
+                joined(&self.mpush_out),
+            ),
+            (
+                "MBALANCE_IN",
+                "MBALANCE_OUT",
+                self.mbalance_in.clone(),
+                joined(&self.mbalance_out),
+            ),
+        ];
+        for (input, output, input_value, output_value) in movers {
+            match (input_value, output_value) {
+                (Some(value), None) => {
+                    return Err(ConfigError {
+                        name: input,
+                        value,
+                        expected: "its outputs named too (the _OUT variable)",
+                    })
+                }
+                (None, Some(value)) => {
+                    return Err(ConfigError {
+                        name: output,
+                        value,
+                        expected: "its input named too (the _IN variable)",
+                    })
+                }
+                _ => {}
+            }
+        }
+        for mover in self.movers() {
+            if mover.outputs.contains(&mover.input) {
+                return Err(ConfigError {
+                    name: match mover.kind {
+                        MoverKind::Lpush => "LPUSH_OUT",
+                        MoverKind::Mpush => "MPUSH_OUT",
+                        MoverKind::Mbalance => "MBALANCE_OUT",
+                    },
+                    value: mover.outputs.join(","),
+                    expected: "lists other than the input",
+                });
+            }
+        }
+        Ok(())
     }
 }
 

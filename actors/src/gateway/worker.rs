@@ -54,7 +54,8 @@ struct Finished {
     outcome: Option<Outcome>,
 }
 
-/// Stops taking requests; answers once those taken are finished and pushed (or Redis failed).
+/// Stops taking from the list; answers once what was taken is finished and pushed (or Redis
+/// failed). Workers and movers both take it.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct StopTaking;

@@ -203,6 +203,12 @@ impl Redis {
         Ok(fields)
     }
 
+    /// The type of the value at `key` (a full key): `none` when there is none.
+    pub async fn key_type(&self, key: &str) -> Result<String, ActorError> {
+        self.command(RespValue::Array(vec!["TYPE".into(), key.into()]))
+            .await
+    }
+
     /// A subscription to `channel` on a connection of its own (a subscribed connection can run
     /// no other command), connecting within [`COMMAND_TIMEOUT`]. The stream ends when the
     /// connection breaks: subscribe again then.

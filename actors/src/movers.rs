@@ -1,0 +1,240 @@
+//! [`Mover`]: moves messages from one Redis list to others reliably, oldest first
+//! (docs/services.md): lpush (to one list), mpush (to every list), mbalance (to the shortest).
+//!
+//! Under load one script moves up to [`MOST_PER_MOVE`] messages whole: each leaves the input and
+//! reaches its outputs in the same atomic step. When the input is empty a blocking `BLMOVE`
+//! waits: straight to the output for lpush, else into the mover's pending list, delivered from
+//! there by the same script. A mover that dies holding a pending message lapses in
+//! `<prefix>workers` (its process's `WorkerRegistry`) and the message goes back on the input.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use redis_async::resp::RespValue;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::error::ActorError;
+use crate::gateway::worker::StopTaking;
+use crate::redis::{busy_list, eval, Redis, COMMAND_TIMEOUT};
+
+/// The most messages one script moves.
+pub const MOST_PER_MOVE: usize = 64;
+
+/// How long a `BLMOVE` blocks: also how soon a stopping mover notices.
+const BLOCK: Duration = Duration::from_secs(1);
+
+/// After Redis failed, before the next try.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+
+/// Where each message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// lpush: onto the one output.
+    One(String),
+    /// mpush: onto every output.
+    All(Vec<String>),
+    /// mbalance: onto the output that is shortest at that moment, ties to the first.
+    Shortest(Vec<String>),
+}
+
+impl Delivery {
+    pub fn outputs(&self) -> &[String] {
+        match self {
+            Self::One(output) => std::slice::from_ref(output),
+            Self::All(outputs) | Self::Shortest(outputs) => outputs,
+        }
+    }
+
+    /// The script that moves up to ARGV[1] messages from the right of KEYS[1] onto the outputs
+    /// KEYS[2..], oldest first; answers how many it moved.
+    fn script(&self) -> String {
+        let deliver = match self {
+            Self::One(_) | Self::All(_) => {
+                "for k = 2, #KEYS do redis.call('LPUSH', KEYS[k], unpack(oldest_first)) end"
+            }
+            Self::Shortest(_) => {
+                "local lengths, groups = {}, {} \
+                 for k = 2, #KEYS do lengths[k] = redis.call('LLEN', KEYS[k]) groups[k] = {} end \
+                 for _, message in ipairs(oldest_first) do \
+                   local shortest = 2 \
+                   for k = 3, #KEYS do if lengths[k] < lengths[shortest] then shortest = k end end \
+                   lengths[shortest] = lengths[shortest] + 1 \
+                   table.insert(groups[shortest], message) \
+                 end \
+                 for k = 2, #KEYS do \
+                   if #groups[k] > 0 then redis.call('LPUSH', KEYS[k], unpack(groups[k])) end \
+                 end"
+            }
+        };
+        format!(
+            "local taken = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1) \
+             if #taken == 0 then return 0 end \
+             redis.call('LTRIM', KEYS[1], 0, -#taken - 1) \
+             local oldest_first = {{}} \
+             for i = #taken, 1, -1 do oldest_first[#oldest_first + 1] = taken[i] end \
+             {deliver} return #taken"
+        )
+    }
+}
+
+pub struct Mover {
+    run: Option<Moving>,
+    stopping: watch::Sender<bool>,
+    stopped: watch::Receiver<bool>,
+}
+
+/// The loop's own state, moved into it when the mover starts.
+struct Moving {
+    redis: Redis,
+    input: String,
+    delivery: Delivery,
+    /// Where a blocking wait puts what it took; `None` for lpush, whose wait is the move.
+    pending: Option<String>,
+    script: String,
+    registered: watch::Receiver<bool>,
+}
+
+impl Mover {
+    /// Moves from `input` (a full key) by `delivery` (full keys) as `mover_id`, once
+    /// `registered` turns true. `redis` must be the mover's own: it blocks.
+    pub fn new(
+        redis: Redis,
+        input: String,
+        delivery: Delivery,
+        mover_id: &str,
+        registered: watch::Receiver<bool>,
+    ) -> Self {
+        let pending = match delivery {
+            Delivery::One(_) => None,
+            Delivery::All(_) | Delivery::Shortest(_) => Some(busy_list(&input, mover_id)),
+        };
+        let (stopping, _) = watch::channel(false);
+        let (_, stopped) = watch::channel(false);
+        Self {
+            run: Some(Moving {
+                script: delivery.script(),
+                redis,
+                input,
+                delivery,
+                pending,
+                registered,
+            }),
+            stopping,
+            stopped,
+        }
+    }
+}
+
+impl Actor for Mover {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let Some(moving) = self.run.take() else {
+            return;
+        };
+        let (done, stopped) = watch::channel(false);
+        self.stopped = stopped;
+        let stopping = self.stopping.subscribe();
+        ctx.spawn(fut::wrap_future(async move {
+            moving.run(stopping).await;
+            let _ = done.send(true);
+        }));
+    }
+}
+
+/// Stops moving; answers once the mover has.
+impl Handler<StopTaking> for Mover {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
+        let _ = self.stopping.send(true);
+        let mut stopped = self.stopped.clone();
+        Box::pin(async move {
+            let _ = stopped.wait_for(|done| *done).await;
+        })
+    }
+}
+
+impl Moving {
+    async fn run(self, mut stopping: watch::Receiver<bool>) {
+        let mut registered = self.registered.clone();
+        tokio::select! {
+            _ = registered.wait_for(|done| *done) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        let mut failing = false;
+        // A wait leaves what it took in the pending list; so may a failed delivery.
+        let mut pending_may_hold = true;
+        while !*stopping.borrow() {
+            let step = self.step(&mut pending_may_hold).await;
+            match step {
+                Ok(()) => {
+                    if failing {
+                        log::info!("mover from {} moves again", self.input);
+                        failing = false;
+                    }
+                }
+                // A key of another type: Redis answered, the mover cannot go on until fixed.
+                Err(err @ ActorError::Redis(_)) => {
+                    pending_may_hold = true;
+                    if !failing {
+                        log::error!("mover from {}: {}", self.input, crate::error::chain(&err));
+                        failing = true;
+                    }
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+                // Redis's outage is logged by its handle. A wait that timed out may still have
+                // moved a message into the pending list when Redis woke.
+                Err(_) => {
+                    pending_may_hold = true;
+                    tokio::time::sleep(RETRY_AFTER).await
+                }
+            }
+        }
+    }
+
+    /// Moves what the input holds, up to [`MOST_PER_MOVE`]; when it held nothing, waits for
+    /// the next message and moves it.
+    async fn step(&self, pending_may_hold: &mut bool) -> Result<(), ActorError> {
+        // What the pending list holds is older than anything on the input: it goes first.
+        if let (Some(pending), true) = (&self.pending, *pending_may_hold) {
+            self.move_from(pending).await?;
+            *pending_may_hold = false;
+        }
+        if self.move_from(&self.input).await? > 0 {
+            return Ok(());
+        }
+        let block = BLOCK.as_secs().to_string();
+        let destination = match (&self.pending, &self.delivery) {
+            (Some(pending), _) => pending.as_str(),
+            (None, Delivery::One(output)) => output.as_str(),
+            (None, _) => return Ok(()),
+        };
+        let wait = RespValue::Array(vec![
+            "BLMOVE".into(),
+            self.input.as_str().into(),
+            destination.into(),
+            "RIGHT".into(),
+            "LEFT".into(),
+            block.as_str().into(),
+        ]);
+        let took: RespValue = self
+            .redis
+            .command_by(Instant::now() + BLOCK + COMMAND_TIMEOUT, wait)
+            .await?;
+        *pending_may_hold = took != RespValue::Nil;
+        Ok(())
+    }
+
+    /// One script: up to [`MOST_PER_MOVE`] messages from `source` onto the outputs.
+    async fn move_from(&self, source: &str) -> Result<usize, ActorError> {
+        let mut keys = vec![source.to_owned()];
+        keys.extend(self.delivery.outputs().iter().cloned());
+        let moved: i64 = self
+            .redis
+            .command(eval(&self.script, &keys, &[MOST_PER_MOVE.to_string()]))
+            .await?;
+        Ok(usize::try_from(moved).unwrap_or(0))
+    }
+}
