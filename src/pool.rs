@@ -1,7 +1,7 @@
 //! The process's list takers, started and stopped together under one heartbeat: gateway
 //! workers (`WORKER_QUEUES`), routers (`ROUTER_IN`) and movers (`LPUSH_IN`, `MPUSH_IN`,
-//! `MBALANCE_IN`). Each registers in `<prefix>workers`, so what one held when it died is put
-//! back on its list by a live one.
+//! `MBALANCE_IN`, `VPUSH_IN`). Those with a busy list register in `<prefix>workers`, so what
+//! one held when it died is put back on its list by a live one; vpush keeps its own lease.
 
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,6 +16,7 @@ use switchyard_actors::gateway::routes::{RouteJob, Routes};
 use switchyard_actors::gateway::worker::{Job, StopTaking, Worker};
 use switchyard_actors::movers::{Delivery, Mover};
 use switchyard_actors::redis::{Keys, Redis, RedisConfig};
+use switchyard_actors::vpush::{Vpush, VpushRoute};
 use switchyard_actors::{random_id, ActorError};
 use tokio::sync::watch;
 
@@ -63,7 +64,11 @@ impl Starting {
 /// Starts the workers, routers and movers the configuration asks for, if any.
 pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Option<WorkerPool> {
     let movers = config.movers();
-    if config.worker_queues.is_empty() && config.router_in.is_none() && movers.is_empty() {
+    let nothing_takes = config.worker_queues.is_empty()
+        && config.router_in.is_none()
+        && movers.is_empty()
+        && config.vpush.is_none();
+    if nothing_takes {
         return None;
     }
     let (registered, registered_rx) = watch::channel(false);
@@ -102,6 +107,25 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
             "{name} moving from {} to {}",
             mover.input,
             mover.outputs.join(", ")
+        );
+    }
+    if let Some(vpush) = &config.vpush {
+        let route = VpushRoute {
+            input: starting.keys.named(&vpush.input),
+            output: format!("{}{}", vpush.remote.prefix, vpush.output),
+            remote_prefix: vpush.remote.prefix.clone(),
+        };
+        let replica = format!("{}-v", starting.process);
+        let source = Redis::new(config.redis.clone());
+        let remote = Redis::new(vpush.remote.clone());
+        let actor = Vpush::new(source, remote, route, replica, config.heartbeat);
+        starting.add(actor.start().recipient());
+        log::info!(
+            "vpush moving from {} to {} on {}:{}",
+            vpush.input,
+            vpush.output,
+            vpush.remote.host,
+            vpush.remote.port
         );
     }
     let mut queues = starting.queues.clone();
@@ -260,6 +284,7 @@ pub async fn check_list_types(config: &Config) -> Result<(), String> {
         named.push((input, mover.input));
         named.extend(mover.outputs.into_iter().map(|o| (output, o)));
     }
+    named.extend(config.vpush.iter().map(|v| ("VPUSH_IN", v.input.clone())));
     if named.is_empty() {
         return Ok(());
     }

@@ -90,7 +90,8 @@ macro_rules! config {
         /// Every variable switchyard reads.
         pub const VARIABLES: &[&str] = &[
             "IP", "ISMAIN", "MAINIP", "REDIS_URL", "REDIS_PREFIX", "ADVERTISE_HOST",
-            "GATEWAY_ROUTES", CONFIG_HASH, $($var),*
+            "GATEWAY_ROUTES", CONFIG_HASH, "VPUSH_IN", "VPUSH_URL", "VPUSH_OUT", "VPUSH_PREFIX",
+            $($var),*
         ];
     };
 }
@@ -108,6 +109,8 @@ config! {
         advertise_host: String = "127.0.0.1".into();
         /// `GATEWAY_ROUTES`: `regex=queue;...`, the queue of a request by its path.
         gateway_routes: RouteRules = RouteRules::default();
+        /// `VPUSH_IN`, `VPUSH_URL`, `VPUSH_OUT`, `VPUSH_PREFIX`: vpush's input and the remote list.
+        vpush: Option<VpushSpec> = None;
     }
     one_to_one {
         /// the port to bind; 0 lets the system pick one.
@@ -252,6 +255,7 @@ impl Config {
                 |v| RedisConfig::from_url(v, redis_prefix).ok(),
             )?
             .unwrap_or_else(|| RedisConfig::local(redis_prefix));
+        config.vpush = read_vpush(&env, redis_prefix)?;
         let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
             Some(v.to_owned()).filter(|h| !h.contains(['/', ' ', '#', '@']))
         })?;
@@ -263,6 +267,58 @@ impl Config {
             }
         });
         Ok(config)
+    }
+}
+
+/// vpush: from a list on `REDIS_URL` to a list on another Redis.
+#[derive(Debug, Clone)]
+pub struct VpushSpec {
+    /// Under `REDIS_PREFIX`.
+    pub input: String,
+    /// `VPUSH_URL`, its prefix `VPUSH_PREFIX` (by default `REDIS_PREFIX`).
+    pub remote: RedisConfig,
+    /// Under the remote's prefix.
+    pub output: String,
+}
+
+/// The vpush variables: `VPUSH_IN`, `VPUSH_URL` and `VPUSH_OUT` all, or none.
+fn read_vpush<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    redis_prefix: &str,
+) -> Result<Option<VpushSpec>, ConfigError> {
+    const LIST: &str = "a list name of 1 to 200 visible characters";
+    let input = env.parsed("VPUSH_IN", LIST, list_name)?;
+    let output = env.parsed("VPUSH_OUT", LIST, list_name)?;
+    let prefix = env.parsed("VPUSH_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
+    let prefix = prefix.as_deref().unwrap_or(redis_prefix);
+    let remote = env.parsed(
+        "VPUSH_URL",
+        "redis://[[user]:password@]host[:port][/db]",
+        |v| RedisConfig::from_url(v, prefix).ok(),
+    )?;
+    match (input, remote, output) {
+        (Some(input), Some(remote), Some(output)) => Ok(Some(VpushSpec {
+            input,
+            remote,
+            output,
+        })),
+        (None, None, None) => Ok(None),
+        (input, remote, output) => {
+            let missing = [
+                ("VPUSH_IN", input.is_none()),
+                ("VPUSH_URL", remote.is_none()),
+                ("VPUSH_OUT", output.is_none()),
+            ];
+            let name = missing
+                .iter()
+                .find(|(_, is_missing)| *is_missing)
+                .map_or("VPUSH_IN", |(name, _)| *name);
+            Err(ConfigError {
+                name,
+                value: String::new(),
+                expected: "VPUSH_IN, VPUSH_URL and VPUSH_OUT set together",
+            })
+        }
     }
 }
 

@@ -168,9 +168,15 @@ fn mainip_accepts_names_and_ipv6() {
 #[test]
 fn a_mover_needs_its_input_and_its_outputs_and_no_output_may_be_its_input() {
     let only_input = config(&[("LPUSH_IN", "in")]).unwrap_err();
-    assert_eq!((only_input.name, only_input.value.as_str()), ("LPUSH_IN", "in"));
+    assert_eq!(
+        (only_input.name, only_input.value.as_str()),
+        ("LPUSH_IN", "in")
+    );
     let only_outputs = config(&[("MPUSH_OUT", "a,b")]).unwrap_err();
-    assert_eq!((only_outputs.name, only_outputs.value.as_str()), ("MPUSH_OUT", "a,b"));
+    assert_eq!(
+        (only_outputs.name, only_outputs.value.as_str()),
+        ("MPUSH_OUT", "a,b")
+    );
     let circle = config(&[("MBALANCE_IN", "in"), ("MBALANCE_OUT", "a,in")]).unwrap_err();
     assert_eq!(circle.name, "MBALANCE_OUT");
     let movers = config(&[("MBALANCE_IN", "in"), ("MBALANCE_OUT", "a,b")])

@@ -28,3 +28,4 @@ mod shutdown;
 mod store_limit;
 mod store_model;
 mod upload_limits;
+mod vpush;

@@ -1,0 +1,353 @@
+//! [`Vpush`]: moves messages from a list on this Redis to a list on another, oldest first, at
+//! most one in flight across all replicas (docs/services.md).
+//!
+//! The replica holding the lease takes the oldest message into a pending slot with a sequence
+//! number, pushes it on the remote in a script that first writes an idempotency mark for that
+//! number (so a message delivered by a replica that died before removing it is not pushed
+//! again by the next), then removes it and takes the next in one script. Delivery is retried
+//! forever, with a backoff from 100 ms to 5 s.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use redis_async::resp::{FromResp, RespValue};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::error::{chain, ActorError};
+use crate::gateway::worker::StopTaking;
+use crate::redis::{eval, Redis, COMMAND_TIMEOUT};
+
+/// The longest a `BLMOVE` blocks when the input is empty (at most a heartbeat, so the lease is
+/// renewed in time): also how soon a stopping mover notices.
+const BLOCK: Duration = Duration::from_secs(1);
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
+/// How long the remote remembers a message was delivered: far longer than any takeover.
+const MARK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// KEYS[1] the lease; ARGV[1] this replica, ARGV[2] the lease's lifetime in ms. Takes the lease
+/// when nobody holds it, renews it when this replica does; answers 1 when it holds it.
+const HOLD_LEASE: &str = "local holder = redis.call('GET', KEYS[1]) \
+    if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end \
+    if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end \
+    return 0";
+
+/// KEYS: the lease, the input, the pending list, the pending id, the sequence. ARGV: this
+/// replica, the lease's lifetime, and the id of a delivered message to remove first (or '').
+/// Unless another replica holds the lease (answers 'lost'): removes the delivered message,
+/// renews the lease, and answers the oldest message in flight as {id, message}, taking the oldest from
+/// the input when none is (an empty table when the input is empty too).
+const DONE_AND_CLAIM: &str = "local lease, input, pending, pending_id, seq = \
+      KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] \
+    local holder = redis.call('GET', lease) \
+    if holder and holder ~= ARGV[1] then return 'lost' end \
+    redis.call('SET', lease, ARGV[1], 'PX', ARGV[2]) \
+    if ARGV[3] ~= '' and redis.call('GET', pending_id) == ARGV[3] then \
+      redis.call('RPOP', pending) redis.call('DEL', pending_id) \
+    end \
+    local message = redis.call('LINDEX', pending, -1) \
+    if not message then \
+      message = redis.call('LMOVE', input, pending, 'RIGHT', 'LEFT') \
+      if not message then return {} end \
+    end \
+    local id = redis.call('GET', pending_id) \
+    if not id then id = tostring(redis.call('INCR', seq)) redis.call('SET', pending_id, id) end \
+    return {id, message}";
+
+/// On the remote. KEYS[1] the mark, KEYS[2] the output; ARGV[1] the message, ARGV[2] the mark's
+/// lifetime in ms. Pushes unless the mark says it was pushed before.
+const DELIVER: &str = "if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then \
+      redis.call('LPUSH', KEYS[2], ARGV[1]) return 1 \
+    end return 0";
+
+/// Where vpush moves from and to.
+#[derive(Debug, Clone)]
+pub struct VpushRoute {
+    /// The input, a full key on the source Redis.
+    pub input: String,
+    /// The output, a full key on the remote Redis.
+    pub output: String,
+    /// The prefix on the remote, under which the marks are kept.
+    pub remote_prefix: String,
+}
+
+pub struct Vpush {
+    run: Option<Moving>,
+    stopping: watch::Sender<bool>,
+    stopped: watch::Receiver<bool>,
+}
+
+struct Moving {
+    /// The source Redis, this replica's own connection: it blocks.
+    source: Redis,
+    remote: Redis,
+    route: VpushRoute,
+    replica: String,
+    lease_lifetime: Duration,
+    heartbeat: Duration,
+}
+
+/// What the source answered to a claim.
+enum Claim {
+    /// Another replica holds the lease.
+    Lost,
+    /// Nothing to move.
+    Empty,
+    InFlight {
+        id: String,
+        message: Vec<u8>,
+    },
+}
+
+impl Vpush {
+    /// `source` must be this replica's own connection (it blocks); `replica` its unique id.
+    pub fn new(
+        source: Redis,
+        remote: Redis,
+        route: VpushRoute,
+        replica: String,
+        heartbeat: Duration,
+    ) -> Self {
+        let (stopping, _) = watch::channel(false);
+        let (_, stopped) = watch::channel(false);
+        Self {
+            run: Some(Moving {
+                source,
+                remote,
+                route,
+                replica,
+                lease_lifetime: heartbeat * 3,
+                heartbeat,
+            }),
+            stopping,
+            stopped,
+        }
+    }
+}
+
+impl Actor for Vpush {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let Some(moving) = self.run.take() else {
+            return;
+        };
+        let (done, stopped) = watch::channel(false);
+        self.stopped = stopped;
+        let stopping = self.stopping.subscribe();
+        ctx.spawn(fut::wrap_future(async move {
+            moving.run(stopping).await;
+            let _ = done.send(true);
+        }));
+    }
+}
+
+/// Stops moving; answers once the message in flight is delivered or given up.
+impl Handler<StopTaking> for Vpush {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
+        let _ = self.stopping.send(true);
+        let mut stopped = self.stopped.clone();
+        Box::pin(async move {
+            let _ = stopped.wait_for(|done| *done).await;
+        })
+    }
+}
+
+impl Moving {
+    fn key(&self, suffix: &str) -> String {
+        format!("{}:vpush:{suffix}", self.route.input)
+    }
+
+    async fn run(self, stopping: watch::Receiver<bool>) {
+        let mut delivered: Option<String> = None;
+        let mut source_id: Option<String> = None;
+        while !*stopping.borrow() {
+            let source = match &source_id {
+                Some(id) => id.clone(),
+                None => match self.source_id().await {
+                    Ok(id) => source_id.insert(id).clone(),
+                    Err(_) => {
+                        tokio::time::sleep(FIRST_RETRY).await;
+                        continue;
+                    }
+                },
+            };
+            match self.done_and_claim(delivered.as_deref()).await {
+                Ok(Claim::InFlight { id, message }) => {
+                    delivered = None;
+                    if self.deliver(&source, &id, message, &stopping).await {
+                        delivered = Some(id);
+                    }
+                }
+                Ok(Claim::Empty) => {
+                    delivered = None;
+                    let _ = self.wait_for_input().await;
+                }
+                Ok(Claim::Lost) => {
+                    delivered = None;
+                    self.wait_for_lease(&stopping).await;
+                }
+                // Redis's outage is logged by its handle; a delivered message is removed at the
+                // next claim.
+                Err(_) => tokio::time::sleep(FIRST_RETRY).await,
+            }
+        }
+        if let Some(id) = delivered {
+            // Removed now rather than by the next holder (who would find it marked anyway).
+            let _ = self.done_and_claim(Some(&id)).await;
+        }
+    }
+
+    /// This source list's random id, set once for all replicas: it keeps the remote's marks of
+    /// two sources apart.
+    async fn source_id(&self) -> Result<String, ActorError> {
+        let key = self.key("source");
+        let set = RespValue::Array(vec![
+            "SET".into(),
+            key.as_str().into(),
+            crate::random_id().into(),
+            "NX".into(),
+            "GET".into(),
+        ]);
+        let before: Option<String> = self.source.command(set).await?;
+        match before {
+            Some(id) => Ok(id),
+            None => {
+                let get = RespValue::Array(vec!["GET".into(), key.as_str().into()]);
+                let id: Option<String> = self.source.command(get).await?;
+                id.ok_or_else(|| ActorError::Redis(crate::error::Cause::described("no source id")))
+            }
+        }
+    }
+
+    async fn done_and_claim(&self, delivered: Option<&str>) -> Result<Claim, ActorError> {
+        let keys = [
+            self.key("lease"),
+            self.route.input.clone(),
+            self.key("pending"),
+            self.key("pending-id"),
+            self.key("seq"),
+        ];
+        let args = [
+            self.replica.clone(),
+            self.lease_lifetime.as_millis().to_string(),
+            delivered.unwrap_or("").to_owned(),
+        ];
+        let answer: RespValue = self
+            .source
+            .command(eval(DONE_AND_CLAIM, &keys, &args))
+            .await?;
+        Ok(match answer {
+            RespValue::BulkString(lost) if lost == b"lost" => Claim::Lost,
+            RespValue::Array(parts) if parts.is_empty() => Claim::Empty,
+            other => {
+                let (id, message) = <(String, Vec<u8>)>::from_resp(other)
+                    .map_err(|err| ActorError::Redis(crate::error::Cause::new(err)))?;
+                Claim::InFlight { id, message }
+            }
+        })
+    }
+
+    /// Pushes `message` on the remote until it is there (or this replica stops, or loses the
+    /// lease): answers whether it was delivered.
+    async fn deliver(
+        &self,
+        source: &str,
+        id: &str,
+        message: Vec<u8>,
+        stopping: &watch::Receiver<bool>,
+    ) -> bool {
+        let mark = format!("{}vpush:mark:{source}:{id}", self.route.remote_prefix);
+        let mut retry = FIRST_RETRY;
+        let mut outage_logged = false;
+        let mut lease_renewed = Instant::now();
+        loop {
+            let command = RespValue::Array(vec![
+                "EVAL".into(),
+                DELIVER.into(),
+                "2".into(),
+                mark.as_str().into(),
+                self.route.output.as_str().into(),
+                RespValue::BulkString(message.clone()),
+                MARK_LIFETIME_MS.to_string().into(),
+            ]);
+            match self.remote.command::<i64>(command).await {
+                Ok(_) => {
+                    if outage_logged {
+                        log::info!("vpush to {} delivers again", self.route.output);
+                    }
+                    return true;
+                }
+                Err(err) => {
+                    if !outage_logged {
+                        log::warn!(
+                            "vpush to {}: {}; retrying until it is delivered",
+                            self.route.output,
+                            chain(&err)
+                        );
+                        outage_logged = true;
+                    }
+                }
+            }
+            if *stopping.borrow() {
+                return false;
+            }
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(LAST_RETRY);
+            // Still the holder? Another replica may have taken over while the remote was down.
+            if lease_renewed.elapsed() >= self.heartbeat {
+                match self.hold_lease().await {
+                    Ok(true) => lease_renewed = Instant::now(),
+                    Ok(false) => return false,
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+
+    async fn hold_lease(&self) -> Result<bool, ActorError> {
+        let keys = [self.key("lease")];
+        let args = [
+            self.replica.clone(),
+            self.lease_lifetime.as_millis().to_string(),
+        ];
+        let held: i64 = self.source.command(eval(HOLD_LEASE, &keys, &args)).await?;
+        Ok(held == 1)
+    }
+
+    /// Another replica moves: this one asks for the lease every heartbeat, so it takes over
+    /// within three heartbeats of the holder's death.
+    async fn wait_for_lease(&self, stopping: &watch::Receiver<bool>) {
+        while !*stopping.borrow() {
+            tokio::time::sleep(self.heartbeat).await;
+            if matches!(self.hold_lease().await, Ok(true)) {
+                return;
+            }
+        }
+    }
+
+    /// Waits for a message on the input, moving it into the pending slot (only the holder
+    /// waits; the next claim numbers it).
+    async fn wait_for_input(&self) -> Result<(), ActorError> {
+        let block_for = BLOCK.min(self.heartbeat);
+        let block = format!("{:.3}", block_for.as_secs_f64());
+        let wait = RespValue::Array(vec![
+            "BLMOVE".into(),
+            self.route.input.as_str().into(),
+            self.key("pending").into(),
+            "RIGHT".into(),
+            "LEFT".into(),
+            block.as_str().into(),
+        ]);
+        let _: RespValue = self
+            .source
+            .command_by(Instant::now() + block_for + COMMAND_TIMEOUT, wait)
+            .await?;
+        Ok(())
+    }
+}
