@@ -7,6 +7,7 @@
 //! again by the next), then removes it and takes the next in one script. Delivery is retried
 //! forever, with a backoff from 100 ms to 5 s.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -35,27 +36,34 @@ const HOLD_LEASE: &str = "local holder = redis.call('GET', KEYS[1]) \
     if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end \
     return 0";
 
-/// KEYS: the lease, the input, the pending list, the pending id, the sequence. ARGV: this
-/// replica, the lease's lifetime, and the id of a delivered message to remove first (or '').
-/// Unless another replica holds the lease (answers 'lost'): removes the delivered message,
-/// renews the lease, and answers the oldest message in flight as {id, message}, taking the oldest from
-/// the input when none is (an empty table when the input is empty too).
-const DONE_AND_CLAIM: &str = "local lease, input, pending, pending_id, seq = \
+/// KEYS: the lease, the input, the pending list, its numbers (a list in the same order), the
+/// sequence. ARGV: this replica, the lease's lifetime in ms, the number of a delivered message
+/// to remove (or ''), how many messages to hold pending. Unless another replica holds the lease
+/// (answers 'lost'): renews the lease, removes the delivered message when it is the oldest
+/// pending, tops the pending list up from the input, numbers what has no number yet, and
+/// answers the pending messages oldest first as {number, message, number, message, ...}.
+const DONE_AND_CLAIM: &str = "local lease, input, pending, numbers, seq = \
       KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] \
     local holder = redis.call('GET', lease) \
     if holder and holder ~= ARGV[1] then return 'lost' end \
     redis.call('SET', lease, ARGV[1], 'PX', ARGV[2]) \
-    if ARGV[3] ~= '' and redis.call('GET', pending_id) == ARGV[3] then \
-      redis.call('RPOP', pending) redis.call('DEL', pending_id) \
+    if ARGV[3] ~= '' and redis.call('LINDEX', numbers, -1) == ARGV[3] then \
+      redis.call('RPOP', pending) redis.call('RPOP', numbers) \
     end \
-    local message = redis.call('LINDEX', pending, -1) \
-    if not message then \
-      message = redis.call('LMOVE', input, pending, 'RIGHT', 'LEFT') \
-      if not message then return {} end \
+    local want = tonumber(ARGV[4]) \
+    while redis.call('LLEN', pending) < want do \
+      if not redis.call('LMOVE', input, pending, 'RIGHT', 'LEFT') then break end \
     end \
-    local id = redis.call('GET', pending_id) \
-    if not id then id = tostring(redis.call('INCR', seq)) redis.call('SET', pending_id, id) end \
-    return {id, message}";
+    local held = redis.call('LLEN', pending) \
+    if held == 0 then redis.call('DEL', numbers) return {} end \
+    for i = 1, held - redis.call('LLEN', numbers) do \
+      redis.call('LPUSH', numbers, tostring(redis.call('INCR', seq))) \
+    end \
+    local messages = redis.call('LRANGE', pending, 0, -1) \
+    local ids = redis.call('LRANGE', numbers, -held, -1) \
+    local answer = {} \
+    for i = held, 1, -1 do answer[#answer + 1] = ids[i] answer[#answer + 1] = messages[i] end \
+    return answer";
 
 /// On the remote. KEYS[1] the mark, KEYS[2] the output; ARGV[1] the message, ARGV[2] the mark's
 /// lifetime in ms. Pushes unless the mark says it was pushed before.
@@ -90,16 +98,19 @@ struct Moving {
     heartbeat: Duration,
 }
 
+/// Messages held pending: the one being delivered and the next, so the source's round trip for
+/// the next runs while the remote's for this one does. Only one is ever being delivered.
+const HELD_PENDING: usize = 2;
+
+/// A pending message and its number.
+type Numbered = (String, Vec<u8>);
+
 /// What the source answered to a claim.
 enum Claim {
     /// Another replica holds the lease.
     Lost,
-    /// Nothing to move.
-    Empty,
-    InFlight {
-        id: String,
-        message: Vec<u8>,
-    },
+    /// The pending messages, oldest first; none when the input was empty too.
+    Pending(Vec<Numbered>),
 }
 
 impl Vpush {
@@ -164,7 +175,10 @@ impl Moving {
     }
 
     async fn run(self, stopping: watch::Receiver<bool>) {
+        // Delivered and not yet removed from the pending list: removed by the next claim.
         let mut delivered: Option<String> = None;
+        // Pending behind the one being delivered, as the last claim answered.
+        let mut ahead: VecDeque<Numbered> = VecDeque::new();
         let mut source_id: Option<String> = None;
         while !*stopping.borrow() {
             let source = match &source_id {
@@ -177,29 +191,61 @@ impl Moving {
                     }
                 },
             };
-            match self.done_and_claim(delivered.as_deref()).await {
-                Ok(Claim::InFlight { id, message }) => {
-                    delivered = None;
-                    if self.deliver(&source, &id, message, &stopping).await {
-                        delivered = Some(id);
+            if ahead.is_empty() {
+                match self
+                    .done_and_claim(delivered.take().as_deref(), HELD_PENDING)
+                    .await
+                {
+                    Ok(Claim::Pending(pending)) if pending.is_empty() => {
+                        let _ = self.wait_for_input().await;
+                        continue;
+                    }
+                    Ok(Claim::Pending(pending)) => ahead = pending.into(),
+                    Ok(Claim::Lost) => {
+                        self.wait_for_lease(&stopping).await;
+                        continue;
+                    }
+                    // Redis's outage is logged by its handle.
+                    Err(_) => {
+                        tokio::time::sleep(FIRST_RETRY).await;
+                        continue;
                     }
                 }
-                Ok(Claim::Empty) => {
-                    delivered = None;
-                    let _ = self.wait_for_input().await;
+            }
+            let Some((id, message)) = ahead.pop_front() else {
+                continue;
+            };
+            // This one to the remote while the source removes the one before and takes the
+            // next: one round trip's time per message.
+            let (sent, claimed) = futures_util::future::join(
+                self.deliver(&source, &id, message, &stopping),
+                self.done_and_claim(delivered.take().as_deref(), HELD_PENDING),
+            )
+            .await;
+            match claimed {
+                Ok(Claim::Pending(pending)) if sent => {
+                    ahead = pending
+                        .into_iter()
+                        .filter(|(next, _)| *next != id)
+                        .collect();
                 }
                 Ok(Claim::Lost) => {
-                    delivered = None;
+                    ahead.clear();
                     self.wait_for_lease(&stopping).await;
+                    continue;
                 }
-                // Redis's outage is logged by its handle; a delivered message is removed at the
-                // next claim.
-                Err(_) => tokio::time::sleep(FIRST_RETRY).await,
+                // Not delivered (stopping, or the lease lost), or the claim failed: the next
+                // claim says what is pending; a message delivered twice is kept from arriving
+                // twice by its mark.
+                _ => ahead.clear(),
+            }
+            if sent {
+                delivered = Some(id);
             }
         }
         if let Some(id) = delivered {
             // Removed now rather than by the next holder (who would find it marked anyway).
-            let _ = self.done_and_claim(Some(&id)).await;
+            let _ = self.done_and_claim(Some(&id), 0).await;
         }
     }
 
@@ -225,32 +271,39 @@ impl Moving {
         }
     }
 
-    async fn done_and_claim(&self, delivered: Option<&str>) -> Result<Claim, ActorError> {
+    async fn done_and_claim(
+        &self,
+        delivered: Option<&str>,
+        hold: usize,
+    ) -> Result<Claim, ActorError> {
         let keys = [
             self.key("lease"),
             self.route.input.clone(),
             self.key("pending"),
-            self.key("pending-id"),
+            self.key("pending-numbers"),
             self.key("seq"),
         ];
         let args = [
             self.replica.clone(),
             self.lease_lifetime.as_millis().to_string(),
             delivered.unwrap_or("").to_owned(),
+            hold.to_string(),
         ];
         let answer: RespValue = self
             .source
             .command(eval(DONE_AND_CLAIM, &keys, &args))
             .await?;
-        Ok(match answer {
-            RespValue::BulkString(lost) if lost == b"lost" => Claim::Lost,
-            RespValue::Array(parts) if parts.is_empty() => Claim::Empty,
-            other => {
-                let (id, message) = <(String, Vec<u8>)>::from_resp(other)
-                    .map_err(|err| ActorError::Redis(crate::error::Cause::new(err)))?;
-                Claim::InFlight { id, message }
-            }
-        })
+        if matches!(&answer, RespValue::BulkString(lost) if lost == b"lost") {
+            return Ok(Claim::Lost);
+        }
+        let flat = Vec::<Vec<u8>>::from_resp(answer)
+            .map_err(|err| ActorError::Redis(crate::error::Cause::new(err)))?;
+        let mut pending = Vec::with_capacity(flat.len() / 2);
+        let mut parts = flat.into_iter();
+        while let (Some(id), Some(message)) = (parts.next(), parts.next()) {
+            pending.push((String::from_utf8_lossy(&id).into_owned(), message));
+        }
+        Ok(Claim::Pending(pending))
     }
 
     /// Pushes `message` on the remote until it is there (or this replica stops, or loses the

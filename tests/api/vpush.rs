@@ -124,7 +124,7 @@ async fn a_message_a_dead_replica_delivered_but_did_not_remove_is_not_delivered_
     let key = |suffix: &str| format!("{prefix}in:vpush:{suffix}");
     source.cli(&["SET", &key("source"), "S"]);
     source.cli(&["LPUSH", &key("pending"), "delivered once"]);
-    source.cli(&["SET", &key("pending-id"), "7"]);
+    source.cli(&["LPUSH", &key("pending-numbers"), "7"]);
     source.cli(&["SET", &key("seq"), "7"]);
     source.cli(&["LPUSH", &format!("{prefix}in"), "next"]);
     remote.cli(&["SET", &format!("{prefix}vpush:mark:S:7"), "1"]);
