@@ -66,6 +66,12 @@ pub enum ApiError {
     /// The gateway carries header values as JSON strings.
     #[error("header values must be UTF-8")]
     HeaderNotUtf8,
+    /// `/services/<id>/stop` with an id that is not a number.
+    #[error("a service id is a number")]
+    BadServiceId,
+    /// `/services/<id>/stop` for an id that is not live.
+    #[error("no such service")]
+    NoSuchService,
     /// A gateway request body over `GATEWAY_MAX_BODY`.
     #[error("request body too large (GATEWAY_MAX_BODY)")]
     BodyTooLarge,
@@ -109,15 +115,19 @@ impl ApiError {
             Self::Key(_) | Self::Value(ValueError::Empty) | Self::ImageMissing => {
                 StatusCode::BAD_REQUEST
             }
-            Self::NotOriginForm | Self::HeaderNotUtf8 => StatusCode::BAD_REQUEST,
+            Self::NotOriginForm | Self::HeaderNotUtf8 | Self::BadServiceId => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Value(ValueError::TooLarge) | Self::ImageTooLarge | Self::BodyTooLarge => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::NotAnImage | Self::NotMultipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::KeyNotFound | Self::NoMessage | Self::NoImageQueued | Self::NoSuchRoute => {
-                StatusCode::NOT_FOUND
-            }
+            Self::KeyNotFound
+            | Self::NoMessage
+            | Self::NoImageQueued
+            | Self::NoSuchRoute
+            | Self::NoSuchService => StatusCode::NOT_FOUND,
             Self::TooManyUploads => StatusCode::SERVICE_UNAVAILABLE,
             Self::ForwardingLoop => StatusCode::LOOP_DETECTED,
             Self::AdminTokenRequired => StatusCode::UNAUTHORIZED,

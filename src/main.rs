@@ -53,14 +53,15 @@ fn main() -> ExitCode {
             servers.push(gateway);
         }
         let handles: Vec<ServerHandle> = servers.iter().map(Server::handle).collect();
-        let outcome = shutdown::serve_until_signal(&mut signals, servers).await;
+        let outcome =
+            shutdown::serve_until_signal(&mut signals, servers, running.remote_stop).await;
         match &outcome {
             Ok(signal) => {
                 log::info!("{signal}: deregistering, then finishing the requests in flight")
             }
             Err(why) => log::error!("a server stopped by itself ({why}); shutting down"),
         }
-        shutdown::shut_down(&mut signals, &running.registry, &handles).await;
+        shutdown::shut_down(&mut signals, &running.registry, &running.service, &handles).await;
         // After the servers: the gateway's requests in flight may wait on these workers.
         if let Some(workers) = running.workers {
             workers.stop().await;

@@ -26,6 +26,8 @@ use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
 use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerRegistry};
+use switchyard_actors::services::{ServiceInfo, ServiceRegistration};
+use tokio::sync::oneshot;
 
 use crate::config::{Config, Role};
 use crate::error::ApiError;
@@ -53,6 +55,10 @@ pub struct Running {
     pub gateway: Option<(SocketAddr, Server)>,
     /// The gateway workers, routers and movers the variables ask for.
     pub workers: Option<WorkerPool>,
+    /// This process's registration in `<prefix>services`.
+    pub service: Addr<ServiceRegistration>,
+    /// Fires when someone deletes that registration: stop as on SIGTERM.
+    pub remote_stop: oneshot::Receiver<()>,
 }
 
 /// What every app server of the process shares; cloned into each server's factory.
@@ -230,6 +236,20 @@ pub fn start(config: &Config) -> io::Result<Running> {
         Some(_) => {}
     }
     let admin = web::Data::new(AdminPolicy(config.admin_token.clone()));
+    let (stop, remote_stop) = oneshot::channel();
+    let service = ServiceRegistration::new(
+        shared.redis.clone(),
+        ServiceInfo {
+            roles: roles(config),
+            host: config.advertise_host.clone(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        config.heartbeat,
+        stop,
+    )
+    .start();
+    let service_for_routes = web::Data::new(service.clone());
     let kvs = KvsRole::new(config);
     let gateway = match gateway_listener {
         Some(listener) => Some(gateway::start_gateway(config, listener, &shared)?),
@@ -243,7 +263,9 @@ pub fn start(config: &Config) -> io::Result<Running> {
             .app_with_kvs(&served_by, kvs.start_actors())
             .app_data(web::Data::new(registry_for_routes.clone()))
             .app_data(admin.clone())
+            .app_data(service_for_routes.clone())
             .configure(routes::registry::configure)
+            .configure(routes::services::configure)
     })?;
     Ok(Running {
         addr,
@@ -252,7 +274,29 @@ pub fn start(config: &Config) -> io::Result<Running> {
         proxy,
         gateway,
         workers,
+        service,
+        remote_stop,
     })
+}
+
+/// What this process does, as `/services` lists it: its role in the store, then each extra.
+fn roles(config: &Config) -> String {
+    let mut roles = vec![match config.role {
+        Role::Main => "main",
+        Role::Forwarder { .. } => "forwarder",
+    }];
+    let extras = [
+        (config.proxy_port.is_some(), "proxy"),
+        (config.gateway_port.is_some(), "gateway"),
+        (!config.worker_queues.is_empty(), "workers"),
+        (config.router_in.is_some(), "router"),
+        (config.lpush_in.is_some(), "lpush"),
+        (config.mpush_in.is_some(), "mpush"),
+        (config.mbalance_in.is_some(), "mbalance"),
+        (config.vpush.is_some(), "vpush"),
+    ];
+    roles.extend(extras.iter().filter(|(on, _)| *on).map(|(_, name)| *name));
+    roles.join(",")
 }
 
 /// The load-balancing proxy: every request to the next registered server.

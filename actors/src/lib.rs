@@ -32,6 +32,7 @@ pub mod proxy;
 pub mod recent;
 pub mod redis;
 pub mod registry;
+pub mod services;
 pub mod vpush;
 
 pub use error::ActorError;

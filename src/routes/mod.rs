@@ -9,3 +9,4 @@ pub mod kvs;
 pub mod proxy;
 pub mod recent;
 pub mod registry;
+pub mod services;

@@ -24,6 +24,7 @@ mod proxy_slow_clients;
 mod recent;
 mod redis_outage;
 mod registry;
+mod services;
 mod shutdown;
 mod store_limit;
 mod store_model;

@@ -50,6 +50,26 @@ impl Keys {
         format!("{}gateway:reply:{gateway_id}", self.prefix)
     }
 
+    /// The counter that gives each process its service id.
+    pub fn service_seq(&self) -> String {
+        format!("{}service:seq", self.prefix)
+    }
+
+    /// What every service id's hash key starts with.
+    pub fn service_prefix(&self) -> String {
+        format!("{}service:", self.prefix)
+    }
+
+    /// The registration of service `id`: a hash that lapses unless renewed.
+    pub fn service(&self, id: u64) -> String {
+        format!("{}service:{id}", self.prefix)
+    }
+
+    /// The live service ids, scored by when each lapses.
+    pub fn services(&self) -> String {
+        format!("{}services", self.prefix)
+    }
+
     /// The gateway workers' registrations: a sorted set of worker ids scored by when they
     /// lapse.
     pub fn workers(&self) -> String {

@@ -48,6 +48,11 @@ impl TestApp {
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
+    /// The child process's id.
+    pub fn pid(&self) -> u32 {
+        self.process.as_ref().expect("a child process").id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         let child = self.process.as_mut().expect("a child process");
         child.try_wait().expect("wait").is_none()
