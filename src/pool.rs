@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, MoverKind};
 use crate::gateway::app_job::AppJob;
+use crate::routes::metrics::Listener;
 use crate::startup::{AppShared, KvsRole};
 
 /// Requests one worker takes at once under load.
@@ -85,11 +86,12 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
     for (n, mover) in movers.iter().enumerate() {
         let keys = &starting.keys;
         let outputs: Vec<String> = mover.outputs.iter().map(|o| keys.named(o)).collect();
-        let (delivery, name) = match mover.kind {
-            MoverKind::Lpush => (Delivery::One(outputs[0].clone()), "lpush"),
-            MoverKind::Mpush => (Delivery::All(outputs), "mpush"),
-            MoverKind::Mbalance => (Delivery::Shortest(outputs), "mbalance"),
+        let delivery = match mover.kind {
+            MoverKind::Lpush => Delivery::One(outputs[0].clone()),
+            MoverKind::Mpush => Delivery::All(outputs),
+            MoverKind::Mbalance => Delivery::Shortest(outputs),
         };
+        let name = delivery.name();
         let id = format!("{}-m{n}", starting.process);
         let input = keys.named(&mover.input);
         let redis = Redis::new(config.redis.clone());
@@ -99,6 +101,7 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
             delivery,
             &id,
             starting.registered.clone(),
+            shared.metrics.clone(),
         );
         starting.add(mover_actor.start().recipient());
         starting.ids.push(id);
@@ -118,7 +121,14 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
         let replica = format!("{}-v", starting.process);
         let source = Redis::new(config.redis.clone());
         let remote = Redis::new(vpush.remote.clone());
-        let actor = Vpush::new(source, remote, route, replica, config.heartbeat);
+        let actor = Vpush::new(
+            source,
+            remote,
+            route,
+            replica,
+            config.heartbeat,
+            shared.metrics.clone(),
+        );
         starting.add(actor.start().recipient());
         log::info!(
             "vpush moving from {} to {} on {}:{}",
@@ -209,12 +219,12 @@ async fn start_thread_workers(
     registered: watch::Receiver<bool>,
     takers: Takers,
 ) {
-    let app = shared.app_with_kvs(&served_by, kvs.start_actors());
+    let app = shared.app_with_kvs(&served_by, Listener("worker"), kvs.start_actors());
     let Ok(service) = app.into_factory().new_service(AppConfig::default()).await else {
         log::error!("the gateway workers' app did not start");
         return;
     };
-    let job: Rc<dyn Job> = Rc::new(AppJob::new(service));
+    let job: Rc<dyn Job> = Rc::new(AppJob::new(service, shared.metrics.clone()));
     for (id, queue) in mine {
         let redis = Redis::new(redis.clone());
         let worker = Worker::new(
@@ -261,6 +271,25 @@ fn start_routers(config: &Config, starting: &mut Starting) {
     }
     starting.queues.push(input);
     log::info!("{ROUTERS} routers moving requests from {router_in} by GATEWAY_ROUTES");
+}
+
+/// Every list this process takes from or moves to (full keys): their lengths are in
+/// `/metrics`.
+pub fn lists(config: &Config, keys: &Keys) -> Vec<String> {
+    let mut lists: Vec<String> = Vec::new();
+    if config.gateway_port.is_some() {
+        lists.push(config.gateway_queue.clone());
+    }
+    lists.extend(config.worker_queues.iter().cloned());
+    lists.extend(config.router_in.iter().cloned());
+    for mover in config.movers() {
+        lists.push(mover.input);
+        lists.extend(mover.outputs);
+    }
+    lists.extend(config.vpush.iter().map(|v| v.input.clone()));
+    lists.sort();
+    lists.dedup();
+    lists.iter().map(|list| keys.named(list)).collect()
 }
 
 /// Every list a taker's variable names must be a list, or not exist yet: a key of another type

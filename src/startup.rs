@@ -13,13 +13,14 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{
     Server, ServerHandle, Service, ServiceFactory, ServiceRequest, ServiceResponse,
 };
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse};
 use switchyard_actors::cache::Cache;
 use switchyard_actors::images::{ImageQueue, ImageTransfers};
 use switchyard_actors::kvs::forwarder::Forwarder;
 use switchyard_actors::kvs::sharded_map::ShardedMap;
 use switchyard_actors::kvs::store::Store;
+use switchyard_actors::metrics::{Metrics, MetricsFlusher, MetricsScraper, Operation};
 use switchyard_actors::proxy::balancer::{LoadBalancer, Rotation};
 use switchyard_actors::proxy::client::ProxyClient;
 use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
@@ -37,7 +38,11 @@ use crate::routes;
 use crate::routes::admin::AdminPolicy;
 use crate::routes::images::UploadLimits;
 use crate::routes::kvs::KvsActors;
+use crate::routes::metrics::Listener;
 use crate::server::{serve, ServeSettings};
+
+/// The range of a mover step's histogram: a script moving messages takes milliseconds.
+const MOVER_STEP_RANGE: Duration = Duration::from_secs(1);
 
 /// Tells users and tests which app server answered.
 const SERVED_BY: &str = "x-served-by";
@@ -73,6 +78,7 @@ pub(crate) struct AppShared {
     upload_limits: UploadLimits,
     image_queue_max: usize,
     pub(crate) serve: ServeSettings,
+    pub(crate) metrics: Metrics,
 }
 
 impl AppShared {
@@ -90,6 +96,12 @@ impl AppShared {
                 client_timeout: config.client_timeout,
                 max_connections: config.max_connections,
             },
+            metrics: Metrics::new(|operation| match operation {
+                Operation::Gateway | Operation::Worker => config.gateway_timeout,
+                Operation::Mover => MOVER_STEP_RANGE,
+                Operation::Proxy => config.proxy_timeout,
+                Operation::Kvs => config.forward_timeout,
+            }),
         }
     }
 
@@ -99,6 +111,7 @@ impl AppShared {
     pub(crate) fn app(
         &self,
         served_by: &str,
+        listener: Listener,
     ) -> App<
         impl ServiceFactory<
             ServiceRequest,
@@ -122,6 +135,8 @@ impl AppShared {
             .app_data(web::Data::new(recent))
             .app_data(web::Data::new(images))
             .app_data(web::Data::new(self.upload_limits.clone()))
+            .app_data(web::Data::new(self.metrics.clone()))
+            .app_data(listener)
             .wrap(DefaultHeaders::new().add((SERVED_BY, served_by.to_owned())))
             .wrap_fn(move |req, app| {
                 routes::recent::record_visit(&visits, &req);
@@ -132,12 +147,14 @@ impl AppShared {
             .configure(routes::recent::configure)
             .configure(routes::images::configure)
             .default_service(web::to(no_such_route))
+            .wrap(from_fn(routes::metrics::count_requests))
     }
 
     /// The app routes and the key-value API: what an instance and a gateway worker answer.
     pub(crate) fn app_with_kvs(
         &self,
         served_by: &str,
+        listener: Listener,
         kvs: KvsActors,
     ) -> App<
         impl ServiceFactory<
@@ -148,7 +165,7 @@ impl AppShared {
             InitError = (),
         >,
     > {
-        self.app(served_by)
+        self.app(served_by, listener)
             .app_data(web::Data::new(kvs))
             .configure(routes::kvs::configure)
     }
@@ -174,6 +191,11 @@ impl KvsRole {
             store: Arc::new(ShardedMap::new(config.kvs_max_bytes)),
             forward_timeout: config.forward_timeout,
         }
+    }
+
+    /// The main's store (empty on a forwarder).
+    fn store(&self) -> Arc<ShardedMap> {
+        Arc::clone(&self.store)
     }
 
     /// The actors that answer this thread's key-value messages: a `Store` on the main, a
@@ -251,6 +273,16 @@ pub fn start(config: &Config) -> io::Result<Running> {
     .start();
     let service_for_routes = web::Data::new(service.clone());
     let kvs = KvsRole::new(config);
+    MetricsFlusher::new(shared.redis.clone(), shared.metrics.clone()).start();
+    let main_store = matches!(config.role, Role::Main).then(|| kvs.store());
+    let scraper = MetricsScraper::new(
+        shared.redis.clone(),
+        shared.metrics.clone(),
+        pool::lists(config, shared.redis.keys()),
+        main_store,
+    )
+    .start();
+    let scraper = web::Data::new(scraper);
     let gateway = match gateway_listener {
         Some(listener) => Some(gateway::start_gateway(config, listener, &shared)?),
         None => None,
@@ -260,12 +292,14 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let settings = shared.serve;
     let server = serve(listener, settings, move || {
         shared
-            .app_with_kvs(&served_by, kvs.start_actors())
+            .app_with_kvs(&served_by, Listener("main"), kvs.start_actors())
             .app_data(web::Data::new(registry_for_routes.clone()))
             .app_data(admin.clone())
             .app_data(service_for_routes.clone())
+            .app_data(scraper.clone())
             .configure(routes::registry::configure)
             .configure(routes::services::configure)
+            .configure(routes::metrics::configure)
     })?;
     Ok(Running {
         addr,
@@ -310,12 +344,16 @@ fn start_proxy(
     ServerListWatcher::new(shared.redis.clone(), servers.clone()).start();
     let rotation = Rotation::default();
     let timeout = config.proxy_timeout;
+    let metrics = web::Data::new(shared.metrics.clone());
     let server = serve(listener, shared.serve, move || {
         let balancer = LoadBalancer::new(servers.clone(), rotation.clone()).start();
         App::new()
             .app_data(web::Data::new(balancer))
             .app_data(web::Data::new(ProxyClient::new(timeout)))
+            .app_data(metrics.clone())
+            .app_data(Listener("proxy"))
             .configure(routes::proxy::configure)
+            .wrap(from_fn(routes::metrics::count_requests))
     })?;
     Ok((addr, server))
 }
@@ -339,7 +377,9 @@ impl Launcher for AppServerLauncher {
         let shared = self.shared.clone();
         let served_by = format!("{}:{port}", self.advertise_host);
         let settings = shared.serve;
-        let server = serve(listener, settings, move || shared.app(&served_by))?;
+        let server = serve(listener, settings, move || {
+            shared.app(&served_by, Listener("spawned"))
+        })?;
         let handle = server.handle();
         actix_web::rt::spawn(server);
         Ok(Box::new(AppServerHandle(handle)))

@@ -27,6 +27,7 @@ pub mod gateway;
 pub mod http;
 pub mod images;
 pub mod kvs;
+pub mod metrics;
 pub mod movers;
 pub mod proxy;
 pub mod recent;

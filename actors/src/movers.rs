@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::error::ActorError;
 use crate::gateway::worker::StopTaking;
+use crate::metrics::{Metrics, Operation};
 use crate::redis::{busy_list, eval, Redis, COMMAND_TIMEOUT};
 
 /// The most messages one script moves.
@@ -39,6 +40,15 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// lpush, mpush or mbalance.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::One(_) => "lpush",
+            Self::All(_) => "mpush",
+            Self::Shortest(_) => "mbalance",
+        }
+    }
+
     pub fn outputs(&self) -> &[String] {
         match self {
             Self::One(output) => std::slice::from_ref(output),
@@ -93,6 +103,7 @@ struct Moving {
     pending: Option<String>,
     script: String,
     registered: watch::Receiver<bool>,
+    metrics: Metrics,
 }
 
 impl Mover {
@@ -104,6 +115,7 @@ impl Mover {
         delivery: Delivery,
         mover_id: &str,
         registered: watch::Receiver<bool>,
+        metrics: Metrics,
     ) -> Self {
         let pending = match delivery {
             Delivery::One(_) => None,
@@ -119,6 +131,7 @@ impl Mover {
                 delivery,
                 pending,
                 registered,
+                metrics,
             }),
             stopping,
             stopped,
@@ -231,10 +244,16 @@ impl Moving {
     async fn move_from(&self, source: &str) -> Result<usize, ActorError> {
         let mut keys = vec![source.to_owned()];
         keys.extend(self.delivery.outputs().iter().cloned());
+        let started = std::time::Instant::now();
         let moved: i64 = self
             .redis
             .command(eval(&self.script, &keys, &[MOST_PER_MOVE.to_string()]))
             .await?;
-        Ok(usize::try_from(moved).unwrap_or(0))
+        let moved = usize::try_from(moved).unwrap_or(0);
+        if moved > 0 {
+            self.metrics.record(Operation::Mover, started.elapsed());
+            self.metrics.count_moved(self.delivery.name(), moved as u64);
+        }
+        Ok(moved)
     }
 }

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::error::{chain, ActorError};
 use crate::gateway::worker::StopTaking;
+use crate::metrics::{Metrics, Operation};
 use crate::redis::{eval, Redis, COMMAND_TIMEOUT};
 
 /// The longest a `BLMOVE` blocks when the input is empty (at most a heartbeat, so the lease is
@@ -96,6 +97,7 @@ struct Moving {
     replica: String,
     lease_lifetime: Duration,
     heartbeat: Duration,
+    metrics: Metrics,
 }
 
 /// Messages held pending: the one being delivered and the next, so the source's round trip for
@@ -121,6 +123,7 @@ impl Vpush {
         route: VpushRoute,
         replica: String,
         heartbeat: Duration,
+        metrics: Metrics,
     ) -> Self {
         let (stopping, _) = watch::channel(false);
         let (_, stopped) = watch::channel(false);
@@ -132,6 +135,7 @@ impl Vpush {
                 replica,
                 lease_lifetime: heartbeat * 3,
                 heartbeat,
+                metrics,
             }),
             stopping,
             stopped,
@@ -319,6 +323,7 @@ impl Moving {
         let mut retry = FIRST_RETRY;
         let mut outage_logged = false;
         let mut lease_renewed = Instant::now();
+        let started = std::time::Instant::now();
         loop {
             let command = RespValue::Array(vec![
                 "EVAL".into(),
@@ -331,6 +336,8 @@ impl Moving {
             ]);
             match self.remote.command::<i64>(command).await {
                 Ok(_) => {
+                    self.metrics.record(Operation::Mover, started.elapsed());
+                    self.metrics.count_moved("vpush", 1);
                     if outage_logged {
                         log::info!("vpush to {} delivers again", self.route.output);
                     }
@@ -350,6 +357,7 @@ impl Moving {
             if *stopping.borrow() {
                 return false;
             }
+            self.metrics.count_retry("vpush");
             tokio::time::sleep(retry).await;
             retry = (retry * 2).min(LAST_RETRY);
             // Still the holder? Another replica may have taken over while the remote was down.

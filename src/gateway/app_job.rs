@@ -15,6 +15,7 @@ use actix_web::ResponseError;
 use futures_util::future::LocalBoxFuture;
 use switchyard_actors::gateway::message::{GatewayRequest, GatewayResponse};
 use switchyard_actors::gateway::worker::{Job, Outcome, REPLY_LIST_LIFETIME_MS};
+use switchyard_actors::metrics::{Metrics, Operation};
 
 use crate::error::ApiError;
 
@@ -24,11 +25,15 @@ const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
 pub struct AppJob<S> {
     app: Rc<S>,
+    metrics: Metrics,
 }
 
 impl<S> AppJob<S> {
-    pub fn new(app: S) -> Self {
-        Self { app: Rc::new(app) }
+    pub fn new(app: S, metrics: Metrics) -> Self {
+        Self {
+            app: Rc::new(app),
+            metrics,
+        }
     }
 }
 
@@ -39,7 +44,9 @@ where
 {
     fn handle(&self, _raw: Rc<str>, request: GatewayRequest) -> LocalBoxFuture<'static, Outcome> {
         let app = Rc::clone(&self.app);
+        let metrics = self.metrics.clone();
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let id = request.id.clone();
             let destination = request.reply_to.clone();
             let (status, headers, body) = match to_http_request(request) {
@@ -49,6 +56,7 @@ where
                 },
                 Err(err) => error_answer(&err),
             };
+            metrics.record(Operation::Worker, started.elapsed());
             let response = GatewayResponse {
                 id,
                 status: status.as_u16(),

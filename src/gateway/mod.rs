@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 
 use actix::Actor;
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use switchyard_actors::gateway::dispatcher::Dispatcher;
 use switchyard_actors::gateway::front::{Gateway, GatewaySettings};
@@ -18,6 +19,7 @@ use switchyard_actors::redis::Redis;
 use crate::config::Config;
 use crate::routes;
 use crate::routes::gateway::GatewayFront;
+use crate::routes::metrics::Listener;
 use crate::server::serve;
 use crate::startup::AppShared;
 
@@ -35,7 +37,9 @@ pub(crate) fn start_gateway(
     let settings = GatewaySettings {
         timeout: config.gateway_timeout,
         queue_max: config.gateway_queue_max,
+        metrics: shared.metrics.clone(),
     };
+    let metrics = web::Data::new(shared.metrics.clone());
     let gateways = GatewayThreads::default();
     // Its own connection: its pops block.
     let replies = Redis::new(config.redis.clone());
@@ -65,7 +69,10 @@ pub(crate) fn start_gateway(
         };
         App::new()
             .app_data(web::Data::new(front))
+            .app_data(metrics.clone())
+            .app_data(Listener("gateway"))
             .configure(routes::gateway::configure)
+            .wrap(from_fn(routes::metrics::count_requests))
     })?;
     Ok((addr, server))
 }

@@ -6,6 +6,7 @@ pub mod gateway;
 pub mod home;
 pub mod images;
 pub mod kvs;
+pub mod metrics;
 pub mod proxy;
 pub mod recent;
 pub mod registry;

@@ -10,6 +10,7 @@ use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::TryStreamExt as _;
 use switchyard_actors::http::headers::{content_length, end_to_end};
+use switchyard_actors::metrics::{Metrics, Operation};
 use switchyard_actors::proxy::balancer::LoadBalancer;
 use switchyard_actors::proxy::client::{ProxiedRequest, ProxyClient};
 
@@ -27,6 +28,7 @@ async fn proxy(
     body: web::Payload,
     balancer: web::Data<Addr<LoadBalancer>>,
     client: web::Data<ProxyClient>,
+    metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
     // Only a path and query go to a server: an absolute URL, `*` or an authority names no
     // path (appended to a server's URL, `*` sent requests to port 80 of its host).
@@ -46,9 +48,12 @@ async fn proxy(
         headers: req.headers().clone(),
         client_ip: req.peer_addr().map(|addr| addr.ip()),
     };
+    let started = std::time::Instant::now();
     let answer = client
         .forward(&balancer, request, body.map_err(as_io))
-        .await?;
+        .await;
+    metrics.record(Operation::Proxy, started.elapsed());
+    let answer = answer?;
 
     let head = answer.get_ref();
     let mut response = HttpResponse::build(head.status());

@@ -16,6 +16,7 @@ mod helpers;
 mod images;
 mod kv_store;
 mod kvs;
+mod metrics;
 mod movers;
 mod proxy;
 mod proxy_hostile;

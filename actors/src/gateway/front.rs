@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use super::message::{unix_millis, GatewayRequest, GatewayResponse};
 use super::scripts::PUSH_WITHIN_BOUND;
 use crate::error::{ActorError, Cause};
+use crate::metrics::{Metrics, Operation};
 use crate::redis::{Redis, COMMAND_TIMEOUT};
 
 /// The most requests one push carries (each is one argument of the script).
@@ -64,12 +65,14 @@ pub struct GatewayStats {
     pub dropped_responses: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GatewaySettings {
     /// `GATEWAY_TIMEOUT_MS`.
     pub timeout: Duration,
     /// `GATEWAY_QUEUE_MAX`: a queue holding this many requests takes no more.
     pub queue_max: usize,
+    /// Where each round trip's time is counted.
+    pub metrics: Metrics,
 }
 
 type Answer = oneshot::Sender<Result<GatewayResponse, ActorError>>;
@@ -208,13 +211,16 @@ impl Handler<Submit> for Gateway {
             .or_default()
             .push(Outgoing { message, queued });
         self.push(ctx);
+        let metrics = self.settings.metrics.clone();
         Box::pin(async move {
             pushed.await.map_err(|_| ActorError::ShuttingDown)??;
-            match tokio::time::timeout_at(started + timeout, answered).await {
+            let answer = match tokio::time::timeout_at(started + timeout, answered).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(_)) => Err(ActorError::ShuttingDown),
                 Err(_) => Err(ActorError::NoWorkerAnswered),
-            }
+            };
+            metrics.record(Operation::Gateway, started.elapsed());
+            answer
         })
     }
 }
@@ -269,6 +275,7 @@ mod tests {
         let settings = GatewaySettings {
             timeout: Duration::from_secs(5),
             queue_max: 10,
+            metrics: Metrics::new(|_| Duration::from_secs(1)),
         };
         Gateway::new(
             Redis::new(config),

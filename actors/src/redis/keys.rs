@@ -50,6 +50,11 @@ impl Keys {
         format!("{}gateway:reply:{gateway_id}", self.prefix)
     }
 
+    /// The metrics of one operation (`gateway`, `worker`, ...), every process's added.
+    pub fn metrics(&self, operation: &str) -> String {
+        format!("{}metrics:{operation}", self.prefix)
+    }
+
     /// The counter that gives each process its service id.
     pub fn service_seq(&self) -> String {
         format!("{}service:seq", self.prefix)
