@@ -28,6 +28,7 @@ use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
 use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerRegistry};
 use switchyard_actors::services::{ServiceInfo, ServiceRegistration};
+use switchyard_actors::status::StatusReader;
 use tokio::sync::oneshot;
 
 use crate::config::{Config, Role};
@@ -283,6 +284,15 @@ pub fn start(config: &Config) -> io::Result<Running> {
     )
     .start();
     let scraper = web::Data::new(scraper);
+    let status = StatusReader::new(
+        shared.redis.clone(),
+        pool::lists(config, shared.redis.keys()),
+        registry.clone(),
+        service.clone(),
+        RecentList::new(shared.redis.clone(), config.recent_size).start(),
+    )
+    .start();
+    let status = web::Data::new(status);
     let gateway = match gateway_listener {
         Some(listener) => Some(gateway::start_gateway(config, listener, &shared)?),
         None => None,
@@ -297,9 +307,11 @@ pub fn start(config: &Config) -> io::Result<Running> {
             .app_data(admin.clone())
             .app_data(service_for_routes.clone())
             .app_data(scraper.clone())
+            .app_data(status.clone())
             .configure(routes::registry::configure)
             .configure(routes::services::configure)
             .configure(routes::metrics::configure)
+            .configure(routes::dashboard::configure)
     })?;
     Ok(Running {
         addr,

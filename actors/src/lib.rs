@@ -34,6 +34,7 @@ pub mod recent;
 pub mod redis;
 pub mod registry;
 pub mod services;
+pub mod status;
 pub mod vpush;
 
 pub use error::ActorError;

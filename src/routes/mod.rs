@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod dashboard;
 pub mod gateway;
 pub mod home;
 pub mod images;

@@ -19,11 +19,14 @@ async fn recent(list: web::Data<Addr<RecentList>>) -> Result<HttpResponse, ApiEr
     Ok(HttpResponse::Ok().json(visits))
 }
 
-/// Records `req` as `"GET /kvs/foo"`, unless it asks for `/recent` itself or a forwarder
+/// Paths that are not visits: `/recent` itself, and what monitoring asks every second.
+const NOT_VISITS: [&str; 4] = [PATH, "/status", "/dashboard", "/metrics"];
+
+/// Records `req` as `"GET /kvs/foo"`, unless it is no visit ([`NOT_VISITS`]) or a forwarder
 /// relayed it (the forwarder recorded it). Fire and forget: the request neither waits for nor
 /// fails with the recording.
 pub fn record_visit(list: &Addr<RecentList>, req: &ServiceRequest) {
-    if req.path() != PATH && !req.headers().contains_key(RELAYED_HEADER) {
+    if !NOT_VISITS.contains(&req.path()) && !req.headers().contains_key(RELAYED_HEADER) {
         list.do_send(RecordVisit {
             visit: format!("{} {}", req.method(), req.path()),
         });

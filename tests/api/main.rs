@@ -9,6 +9,7 @@ mod cache;
 mod client_timeouts;
 mod config;
 mod consistency;
+mod dashboard;
 mod forwarding;
 mod gateway;
 mod gateway_workers;

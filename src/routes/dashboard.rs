@@ -1,0 +1,35 @@
+//! `/dashboard`, one self-contained page (nothing loaded from elsewhere: deployments may be
+//! offline) that shows `/status`, refreshed every second.
+
+use actix::Addr;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use switchyard_actors::status::{ReadStatus, StatusReader};
+
+use crate::error::ApiError;
+
+const PAGE: &str = include_str!("dashboard.html");
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/dashboard", web::get().to(dashboard))
+        .route("/status", web::get().to(status));
+}
+
+async fn dashboard() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        // The page runs its own script and loads nothing else.
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             connect-src 'self'; img-src 'self'",
+        ))
+        .body(PAGE)
+}
+
+async fn status(reader: web::Data<Addr<StatusReader>>) -> Result<HttpResponse, ApiError> {
+    let status = reader.send(ReadStatus).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(status))
+}
