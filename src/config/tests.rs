@@ -191,3 +191,39 @@ fn a_mover_needs_its_input_and_its_outputs_and_no_output_may_be_its_input() {
         }]
     );
 }
+
+#[test]
+fn vpush_needs_all_three_variables_and_a_well_formed_url() {
+    let partial = config(&[("VPUSH_IN", "in"), ("VPUSH_OUT", "out")]).unwrap_err();
+    assert_eq!(partial.name, "VPUSH_URL");
+    let malformed = config(&[
+        ("VPUSH_IN", "in"),
+        ("VPUSH_URL", "localhost:6380"),
+        ("VPUSH_OUT", "out"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        (malformed.name, malformed.value.as_str()),
+        ("VPUSH_URL", "localhost:6380")
+    );
+    let vpush = config(&[
+        ("REDIS_PREFIX", "here:"),
+        ("VPUSH_IN", "in"),
+        ("VPUSH_URL", "redis://10.0.0.9:6380/2"),
+        ("VPUSH_OUT", "out"),
+    ])
+    .unwrap()
+    .vpush
+    .unwrap();
+    assert_eq!((vpush.input.as_str(), vpush.output.as_str()), ("in", "out"));
+    assert_eq!(
+        (
+            vpush.remote.host.as_str(),
+            vpush.remote.port,
+            vpush.remote.db
+        ),
+        ("10.0.0.9", 6380, 2)
+    );
+    // The remote's prefix is this one's unless VPUSH_PREFIX says otherwise.
+    assert_eq!(vpush.remote.prefix, "here:");
+}
