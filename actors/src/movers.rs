@@ -18,6 +18,7 @@ use crate::error::ActorError;
 use crate::gateway::worker::StopTaking;
 use crate::metrics::{Metrics, Operation};
 use crate::redis::{busy_list, eval, Redis, COMMAND_TIMEOUT};
+use crate::run_loop::RunLoop;
 
 /// The most messages one script moves.
 pub const MOST_PER_MOVE: usize = 64;
@@ -90,8 +91,7 @@ impl Delivery {
 
 pub struct Mover {
     run: Option<Moving>,
-    stopping: watch::Sender<bool>,
-    stopped: watch::Receiver<bool>,
+    run_loop: RunLoop,
 }
 
 /// The loop's own state, moved into it when the mover starts.
@@ -121,8 +121,6 @@ impl Mover {
             Delivery::One(_) => None,
             Delivery::All(_) | Delivery::Shortest(_) => Some(busy_list(&input, mover_id)),
         };
-        let (stopping, _) = watch::channel(false);
-        let (_, stopped) = watch::channel(false);
         Self {
             run: Some(Moving {
                 script: delivery.script(),
@@ -133,8 +131,7 @@ impl Mover {
                 registered,
                 metrics,
             }),
-            stopping,
-            stopped,
+            run_loop: RunLoop::default(),
         }
     }
 }
@@ -146,13 +143,7 @@ impl Actor for Mover {
         let Some(moving) = self.run.take() else {
             return;
         };
-        let (done, stopped) = watch::channel(false);
-        self.stopped = stopped;
-        let stopping = self.stopping.subscribe();
-        ctx.spawn(fut::wrap_future(async move {
-            moving.run(stopping).await;
-            let _ = done.send(true);
-        }));
+        self.run_loop.spawn(ctx, |stopping| moving.run(stopping));
     }
 }
 
@@ -161,11 +152,7 @@ impl Handler<StopTaking> for Mover {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
-        let _ = self.stopping.send(true);
-        let mut stopped = self.stopped.clone();
-        Box::pin(async move {
-            let _ = stopped.wait_for(|done| *done).await;
-        })
+        Box::pin(self.run_loop.stop())
     }
 }
 

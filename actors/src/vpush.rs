@@ -19,6 +19,7 @@ use crate::error::{chain, ActorError};
 use crate::gateway::worker::StopTaking;
 use crate::metrics::{Metrics, Operation};
 use crate::redis::{eval, Redis, COMMAND_TIMEOUT};
+use crate::run_loop::RunLoop;
 
 /// The longest a `BLMOVE` blocks when the input is empty (at most a heartbeat, so the lease is
 /// renewed in time): also how soon a stopping mover notices.
@@ -85,8 +86,7 @@ pub struct VpushRoute {
 
 pub struct Vpush {
     run: Option<Moving>,
-    stopping: watch::Sender<bool>,
-    stopped: watch::Receiver<bool>,
+    run_loop: RunLoop,
 }
 
 struct Moving {
@@ -125,8 +125,6 @@ impl Vpush {
         heartbeat: Duration,
         metrics: Metrics,
     ) -> Self {
-        let (stopping, _) = watch::channel(false);
-        let (_, stopped) = watch::channel(false);
         Self {
             run: Some(Moving {
                 source,
@@ -137,8 +135,7 @@ impl Vpush {
                 heartbeat,
                 metrics,
             }),
-            stopping,
-            stopped,
+            run_loop: RunLoop::default(),
         }
     }
 }
@@ -150,13 +147,7 @@ impl Actor for Vpush {
         let Some(moving) = self.run.take() else {
             return;
         };
-        let (done, stopped) = watch::channel(false);
-        self.stopped = stopped;
-        let stopping = self.stopping.subscribe();
-        ctx.spawn(fut::wrap_future(async move {
-            moving.run(stopping).await;
-            let _ = done.send(true);
-        }));
+        self.run_loop.spawn(ctx, |stopping| moving.run(stopping));
     }
 }
 
@@ -165,11 +156,7 @@ impl Handler<StopTaking> for Vpush {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
-        let _ = self.stopping.send(true);
-        let mut stopped = self.stopped.clone();
-        Box::pin(async move {
-            let _ = stopped.wait_for(|done| *done).await;
-        })
+        Box::pin(self.run_loop.stop())
     }
 }
 

@@ -21,6 +21,7 @@ use super::message::GatewayRequest;
 use super::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME, TAKE};
 use crate::error::ActorError;
 use crate::redis::{busy_list, Redis, COMMAND_TIMEOUT};
+use crate::run_loop::RunLoop;
 
 /// How long a `BLMOVE` blocks: also how soon a stopping worker notices.
 const BLOCK: Duration = Duration::from_secs(1);
@@ -62,8 +63,7 @@ pub struct StopTaking;
 
 pub struct Worker {
     taker: Option<Taker>,
-    stopping: watch::Sender<bool>,
-    stopped: watch::Receiver<bool>,
+    run_loop: RunLoop,
 }
 
 /// The loop's own state, moved into it when the worker starts.
@@ -88,8 +88,6 @@ impl Worker {
         most_per_take: usize,
         registered: watch::Receiver<bool>,
     ) -> Self {
-        let (stopping, _) = watch::channel(false);
-        let (_, stopped) = watch::channel(false);
         Self {
             taker: Some(Taker {
                 busy: busy_list(&queue, worker_id),
@@ -99,8 +97,7 @@ impl Worker {
                 most_per_take,
                 registered,
             }),
-            stopping,
-            stopped,
+            run_loop: RunLoop::default(),
         }
     }
 }
@@ -112,13 +109,7 @@ impl Actor for Worker {
         let Some(taker) = self.taker.take() else {
             return;
         };
-        let (done, stopped) = watch::channel(false);
-        self.stopped = stopped;
-        let stopping = self.stopping.subscribe();
-        ctx.spawn(fut::wrap_future(async move {
-            taker.run(stopping).await;
-            let _ = done.send(true);
-        }));
+        self.run_loop.spawn(ctx, |stopping| taker.run(stopping));
     }
 }
 
@@ -126,11 +117,7 @@ impl Handler<StopTaking> for Worker {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
-        let _ = self.stopping.send(true);
-        let mut stopped = self.stopped.clone();
-        Box::pin(async move {
-            let _ = stopped.wait_for(|done| *done).await;
-        })
+        Box::pin(self.run_loop.stop())
     }
 }
 

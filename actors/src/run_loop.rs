@@ -1,0 +1,49 @@
+//! [`RunLoop`]: the stop switch of an actor whose work is one loop (a worker, a mover): the
+//! loop runs in the actor's context and watches `stopping`; a stop waits until it has ended.
+
+use std::future::Future;
+
+use actix::prelude::*;
+use tokio::sync::watch;
+
+pub struct RunLoop {
+    stopping: watch::Sender<bool>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Default for RunLoop {
+    fn default() -> Self {
+        let (stopping, _) = watch::channel(false);
+        let (_, stopped) = watch::channel(false);
+        Self { stopping, stopped }
+    }
+}
+
+impl RunLoop {
+    /// Runs the loop `run` makes from the stop signal, in `ctx`.
+    pub fn spawn<A, F>(
+        &mut self,
+        ctx: &mut Context<A>,
+        run: impl FnOnce(watch::Receiver<bool>) -> F,
+    ) where
+        A: Actor<Context = Context<A>>,
+        F: Future<Output = ()> + 'static,
+    {
+        let (done, stopped) = watch::channel(false);
+        self.stopped = stopped;
+        let running = run(self.stopping.subscribe());
+        ctx.spawn(fut::wrap_future(async move {
+            running.await;
+            let _ = done.send(true);
+        }));
+    }
+
+    /// Tells the loop to stop; the future ends once it has.
+    pub fn stop(&self) -> impl Future<Output = ()> + 'static {
+        let _ = self.stopping.send(true);
+        let mut stopped = self.stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|done| *done).await;
+        }
+    }
+}
