@@ -10,24 +10,39 @@ pub struct TestRedis {
 }
 
 impl TestRedis {
+    /// A server on a port the system had free a moment ago; another one when something took
+    /// that port in between (tests start many servers at once).
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Self {
-            port,
-            process: None,
-        };
-        redis.start_again();
-        redis
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut redis = Self {
+                port,
+                process: None,
+            };
+            if redis.launch() {
+                return redis;
+            }
+        }
+        panic!("redis-server did not start on any of five free ports");
     }
 
     /// Starts the server (again) on the same port, empty.
     pub fn start_again(&mut self) {
+        assert!(
+            self.launch(),
+            "redis-server did not start again on port {}",
+            self.port
+        );
+    }
+
+    /// Starts the server on its port; `false` when it exited instead (the port was taken).
+    fn launch(&mut self) -> bool {
         assert!(self.process.is_none(), "already running");
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .stdin(Stdio::null())
@@ -35,12 +50,23 @@ impl TestRedis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test installs it)");
-        self.process = Some(child);
+        // The server answering must be this one: another test's may hold the port.
+        let own = format!("process_id:{}", child.id());
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.cli(&["PING"]) != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server did not start");
+        while !self
+            .cli(&["INFO", "server"])
+            .lines()
+            .any(|line| line.trim() == own)
+        {
+            if child.try_wait().expect("wait").is_some() || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        self.process = Some(child);
+        true
     }
 
     pub fn stop(&mut self) {
