@@ -12,6 +12,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use switchyard_actors::error::{chain, ClientFault};
 use switchyard_actors::kvs::keyvalue::{KeyError, ValueError};
+use switchyard_actors::rquery::QueryError;
 use switchyard_actors::ActorError;
 use thiserror::Error;
 
@@ -25,6 +26,14 @@ pub enum ApiError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Value(#[from] ValueError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// `/rquery` with a command that is not one of the read-only ones.
+    #[error("command not allowed: {0} (read-only commands only: GET, HGET, HGETALL, LRANGE, LLEN, SMEMBERS, SCARD, ZRANGE, ZCARD, TTL, TYPE, EXISTS)")]
+    CommandNotAllowed(String),
+    /// A percent-encoded path segment that is not UTF-8 once decoded.
+    #[error("the path must be UTF-8 once percent-decoded")]
+    NotUtf8,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("key does not exist")]
@@ -115,9 +124,12 @@ impl ApiError {
             Self::Key(_) | Self::Value(ValueError::Empty) | Self::ImageMissing => {
                 StatusCode::BAD_REQUEST
             }
-            Self::NotOriginForm | Self::HeaderNotUtf8 | Self::BadServiceId => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::NotOriginForm
+            | Self::HeaderNotUtf8
+            | Self::BadServiceId
+            | Self::Query(_)
+            | Self::NotUtf8 => StatusCode::BAD_REQUEST,
+            Self::CommandNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::Value(ValueError::TooLarge) | Self::ImageTooLarge | Self::BodyTooLarge => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -191,6 +203,7 @@ fn actor_status(err: &ActorError) -> StatusCode {
             StatusCode::BAD_GATEWAY
         }
         ActorError::NoWorkerAnswered => StatusCode::GATEWAY_TIMEOUT,
+        ActorError::QueryRefused(_) => StatusCode::BAD_REQUEST,
         ActorError::RequestQueueFull => StatusCode::SERVICE_UNAVAILABLE,
         ActorError::Client(fault) => fault_status(*fault),
     }

@@ -65,7 +65,7 @@ impl Starting {
 /// Starts the workers, routers and movers the configuration asks for, if any.
 pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Option<WorkerPool> {
     let movers = config.movers();
-    let nothing_takes = config.worker_queues.is_empty()
+    let nothing_takes = config.answered_queues().is_empty()
         && config.router_in.is_none()
         && movers.is_empty()
         && config.vpush.is_none();
@@ -164,7 +164,7 @@ fn start_app_workers(
     starting: &mut Starting,
 ) -> Vec<Arbiter> {
     let queues: Vec<String> = config
-        .worker_queues
+        .answered_queues()
         .iter()
         .map(|q| starting.keys.named(q))
         .collect();
@@ -203,7 +203,7 @@ fn start_app_workers(
     starting.queues.extend(queues);
     log::info!(
         "{count} gateway workers on {threads} threads taking requests from {}",
-        config.worker_queues.join(", ")
+        config.answered_queues().join(", ")
     );
     arbiters
 }
@@ -280,7 +280,7 @@ pub fn lists(config: &Config, keys: &Keys) -> Vec<String> {
     if config.gateway_port.is_some() {
         lists.push(config.gateway_queue.clone());
     }
-    lists.extend(config.worker_queues.iter().cloned());
+    lists.extend(config.answered_queues());
     lists.extend(config.router_in.iter().cloned());
     for mover in config.movers() {
         lists.push(mover.input);
@@ -302,6 +302,12 @@ pub async fn check_list_types(config: &Config) -> Result<(), String> {
             .worker_queues
             .iter()
             .map(|q| ("WORKER_QUEUES", q.clone())),
+    );
+    named.extend(
+        config
+            .rquery_queue
+            .iter()
+            .map(|q| ("RQUERY_QUEUE", q.clone())),
     );
     named.extend(config.router_in.iter().map(|q| ("ROUTER_IN", q.clone())));
     for mover in config.movers() {

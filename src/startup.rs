@@ -27,6 +27,7 @@ use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
 use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerRegistry};
+use switchyard_actors::rquery::Rquery;
 use switchyard_actors::services::{ServiceInfo, ServiceRegistration};
 use switchyard_actors::status::StatusReader;
 use tokio::sync::oneshot;
@@ -106,7 +107,7 @@ impl AppShared {
         }
     }
 
-    /// The app routes (`/`, `/set`, `/get`, `/recent`, `/upload`, `/meow`), every request
+    /// The app routes (`/`, `/set`, `/get`, `/recent`, `/upload`, `/meow`, `/rquery`), every request
     /// recorded and answered with `X-Served-By`. Called in a server factory, so the actors it
     /// starts live on the worker thread whose requests they answer.
     pub(crate) fn app(
@@ -130,8 +131,10 @@ impl AppShared {
             self.image_queue_max,
         )
         .start();
+        let rquery = Rquery::new(self.redis.clone()).start();
         let visits = recent.clone();
         App::new()
+            .app_data(web::Data::new(rquery))
             .app_data(web::Data::new(cache))
             .app_data(web::Data::new(recent))
             .app_data(web::Data::new(images))
@@ -147,6 +150,7 @@ impl AppShared {
             .configure(routes::cache::configure)
             .configure(routes::recent::configure)
             .configure(routes::images::configure)
+            .configure(routes::rquery::configure)
             .default_service(web::to(no_such_route))
             .wrap(from_fn(routes::metrics::count_requests))
     }
@@ -334,7 +338,7 @@ fn roles(config: &Config) -> String {
     let extras = [
         (config.proxy_port.is_some(), "proxy"),
         (config.gateway_port.is_some(), "gateway"),
-        (!config.worker_queues.is_empty(), "workers"),
+        (!config.answered_queues().is_empty(), "workers"),
         (config.router_in.is_some(), "router"),
         (config.lpush_in.is_some(), "lpush"),
         (config.mpush_in.is_some(), "mpush"),

@@ -81,6 +81,10 @@ pub enum ActorError {
     #[error("a worker answered with a malformed response")]
     WorkerAnswerMalformed(#[source] Cause),
 
+    /// Redis refused a read-only query (`/rquery`), e.g. a key holding another type: its words.
+    #[error("{0}")]
+    QueryRefused(String),
+
     /// The client's own request was at fault (on its way through the proxy, for example).
     #[error(transparent)]
     Client(#[from] ClientFault),

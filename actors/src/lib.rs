@@ -33,6 +33,7 @@ pub mod proxy;
 pub mod recent;
 pub mod redis;
 pub mod registry;
+pub mod rquery;
 pub mod run_loop;
 pub mod services;
 pub mod status;

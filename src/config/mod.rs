@@ -190,6 +190,10 @@ config! {
         /// when set, this process routes the requests queued on this list by `GATEWAY_ROUTES`.
         router_in: Option<String> = None, "ROUTER_IN",
             "a list name of 1 to 200 visible characters", list_name;
+        /// when set, this process's gateway workers also answer the requests queued on this
+        /// list (under `REDIS_PREFIX`), e.g. those `GATEWAY_ROUTES` sends `/rquery/` to.
+        rquery_queue: Option<String> = None, "RQUERY_QUEUE",
+            "a list name of 1 to 200 visible characters", list_name;
         /// lpush: the list it moves from, with `LPUSH_OUT`.
         lpush_in: Option<String> = None, "LPUSH_IN", "a list name of 1 to 200 visible characters",
             list_name;
@@ -338,6 +342,17 @@ pub enum MoverKind {
 }
 
 impl Config {
+    /// The lists this process's gateway workers answer: `WORKER_QUEUES`, and `RQUERY_QUEUE`.
+    pub fn answered_queues(&self) -> Vec<String> {
+        let mut queues = self.worker_queues.clone();
+        if let Some(rquery) = &self.rquery_queue {
+            if !queues.contains(rquery) {
+                queues.push(rquery.clone());
+            }
+        }
+        queues
+    }
+
     /// The movers the variables ask for.
     pub fn movers(&self) -> Vec<MoverSpec> {
         let one = |output: &Option<String>| output.iter().cloned().collect();

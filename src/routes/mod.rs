@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod proxy;
 pub mod recent;
 pub mod registry;
+pub mod rquery;
 pub mod services;

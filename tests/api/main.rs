@@ -26,6 +26,7 @@ mod proxy_slow_clients;
 mod recent;
 mod redis_outage;
 mod registry;
+mod rquery;
 mod services;
 mod shutdown;
 mod store_limit;

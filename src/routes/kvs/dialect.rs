@@ -13,8 +13,6 @@ use crate::error::ApiError;
 pub trait Dialect: 'static {
     /// The longest key the dialect accepts, in characters.
     const MAX_KEY_LEN: usize;
-    /// Its route, as `/metrics` labels it.
-    const ROUTE: &'static str;
 
     fn put_answer(outcome: PutOutcome) -> HttpResponse;
     fn found(value: &Value) -> HttpResponse;
@@ -58,7 +56,6 @@ struct KvsFound<'a> {
 
 impl Dialect for Kvs {
     const MAX_KEY_LEN: usize = MAX_KEY_LEN;
-    const ROUTE: &'static str = "/kvs/{key}";
 
     fn put_answer(outcome: PutOutcome) -> HttpResponse {
         HttpResponse::build(put_status(outcome)).json(KvsPut {
@@ -109,7 +106,6 @@ struct KvStoreFound<'a> {
 impl Dialect for KvStore {
     /// The dialect's clients send a 201-character key and expect it refused.
     const MAX_KEY_LEN: usize = 200;
-    const ROUTE: &'static str = "/kv-store/{key}";
 
     fn error_response(err: &ApiError) -> HttpResponse {
         match Self::own_wording(err) {

@@ -8,14 +8,13 @@ use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Recipient};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use switchyard_actors::kvs::forwarder::RELAYED_HEADER;
 use switchyard_actors::kvs::keyvalue::{Key, KeyError};
 use switchyard_actors::kvs::store::{Delete, DeleteOutcome, Get, Put};
 use switchyard_actors::metrics::{Metrics, Operation};
 
 use crate::error::ApiError;
-use crate::routes::metrics::RouteLabel;
 use dialect::{Dialect, KvStore, Kvs};
 
 /// The actors that answer key-value messages on this worker thread: a `Store` on the main,
@@ -70,7 +69,6 @@ async fn dispatch<D: Dialect>(
     metrics: web::Data<Metrics>,
 ) -> HttpResponse {
     let started = std::time::Instant::now();
-    req.extensions_mut().insert(RouteLabel(D::ROUTE));
     let answered = match *req.method() {
         // A forwarder relayed it to a forwarder: MAINIP names a forwarder, maybe itself.
         // Relaying it again would go round until the first one's timeout, a request at every

@@ -1,0 +1,242 @@
+//! [`Rquery`]: read-only Redis commands on keys under the prefix, answered as JSON (the notes'
+//! `rquery`, docs/web-server.md). Only the commands of [`ReadCommand`] exist here: anything
+//! else is refused before Redis sees it.
+
+use actix::prelude::*;
+use redis_async::resp::RespValue;
+use serde_json::{Map, Value as Json};
+
+use crate::error::ActorError;
+use crate::redis::Redis;
+
+/// The commands rquery runs, each with the number of arguments after the key it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadCommand {
+    Get,
+    Hget,
+    Hgetall,
+    Lrange,
+    Llen,
+    Smembers,
+    Scard,
+    Zrange,
+    Zcard,
+    Ttl,
+    Type,
+    Exists,
+}
+
+impl ReadCommand {
+    /// The command `name` names, in any case; `None` for any other.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "GET" => Self::Get,
+            "HGET" => Self::Hget,
+            "HGETALL" => Self::Hgetall,
+            "LRANGE" => Self::Lrange,
+            "LLEN" => Self::Llen,
+            "SMEMBERS" => Self::Smembers,
+            "SCARD" => Self::Scard,
+            "ZRANGE" => Self::Zrange,
+            "ZCARD" => Self::Zcard,
+            "TTL" => Self::Ttl,
+            "TYPE" => Self::Type,
+            "EXISTS" => Self::Exists,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Hget => "HGET",
+            Self::Hgetall => "HGETALL",
+            Self::Lrange => "LRANGE",
+            Self::Llen => "LLEN",
+            Self::Smembers => "SMEMBERS",
+            Self::Scard => "SCARD",
+            Self::Zrange => "ZRANGE",
+            Self::Zcard => "ZCARD",
+            Self::Ttl => "TTL",
+            Self::Type => "TYPE",
+            Self::Exists => "EXISTS",
+        }
+    }
+
+    /// What follows the key: a field, or a start and a stop (integers).
+    fn arguments(self) -> Arguments {
+        match self {
+            Self::Hget => Arguments::Field,
+            Self::Lrange | Self::Zrange => Arguments::Range,
+            _ => Arguments::None,
+        }
+    }
+}
+
+enum Arguments {
+    None,
+    Field,
+    Range,
+}
+
+/// What a query got wrong, in words a client can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0} takes a key and nothing else")]
+    KeyOnly(&'static str),
+    #[error("HGET takes a key and a field")]
+    Field,
+    #[error("{0} takes a key, a start and a stop (integers)")]
+    Range(&'static str),
+    #[error("a key is needed: /rquery/<command>/<key>")]
+    NoKey,
+}
+
+/// One read-only command on a key under the prefix.
+#[derive(Debug, Message, Clone, PartialEq, Eq)]
+#[rtype(result = "Result<Json, ActorError>")]
+pub struct Query {
+    command: ReadCommand,
+    /// Without the prefix.
+    key: String,
+    args: Vec<String>,
+}
+
+impl Query {
+    /// Checks the arguments `command` takes after `key`.
+    pub fn new(command: ReadCommand, key: String, args: Vec<String>) -> Result<Self, QueryError> {
+        if key.is_empty() {
+            return Err(QueryError::NoKey);
+        }
+        let fits = match command.arguments() {
+            Arguments::None => args.is_empty(),
+            Arguments::Field => args.len() == 1,
+            Arguments::Range => args.len() == 2 && args.iter().all(|a| a.parse::<i64>().is_ok()),
+        };
+        if !fits {
+            return Err(match command.arguments() {
+                Arguments::None => QueryError::KeyOnly(command.name()),
+                Arguments::Field => QueryError::Field,
+                Arguments::Range => QueryError::Range(command.name()),
+            });
+        }
+        Ok(Self { command, key, args })
+    }
+}
+
+/// Runs queries on the shared connection; one per worker thread, as the other app actors.
+pub struct Rquery {
+    redis: Redis,
+}
+
+impl Rquery {
+    pub fn new(redis: Redis) -> Self {
+        Self { redis }
+    }
+}
+
+impl Actor for Rquery {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        crate::size_mailbox_for_a_worker(ctx);
+    }
+}
+
+impl Handler<Query> for Rquery {
+    type Result = ResponseFuture<Result<Json, ActorError>>;
+
+    fn handle(&mut self, query: Query, _: &mut Self::Context) -> Self::Result {
+        let redis = self.redis.clone();
+        Box::pin(async move {
+            let mut parts: Vec<RespValue> = Vec::with_capacity(2 + query.args.len());
+            parts.push(query.command.name().into());
+            parts.push(redis.keys().named(&query.key).into());
+            parts.extend(query.args.iter().map(|a| RespValue::from(a.as_str())));
+            let answer: RespValue = match redis.command(RespValue::Array(parts)).await {
+                Ok(answer) => answer,
+                // Redis refused it (the key holds another type, say): the client's question,
+                // not a failure; Redis's words say what was wrong.
+                Err(ActorError::Redis(reason)) => {
+                    return Err(ActorError::QueryRefused(reason.to_string()))
+                }
+                Err(err) => return Err(err),
+            };
+            Ok(if query.command == ReadCommand::Hgetall {
+                object(answer)
+            } else {
+                json(answer)
+            })
+        })
+    }
+}
+
+/// A Redis answer as JSON: nil is null, integers numbers, strings strings (bytes that are not
+/// UTF-8 replaced), arrays arrays.
+fn json(answer: RespValue) -> Json {
+    match answer {
+        RespValue::Nil => Json::Null,
+        RespValue::Integer(n) => Json::from(n),
+        RespValue::SimpleString(text) => Json::String(text),
+        RespValue::BulkString(bytes) => Json::String(String::from_utf8_lossy(&bytes).into_owned()),
+        RespValue::Array(items) => Json::Array(items.into_iter().map(json).collect()),
+        RespValue::Error(reason) => Json::String(reason),
+    }
+}
+
+/// `HGETALL`'s flat field, value list as an object.
+fn object(answer: RespValue) -> Json {
+    let RespValue::Array(items) = answer else {
+        return json(answer);
+    };
+    let mut fields = Map::new();
+    let mut pairs = items.into_iter().map(json);
+    while let (Some(Json::String(field)), Some(value)) = (pairs.next(), pairs.next()) {
+        fields.insert(field, value);
+    }
+    Json::Object(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_read_only_commands_parse_in_any_case() {
+        assert_eq!(ReadCommand::parse("hGetAll"), Some(ReadCommand::Hgetall));
+        for refused in ["SET", "DEL", "FLUSHALL", "EVAL", "KEYS", "CONFIG", ""] {
+            assert_eq!(ReadCommand::parse(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn each_command_takes_its_own_arguments() {
+        let key = || "k".to_owned();
+        assert!(Query::new(ReadCommand::Get, key(), vec![]).is_ok());
+        assert_eq!(
+            Query::new(ReadCommand::Get, key(), vec!["x".into()]),
+            Err(QueryError::KeyOnly("GET"))
+        );
+        assert_eq!(
+            Query::new(ReadCommand::Hget, key(), vec![]),
+            Err(QueryError::Field)
+        );
+        assert!(Query::new(ReadCommand::Lrange, key(), vec!["0".into(), "-1".into()]).is_ok());
+        assert_eq!(
+            Query::new(ReadCommand::Zrange, key(), vec!["0".into(), "x".into()]),
+            Err(QueryError::Range("ZRANGE"))
+        );
+        assert_eq!(
+            Query::new(ReadCommand::Ttl, String::new(), vec![]),
+            Err(QueryError::NoKey)
+        );
+    }
+
+    #[test]
+    fn answers_read_as_json() {
+        let flat = RespValue::Array(vec!["a".into(), "1".into(), "b".into(), "2".into()]);
+        assert_eq!(object(flat), serde_json::json!({"a": "1", "b": "2"}));
+        assert_eq!(json(RespValue::Nil), Json::Null);
+        assert_eq!(json(RespValue::Integer(-2)), serde_json::json!(-2));
+    }
+}
