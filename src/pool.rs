@@ -11,6 +11,7 @@ use actix::{Actor, Arbiter, Recipient};
 use actix_service::{IntoServiceFactory, ServiceFactory};
 use actix_web::dev::AppConfig;
 use futures_util::future::join_all;
+use switchyard_actors::filer::FilerJob;
 use switchyard_actors::gateway::registry::{DeregisterWorkers, WorkerRegistry};
 use switchyard_actors::gateway::routes::{RouteJob, Routes};
 use switchyard_actors::gateway::worker::{Job, StopTaking, Worker};
@@ -30,6 +31,9 @@ const MOST_PER_TAKE: usize = 16;
 
 /// Routers of `ROUTER_IN`: routing is cheap, a few take turns.
 const ROUTERS: usize = 2;
+
+/// hfiler's workers: a file is read once, then served from Redis.
+const FILERS: usize = 2;
 
 /// How long stopping may take: what was taken is finished first.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -66,6 +70,7 @@ impl Starting {
 pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Option<WorkerPool> {
     let movers = config.movers();
     let nothing_takes = config.answered_queues().is_empty()
+        && config.filer_queue.is_none()
         && config.router_in.is_none()
         && movers.is_empty()
         && config.vpush.is_none();
@@ -83,6 +88,7 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
     };
     let arbiters = start_app_workers(config, shared, kvs, &mut starting);
     start_routers(config, &mut starting);
+    start_filers(config, &mut starting);
     for (n, mover) in movers.iter().enumerate() {
         let keys = &starting.keys;
         let outputs: Vec<String> = mover.outputs.iter().map(|o| keys.named(o)).collect();
@@ -242,6 +248,38 @@ async fn start_thread_workers(
     }
 }
 
+/// hfiler's workers (`FILER_QUEUE`, `FILER_ROOT`), on the calling thread.
+fn start_filers(config: &Config, starting: &mut Starting) {
+    let (Some(queue), Some(root)) = (&config.filer_queue, &config.filer_root) else {
+        return;
+    };
+    let redis = Redis::new(config.redis.clone());
+    let job = match FilerJob::new(root, redis, config.filer_ttl) {
+        Ok(job) => Rc::new(job) as Rc<dyn Job>,
+        Err(err) => {
+            log::error!("FILER_ROOT {}: {err}; no files served", root.display());
+            return;
+        }
+    };
+    let input = starting.keys.named(queue);
+    for n in 0..FILERS {
+        let id = format!("{}-f{n}", starting.process);
+        let redis = Redis::new(config.redis.clone());
+        let filer = Worker::new(
+            redis,
+            input.clone(),
+            &id,
+            Rc::clone(&job),
+            MOST_PER_TAKE,
+            starting.registered.clone(),
+        );
+        starting.add(filer.start().recipient());
+        starting.ids.push(id);
+    }
+    starting.queues.push(input);
+    log::info!("{FILERS} filers serving {} from {queue}", root.display());
+}
+
 /// The standalone routers of `ROUTER_IN`, on the calling thread.
 fn start_routers(config: &Config, starting: &mut Starting) {
     let Some(router_in) = &config.router_in else {
@@ -282,6 +320,7 @@ pub fn lists(config: &Config, keys: &Keys) -> Vec<String> {
     }
     lists.extend(config.answered_queues());
     lists.extend(config.router_in.iter().cloned());
+    lists.extend(config.filer_queue.iter().cloned());
     for mover in config.movers() {
         lists.push(mover.input);
         lists.extend(mover.outputs);
@@ -310,6 +349,12 @@ pub async fn check_list_types(config: &Config) -> Result<(), String> {
             .map(|q| ("RQUERY_QUEUE", q.clone())),
     );
     named.extend(config.router_in.iter().map(|q| ("ROUTER_IN", q.clone())));
+    named.extend(
+        config
+            .filer_queue
+            .iter()
+            .map(|q| ("FILER_QUEUE", q.clone())),
+    );
     for mover in config.movers() {
         let (input, output) = match mover.kind {
             MoverKind::Lpush => ("LPUSH_IN", "LPUSH_OUT"),

@@ -23,6 +23,7 @@ use actix::{Actor, Context};
 
 pub mod cache;
 pub mod error;
+pub mod filer;
 pub mod gateway;
 pub mod http;
 pub mod images;

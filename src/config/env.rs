@@ -102,3 +102,9 @@ pub fn list_names(raw: &str) -> Option<Vec<String>> {
     unique.dedup();
     (unique.len() == names.len()).then_some(names)
 }
+
+/// A directory that exists.
+pub fn directory(raw: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::PathBuf::from(raw);
+    path.is_dir().then_some(path)
+}

@@ -14,8 +14,8 @@ use thiserror::Error;
 
 use crate::routes::admin::AdminToken;
 use env::{
-    list_name, list_names, millis, parse_bool, parse_host_port, parse_http_url, parse_ports, port,
-    positive, secs, within, Env,
+    directory, list_name, list_names, millis, parse_bool, parse_host_port, parse_http_url,
+    parse_ports, port, positive, secs, within, Env,
 };
 pub use hash::load;
 pub use host::url_host;
@@ -194,6 +194,15 @@ config! {
         /// list (under `REDIS_PREFIX`), e.g. those `GATEWAY_ROUTES` sends `/rquery/` to.
         rquery_queue: Option<String> = None, "RQUERY_QUEUE",
             "a list name of 1 to 200 visible characters", list_name;
+        /// hfiler: the list its workers answer, with `FILER_ROOT`.
+        filer_queue: Option<String> = None, "FILER_QUEUE",
+            "a list name of 1 to 200 visible characters", list_name;
+        /// hfiler: the directory whose files it serves.
+        filer_root: Option<std::path::PathBuf> = None, "FILER_ROOT", "an existing directory",
+            directory;
+        /// hfiler: how long a file stays in Redis.
+        filer_ttl: Duration = Duration::from_secs(60), "FILER_TTL_SECS", "whole seconds above 0",
+            secs;
         /// lpush: the list it moves from, with `LPUSH_OUT`.
         lpush_in: Option<String> = None, "LPUSH_IN", "a list name of 1 to 200 visible characters",
             list_name;
@@ -243,6 +252,13 @@ impl Config {
             }
         };
         config.check_movers()?;
+        if config.filer_queue.is_some() && config.filer_root.is_none() {
+            return Err(ConfigError {
+                name: "FILER_QUEUE",
+                value: config.filer_queue.clone().unwrap_or_default(),
+                expected: "FILER_ROOT set as well: the directory to serve",
+            });
+        }
         if let Some(spec) = env.0("GATEWAY_ROUTES") {
             config.gateway_routes = RouteRules::parse(&spec).map_err(|bad| ConfigError {
                 name: "GATEWAY_ROUTES",

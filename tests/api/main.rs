@@ -10,6 +10,7 @@ mod client_timeouts;
 mod config;
 mod consistency;
 mod dashboard;
+mod filer;
 mod forwarding;
 mod gateway;
 mod gateway_workers;

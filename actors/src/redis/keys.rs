@@ -50,6 +50,11 @@ impl Keys {
         format!("{}gateway:reply:{gateway_id}", self.prefix)
     }
 
+    /// A file `hfiler` keeps for a while, by its path under the root (`static/app.css`).
+    pub fn filer(&self, path: &str) -> String {
+        format!("{}filer:/{path}", self.prefix)
+    }
+
     /// The metrics of one operation (`gateway`, `worker`, ...), every process's added.
     pub fn metrics(&self, operation: &str) -> String {
         format!("{}metrics:{operation}", self.prefix)

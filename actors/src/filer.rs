@@ -1,0 +1,263 @@
+//! [`FilerJob`]: the notes' `hfiler`, a gateway worker's job serving the file at the request's
+//! path under a root, kept in Redis for a while (docs/web-server.md).
+//!
+//! Nothing outside the root is ever read: the path is percent-decoded once, any `..`, `.` or
+//! empty component is refused, and the file's canonical path (symbolic links resolved) must
+//! still be under the canonical root.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::future::LocalBoxFuture;
+use percent_encoding::percent_decode_str;
+use redis_async::resp::{FromResp, RespValue};
+
+use crate::gateway::message::{GatewayRequest, GatewayResponse};
+use crate::gateway::worker::{Job, Outcome, REPLY_LIST_LIFETIME_MS};
+use crate::redis::Redis;
+
+/// The largest file served (and kept in Redis).
+pub const MAX_FILE: u64 = 16 * 1024 * 1024;
+
+/// KEYS[1] the file's hash; ARGV: body, etag, content type, lifetime in seconds.
+const KEEP: &str =
+    "redis.call('HSET', KEYS[1], 'body', ARGV[1], 'etag', ARGV[2], 'type', ARGV[3]) \
+    redis.call('EXPIRE', KEYS[1], ARGV[4]) return 1";
+
+pub struct FilerJob {
+    /// Canonical.
+    root: PathBuf,
+    redis: Redis,
+    ttl: Duration,
+}
+
+impl FilerJob {
+    /// `root` must exist; it is made canonical here.
+    pub fn new(root: &Path, redis: Redis, ttl: Duration) -> std::io::Result<Self> {
+        Ok(Self {
+            root: root.canonicalize()?,
+            redis,
+            ttl,
+        })
+    }
+}
+
+/// A file as served: its bytes, its tag, its type.
+struct Served {
+    body: Vec<u8>,
+    etag: String,
+    content_type: String,
+}
+
+impl Job for FilerJob {
+    fn handle(&self, _raw: Rc<str>, request: GatewayRequest) -> LocalBoxFuture<'static, Outcome> {
+        let root = self.root.clone();
+        let redis = self.redis.clone();
+        let ttl = self.ttl;
+        Box::pin(async move {
+            let response = answer(&root, &redis, ttl, &request).await;
+            Outcome {
+                destination: request.reply_to,
+                message: serde_json::to_vec(&response).unwrap_or_default(),
+                expire_ms: Some(REPLY_LIST_LIFETIME_MS),
+            }
+        })
+    }
+}
+
+async fn answer(
+    root: &Path,
+    redis: &Redis,
+    ttl: Duration,
+    request: &GatewayRequest,
+) -> GatewayResponse {
+    let respond = |status: u16, headers: Vec<(String, String)>, body: Vec<u8>| GatewayResponse {
+        id: request.id.clone(),
+        status,
+        headers,
+        body,
+    };
+    let error = |status: u16, text: &str| {
+        let body = serde_json::json!({"msg": "error", "error": text}).to_string();
+        respond(
+            status,
+            vec![("content-type".into(), "application/json".into())],
+            body.into_bytes(),
+        )
+    };
+    if request.method != "GET" && request.method != "HEAD" {
+        return error(405, "method not allowed");
+    }
+    let Some(relative) = confined(&request.path) else {
+        return error(404, "no such file");
+    };
+    let served = match cached(redis, &relative).await {
+        Some(served) => served,
+        None => match read(root, &relative) {
+            Some(served) => {
+                keep(redis, &relative, &served, ttl).await;
+                served
+            }
+            None => return error(404, "no such file"),
+        },
+    };
+    let headers = vec![
+        ("content-type".to_owned(), served.content_type.clone()),
+        ("etag".to_owned(), served.etag.clone()),
+        (
+            "cache-control".to_owned(),
+            format!("max-age={}", ttl.as_secs()),
+        ),
+    ];
+    let if_none_match = request
+        .headers
+        .iter()
+        .find(|(name, _)| name == "if-none-match")
+        .map(|(_, value)| value.as_str());
+    if if_none_match.is_some_and(|tags| tags.split(',').any(|t| t.trim() == served.etag)) {
+        return respond(304, headers, Vec::new());
+    }
+    let body = if request.method == "HEAD" {
+        Vec::new()
+    } else {
+        served.body
+    };
+    respond(200, headers, body)
+}
+
+/// The path's components under the root, or `None` when it could leave it: decoded once,
+/// `..`, `.`, empty and absolute components refused.
+fn confined(path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode_str(path).decode_utf8().ok()?;
+    let rest = decoded.strip_prefix('/')?;
+    let mut relative = PathBuf::new();
+    for part in rest.split('/') {
+        if part.is_empty() || part == "." || part == ".." || part.contains(['\0', '\\']) {
+            return None;
+        }
+        relative.push(part);
+    }
+    // A component such as `C:` or a root would make `push` replace what came before.
+    relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then_some(relative)
+}
+
+/// The file at `relative` under `root`, unless it is not a file, too large, or (symbolic links
+/// resolved) outside the root.
+fn read(root: &Path, relative: &Path) -> Option<Served> {
+    let path = root.join(relative).canonicalize().ok()?;
+    if !path.starts_with(root) {
+        return None;
+    }
+    let metadata = std::fs::metadata(&path).ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_FILE {
+        return None;
+    }
+    let body = std::fs::read(&path).ok()?;
+    let mut hasher = DefaultHasher::new();
+    body.hash(&mut hasher);
+    Some(Served {
+        etag: format!("\"{:016x}\"", hasher.finish()),
+        content_type: content_type(&path).to_owned(),
+        body,
+    })
+}
+
+async fn cached(redis: &Redis, relative: &Path) -> Option<Served> {
+    let key = redis.keys().filer(&relative.to_string_lossy());
+    let command = RespValue::Array(vec!["HGETALL".into(), key.into()]);
+    let flat: Vec<Vec<u8>> = redis.command(command).await.ok()?;
+    let mut fields = std::collections::HashMap::new();
+    let mut pairs = flat.into_iter();
+    while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
+        fields.insert(name, value);
+    }
+    let text = |name: &[u8], fields: &mut std::collections::HashMap<Vec<u8>, Vec<u8>>| {
+        String::from_utf8(fields.remove(name)?).ok()
+    };
+    Some(Served {
+        etag: text(b"etag", &mut fields)?,
+        content_type: text(b"type", &mut fields)?,
+        body: fields.remove(b"body".as_slice())?,
+    })
+}
+
+/// Kept in Redis for `ttl`; a failure only costs the next request a read from disk.
+async fn keep(redis: &Redis, relative: &Path, served: &Served, ttl: Duration) {
+    let key = redis.keys().filer(&relative.to_string_lossy());
+    let command = RespValue::Array(vec![
+        "EVAL".into(),
+        KEEP.into(),
+        "1".into(),
+        key.into(),
+        RespValue::BulkString(served.body.clone()),
+        served.etag.as_str().into(),
+        served.content_type.as_str().into(),
+        ttl.as_secs().max(1).to_string().into(),
+    ]);
+    if let Err(err) = redis.command::<RespValue>(command).await.and_then(|a| {
+        i64::from_resp(a).map_err(|e| crate::ActorError::Redis(crate::error::Cause::new(e)))
+    }) {
+        log::debug!("file not kept in Redis: {err}");
+    }
+}
+
+/// The `Content-Type` for a file, by its extension.
+fn content_type(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("json") => "application/json",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        Some("wasm") => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_that_stay_under_the_root_are_confined() {
+        assert_eq!(
+            confined("/static/app.css"),
+            Some(PathBuf::from("static/app.css"))
+        );
+        assert_eq!(
+            confined("/static/a%20b.txt"),
+            Some(PathBuf::from("static/a b.txt"))
+        );
+        for escaping in [
+            "/static/../secret",
+            "/static/%2e%2e/secret",
+            "/%2E%2E/secret",
+            "//etc/passwd",
+            "/static//x",
+            "/./x",
+            "static/x",
+            "/a\\..\\b",
+            "/x%00",
+            "/%FF",
+        ] {
+            assert_eq!(confined(escaping), None, "{escaping}");
+        }
+    }
+}

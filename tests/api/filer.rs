@@ -1,0 +1,123 @@
+//! hfiler through the gateway: files under the root served and kept in Redis, ETags, and
+//! nothing outside the root ever read, however the path asks for it.
+
+use std::io::Read;
+
+use crate::helpers::{free_ports, raw_request, unique_prefix, TestApp, TestRedis};
+
+/// A root with `static/app.css` and a link pointing out of it, beside a secret outside it.
+struct Files {
+    dir: std::path::PathBuf,
+}
+
+impl Files {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("switchyard-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("root/static")).unwrap();
+        std::fs::write(dir.join("root/static/app.css"), "body { color: teal; }\n").unwrap();
+        std::fs::write(dir.join("secret.txt"), "not for clients").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/static/link-out"))
+            .unwrap();
+        Self { dir }
+    }
+
+    fn root(&self) -> String {
+        self.dir.join("root").to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn filer(redis: &TestRedis, prefix: &str, files: &Files) -> (TestApp, String) {
+    let port = free_ports(1).start().to_string();
+    let app = TestApp::builder()
+        .redis(&redis.url(), prefix)
+        .envs(&[
+            ("GATEWAY_PORT", &port),
+            ("GATEWAY_ROUTES", "^/static/=files"),
+            ("FILER_QUEUE", "files"),
+            ("FILER_ROOT", &files.root()),
+        ])
+        .start_process();
+    (app, format!("http://127.0.0.1:{port}"))
+}
+
+/// The status line and body of `GET <target>`, sent as written (no client normalising it).
+fn get_raw(base: &str, target: &str) -> (String, String) {
+    let request = format!("GET {target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    let mut stream = raw_request(base, request.as_bytes());
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer.lines().next().unwrap_or_default().to_owned();
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+#[actix_rt::test]
+async fn a_file_is_served_kept_in_redis_and_answered_304_for_its_etag() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("filer");
+    let files = Files::new("served");
+    let (_app, base) = filer(&redis, &prefix, &files);
+    let gateway = TestApp::connect(&base);
+    let reply = gateway.get("/static/app.css").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "body { color: teal; }\n");
+    assert_eq!(reply.content_type, "text/css; charset=utf-8");
+    let etag = reply.header("etag").to_owned();
+    assert!(etag.starts_with('"'), "{etag}");
+    let key = format!("{prefix}filer:/static/app.css");
+    let ttl: i64 = redis.cli(&["TTL", &key]).parse().unwrap();
+    assert!((1..=60).contains(&ttl), "kept for FILER_TTL_SECS: {ttl}");
+
+    // Served from Redis while it is kept there, even with the file gone from the disk.
+    std::fs::remove_file(files.dir.join("root/static/app.css")).unwrap();
+    assert_eq!(
+        gateway.get("/static/app.css").await.text(),
+        "body { color: teal; }\n"
+    );
+    let unchanged = gateway
+        .send(
+            awc::http::Method::GET,
+            "/static/app.css",
+            &[("if-none-match", &etag)],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!((unchanged.status, unchanged.body.len()), (304, 0));
+    let missing = gateway.get("/static/nothing.css").await;
+    assert_eq!(missing.status, 404);
+}
+
+#[actix_rt::test]
+async fn nothing_outside_the_root_is_ever_read() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("filer-escape");
+    let files = Files::new("escape");
+    let (_app, base) = filer(&redis, &prefix, &files);
+    for target in [
+        "/static/../../secret.txt",
+        "/static/%2e%2e/%2e%2e/secret.txt",
+        "/static/%2E%2E%2F%2E%2E%2Fsecret.txt",
+        "/static//etc/passwd",
+        "/static/link-out",
+        "/static/..%5c..%5csecret.txt",
+    ] {
+        let (status, body) = get_raw(&base, target);
+        assert!(
+            status.starts_with("HTTP/1.1 404"),
+            "{target}: {status} {body}"
+        );
+        assert!(!body.contains("not for clients"), "{target}: {body}");
+    }
+    assert_eq!(redis.cli(&["KEYS", &format!("{prefix}filer:*")]), "");
+}
