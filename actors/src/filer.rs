@@ -22,10 +22,14 @@ use crate::redis::Redis;
 /// The largest file served (and kept in Redis).
 pub const MAX_FILE: u64 = 16 * 1024 * 1024;
 
-/// KEYS[1] the file's hash; ARGV: body, etag, content type, lifetime in seconds.
+/// Compressible files larger than this are kept gzip-compressed.
+const GZIP_FROM: usize = 1024;
+
+/// KEYS[1] the file's hash; ARGV: body, etag, content type, gzip (1 or 0), lifetime in seconds.
 const KEEP: &str =
-    "redis.call('HSET', KEYS[1], 'body', ARGV[1], 'etag', ARGV[2], 'type', ARGV[3]) \
-    redis.call('EXPIRE', KEYS[1], ARGV[4]) return 1";
+    "redis.call('HSET', KEYS[1], 'body', ARGV[1], 'etag', ARGV[2], 'type', ARGV[3], \
+      'gzip', ARGV[4]) \
+    redis.call('EXPIRE', KEYS[1], ARGV[5]) return 1";
 
 pub struct FilerJob {
     /// Canonical.
@@ -45,11 +49,12 @@ impl FilerJob {
     }
 }
 
-/// A file as served: its bytes, its tag, its type.
+/// A file as kept: its bytes (gzip-compressed when `gzipped`), its tag, its type.
 struct Served {
     body: Vec<u8>,
     etag: String,
     content_type: String,
+    gzipped: bool,
 }
 
 impl Job for FilerJob {
@@ -104,26 +109,45 @@ async fn answer(
             None => return error(404, "no such file"),
         },
     };
-    let headers = vec![
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+    };
+    // The compressed and the plain bytes are two representations, each with its own tag.
+    let send_gzip = served.gzipped && header("accept-encoding").is_some_and(accepts_gzip);
+    let tag = served.etag.trim_matches('"');
+    let etag = if send_gzip {
+        format!("\"{tag}-gzip\"")
+    } else {
+        format!("\"{tag}\"")
+    };
+    let mut headers = vec![
         ("content-type".to_owned(), served.content_type.clone()),
-        ("etag".to_owned(), served.etag.clone()),
+        ("etag".to_owned(), etag.clone()),
         (
             "cache-control".to_owned(),
             format!("max-age={}", ttl.as_secs()),
         ),
     ];
-    let if_none_match = request
-        .headers
-        .iter()
-        .find(|(name, _)| name == "if-none-match")
-        .map(|(_, value)| value.as_str());
-    if if_none_match.is_some_and(|tags| tags.split(',').any(|t| t.trim() == served.etag)) {
+    if served.gzipped {
+        headers.push(("vary".to_owned(), "accept-encoding".to_owned()));
+    }
+    if send_gzip {
+        headers.push(("content-encoding".to_owned(), "gzip".to_owned()));
+    }
+    if header("if-none-match").is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag)) {
         return respond(304, headers, Vec::new());
     }
-    let body = if request.method == "HEAD" {
-        Vec::new()
-    } else {
-        served.body
+    let body = match (request.method == "HEAD", served.gzipped && !send_gzip) {
+        (true, _) => Vec::new(),
+        (false, true) => match gunzip(&served.body) {
+            Some(body) => body,
+            None => return error(500, "a kept file could not be decompressed"),
+        },
+        (false, false) => served.body,
     };
     respond(200, headers, body)
 }
@@ -161,10 +185,16 @@ fn read(root: &Path, relative: &Path) -> Option<Served> {
     let body = std::fs::read(&path).ok()?;
     let mut hasher = DefaultHasher::new();
     body.hash(&mut hasher);
+    let content_type = content_type(&path);
+    let compressed = (compressible(content_type) && body.len() > GZIP_FROM)
+        .then(|| gzip(&body))
+        .flatten()
+        .filter(|compressed| compressed.len() < body.len());
     Some(Served {
         etag: format!("\"{:016x}\"", hasher.finish()),
-        content_type: content_type(&path).to_owned(),
-        body,
+        content_type: content_type.to_owned(),
+        gzipped: compressed.is_some(),
+        body: compressed.unwrap_or(body),
     })
 }
 
@@ -183,6 +213,7 @@ async fn cached(redis: &Redis, relative: &Path) -> Option<Served> {
     Some(Served {
         etag: text(b"etag", &mut fields)?,
         content_type: text(b"type", &mut fields)?,
+        gzipped: text(b"gzip", &mut fields)? == "1",
         body: fields.remove(b"body".as_slice())?,
     })
 }
@@ -198,6 +229,7 @@ async fn keep(redis: &Redis, relative: &Path, served: &Served, ttl: Duration) {
         RespValue::BulkString(served.body.clone()),
         served.etag.as_str().into(),
         served.content_type.as_str().into(),
+        if served.gzipped { "1" } else { "0" }.into(),
         ttl.as_secs().max(1).to_string().into(),
     ]);
     if let Err(err) = redis.command::<RespValue>(command).await.and_then(|a| {
@@ -205,6 +237,40 @@ async fn keep(redis: &Redis, relative: &Path, served: &Served, ttl: Duration) {
     }) {
         log::debug!("file not kept in Redis: {err}");
     }
+}
+
+/// Whether an `Accept-Encoding` value takes gzip (and does not refuse it with `q=0`).
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
+}
+
+/// Text, scripts, JSON, SVG and WebAssembly compress; images and fonts already are.
+fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || ["application/json", "image/svg+xml", "application/wasm"]
+            .iter()
+            .any(|t| content_type.starts_with(t))
+}
+
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok()
+}
+
+fn gunzip(body: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut plain)
+        .ok()?;
+    Some(plain)
 }
 
 /// The `Content-Type` for a file, by its extension.
@@ -234,6 +300,17 @@ fn content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("deflate, br"));
+        let text = "switchyard ".repeat(200).into_bytes();
+        assert_eq!(gunzip(&gzip(&text).unwrap()).unwrap(), text);
+    }
 
     #[test]
     fn only_paths_that_stay_under_the_root_are_confined() {

@@ -16,6 +16,7 @@ impl Files {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("root/static")).unwrap();
         std::fs::write(dir.join("root/static/app.css"), "body { color: teal; }\n").unwrap();
+        std::fs::write(dir.join("root/static/big.css"), big_css()).unwrap();
         std::fs::write(dir.join("secret.txt"), "not for clients").unwrap();
         std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/static/link-out"))
             .unwrap();
@@ -45,6 +46,13 @@ fn filer(redis: &TestRedis, prefix: &str, files: &Files) -> (TestApp, String) {
         ])
         .start_process();
     (app, format!("http://127.0.0.1:{port}"))
+}
+
+/// 5 kB of CSS: compressible, and over the 1 kB from which hfiler compresses.
+fn big_css() -> String {
+    (0..100)
+        .map(|n| format!(".rule-{n} {{ margin: {n}px; }}\n"))
+        .collect()
 }
 
 /// The status line and body of `GET <target>`, sent as written (no client normalising it).
@@ -120,4 +128,54 @@ async fn nothing_outside_the_root_is_ever_read() {
         assert!(!body.contains("not for clients"), "{target}: {body}");
     }
     assert_eq!(redis.cli(&["KEYS", &format!("{prefix}filer:*")]), "");
+}
+
+#[actix_rt::test]
+async fn a_compressible_file_is_kept_gzipped_and_sent_so_only_to_clients_that_take_gzip() {
+    use awc::http::Method;
+
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("filer-gzip");
+    let files = Files::new("gzip");
+    let (_app, base) = filer(&redis, &prefix, &files);
+    let gateway = TestApp::connect(&base);
+    let accepts = [("accept-encoding", "gzip, deflate")];
+    let compressed = gateway
+        .send(Method::GET, "/static/big.css", &accepts, Vec::new())
+        .await;
+    assert_eq!(compressed.status, 200);
+    assert_eq!(compressed.header("content-encoding"), "gzip");
+    assert_eq!(compressed.header("vary"), "accept-encoding");
+    assert!(
+        compressed.body.len() < big_css().len() / 2,
+        "{} bytes",
+        compressed.body.len()
+    );
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(compressed.body.as_slice())
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, big_css());
+    assert_eq!(
+        redis.cli(&["HGET", &format!("{prefix}filer:/static/big.css"), "gzip"]),
+        "1"
+    );
+
+    let refusing = [("accept-encoding", "gzip;q=0")];
+    for headers in [&[][..], &refusing[..]] {
+        let reply = gateway
+            .send(Method::GET, "/static/big.css", headers, Vec::new())
+            .await;
+        assert_eq!(reply.header("content-encoding"), "");
+        assert_eq!(reply.text(), big_css());
+        assert_ne!(reply.header("etag"), compressed.header("etag"));
+    }
+    // The small file is kept as it is.
+    let small = gateway
+        .send(Method::GET, "/static/app.css", &accepts, Vec::new())
+        .await;
+    assert_eq!(
+        (small.header("content-encoding"), small.text().as_str()),
+        ("", "body { color: teal; }\n")
+    );
 }
