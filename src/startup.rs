@@ -26,6 +26,7 @@ use switchyard_actors::proxy::client::ProxyClient;
 use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
 use switchyard_actors::recent::RecentList;
 use switchyard_actors::redis::Redis;
+use switchyard_actors::registry::controller::ReplicaController;
 use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerRegistry};
 use switchyard_actors::rquery::Rquery;
 use switchyard_actors::services::{ServiceInfo, ServiceRegistration};
@@ -248,6 +249,9 @@ pub fn start(config: &Config) -> io::Result<Running> {
     )
     .start();
     let registry_for_routes = registry.clone();
+    if config.rcontrol {
+        ReplicaController::new(shared.redis.clone(), registry.clone(), config.heartbeat).start();
+    }
     let proxy = match proxy_listener {
         Some(listener) => Some(start_proxy(config, listener, &shared)?),
         None => None,
@@ -337,6 +341,7 @@ fn roles(config: &Config) -> String {
     }];
     let extras = [
         (config.proxy_port.is_some(), "proxy"),
+        (config.rcontrol, "rcontrol"),
         (config.gateway_port.is_some(), "gateway"),
         (!config.answered_queues().is_empty(), "workers"),
         (config.router_in.is_some(), "router"),

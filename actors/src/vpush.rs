@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::error::{chain, ActorError};
 use crate::gateway::worker::StopTaking;
 use crate::metrics::{Metrics, Operation};
-use crate::redis::{eval, Redis, COMMAND_TIMEOUT};
+use crate::redis::{eval, hold_lease, Redis, COMMAND_TIMEOUT};
 use crate::run_loop::RunLoop;
 
 /// The longest a `BLMOVE` blocks when the input is empty (at most a heartbeat, so the lease is
@@ -30,13 +30,6 @@ const LAST_RETRY: Duration = Duration::from_secs(5);
 
 /// How long the remote remembers a message was delivered: far longer than any takeover.
 const MARK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// KEYS[1] the lease; ARGV[1] this replica, ARGV[2] the lease's lifetime in ms. Takes the lease
-/// when nobody holds it, renews it when this replica does; answers 1 when it holds it.
-const HOLD_LEASE: &str = "local holder = redis.call('GET', KEYS[1]) \
-    if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end \
-    if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end \
-    return 0";
 
 /// KEYS: the lease, the input, the pending list, its numbers (a list in the same order), the
 /// sequence. ARGV: this replica, the lease's lifetime in ms, the number of a delivered message
@@ -359,13 +352,13 @@ impl Moving {
     }
 
     async fn hold_lease(&self) -> Result<bool, ActorError> {
-        let keys = [self.key("lease")];
-        let args = [
-            self.replica.clone(),
-            self.lease_lifetime.as_millis().to_string(),
-        ];
-        let held: i64 = self.source.command(eval(HOLD_LEASE, &keys, &args)).await?;
-        Ok(held == 1)
+        hold_lease(
+            &self.source,
+            &self.key("lease"),
+            &self.replica,
+            self.lease_lifetime,
+        )
+        .await
     }
 
     /// Another replica moves: this one asks for the lease every heartbeat, so it takes over

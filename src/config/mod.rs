@@ -194,6 +194,9 @@ config! {
         /// list (under `REDIS_PREFIX`), e.g. those `GATEWAY_ROUTES` sends `/rquery/` to.
         rquery_queue: Option<String> = None, "RQUERY_QUEUE",
             "a list name of 1 to 200 visible characters", list_name;
+        /// when true, this instance may control the number of app servers `<prefix>replicas`
+        /// declares (one such instance at a time).
+        rcontrol: bool = false, "RCONTROL", "true or false", parse_bool;
         /// hfiler: the list its workers answer, with `FILER_ROOT`.
         filer_queue: Option<String> = None, "FILER_QUEUE",
             "a list name of 1 to 200 visible characters", list_name;

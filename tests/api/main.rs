@@ -24,6 +24,7 @@ mod proxy;
 mod proxy_hostile;
 mod proxy_outages;
 mod proxy_slow_clients;
+mod rcontrol;
 mod recent;
 mod redis_outage;
 mod registry;

@@ -35,6 +35,16 @@ impl Keys {
         format!("{}servers", self.prefix)
     }
 
+    /// The declared number of app servers the replica controller keeps.
+    pub fn replicas(&self) -> String {
+        format!("{}replicas", self.prefix)
+    }
+
+    /// The lease of the one instance that controls the replicas.
+    pub fn replicas_lease(&self) -> String {
+        format!("{}replicas:lease", self.prefix)
+    }
+
     /// The channel on which every change to the registry is announced.
     pub fn servers_changed(&self) -> String {
         format!("{}servers:changed", self.prefix)

@@ -6,6 +6,7 @@
 //! heartbeat, so the servers of a process that died drop out within three heartbeats, and only
 //! ever removes its own. Every change is announced on a channel, for the proxies.
 
+pub mod controller;
 mod launcher;
 pub mod member;
 mod registrations;
