@@ -58,6 +58,33 @@ struct Starting {
 }
 
 impl Starting {
+    /// `count` workers on the calling thread taking from `input` (a full key) with `job`, their
+    /// ids `<process>-<tag><n>`.
+    fn start_workers(
+        &mut self,
+        config: &Config,
+        input: &str,
+        job: &Rc<dyn Job>,
+        count: usize,
+        tag: char,
+    ) {
+        for n in 0..count {
+            let id = format!("{}-{tag}{n}", self.process);
+            let redis = Redis::new(config.redis.clone());
+            let worker = Worker::new(
+                redis,
+                input.to_owned(),
+                &id,
+                Rc::clone(job),
+                MOST_PER_TAKE,
+                self.registered.clone(),
+            );
+            self.add(worker.start().recipient());
+            self.ids.push(id);
+        }
+        self.queues.push(input.to_owned());
+    }
+
     fn add(&self, taker: Recipient<StopTaking>) {
         self.takers
             .lock()
@@ -262,21 +289,7 @@ fn start_filers(config: &Config, starting: &mut Starting) {
         }
     };
     let input = starting.keys.named(queue);
-    for n in 0..FILERS {
-        let id = format!("{}-f{n}", starting.process);
-        let redis = Redis::new(config.redis.clone());
-        let filer = Worker::new(
-            redis,
-            input.clone(),
-            &id,
-            Rc::clone(&job),
-            MOST_PER_TAKE,
-            starting.registered.clone(),
-        );
-        starting.add(filer.start().recipient());
-        starting.ids.push(id);
-    }
-    starting.queues.push(input);
+    starting.start_workers(config, &input, &job, FILERS, 'f');
     log::info!("{FILERS} filers serving {} from {queue}", root.display());
 }
 
@@ -293,21 +306,7 @@ fn start_routers(config: &Config, starting: &mut Starting) {
         keys,
         fallback,
     )));
-    for n in 0..ROUTERS {
-        let id = format!("{}-r{n}", starting.process);
-        let redis = Redis::new(config.redis.clone());
-        let router = Worker::new(
-            redis,
-            input.clone(),
-            &id,
-            Rc::clone(&job),
-            MOST_PER_TAKE,
-            starting.registered.clone(),
-        );
-        starting.add(router.start().recipient());
-        starting.ids.push(id);
-    }
-    starting.queues.push(input);
+    starting.start_workers(config, &input, &job, ROUTERS, 'r');
     log::info!("{ROUTERS} routers moving requests from {router_in} by GATEWAY_ROUTES");
 }
 

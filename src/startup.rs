@@ -283,18 +283,20 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let service_for_routes = web::Data::new(service.clone());
     let kvs = KvsRole::new(config);
     MetricsFlusher::new(shared.redis.clone(), shared.metrics.clone()).start();
+    // The lists this process takes from or moves to: /metrics and /status show their lengths.
+    let lists = pool::lists(config, shared.redis.keys());
     let main_store = matches!(config.role, Role::Main).then(|| kvs.store());
     let scraper = MetricsScraper::new(
         shared.redis.clone(),
         shared.metrics.clone(),
-        pool::lists(config, shared.redis.keys()),
+        lists.clone(),
         main_store,
     )
     .start();
     let scraper = web::Data::new(scraper);
     let status = StatusReader::new(
         shared.redis.clone(),
-        pool::lists(config, shared.redis.keys()),
+        lists,
         registry.clone(),
         service.clone(),
         RecentList::new(shared.redis.clone(), config.recent_size).start(),

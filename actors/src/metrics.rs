@@ -405,17 +405,10 @@ impl Handler<Scrape> for MetricsScraper {
             (store.len() as i64, store.bytes_held() as i64)
         });
         Box::pin(async move {
-            let length = |list: String| {
-                let redis = redis.clone();
-                async move {
-                    let command = RespValue::Array(vec!["LLEN".into(), list.as_str().into()]);
-                    redis.command::<i64>(command).await.ok().map(|n| (list, n))
-                }
-            };
-            let lengths = futures_util::future::join_all(lists.into_iter().map(length)).await;
+            let queue_lengths = redis.lengths(lists).await;
             let servers = RespValue::Array(vec!["ZCARD".into(), redis.keys().servers().into()]);
             let state = State {
-                queue_lengths: lengths.into_iter().flatten().collect(),
+                queue_lengths,
                 servers: redis.command::<i64>(servers).await.ok(),
                 kvs_keys,
                 kvs_bytes,

@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 
 use actix::prelude::*;
-use futures_util::future::join_all;
-use redis_async::resp::RespValue;
 use serde::Serialize;
 
 use crate::error::ActorError;
@@ -86,14 +84,7 @@ impl Handler<ReadStatus> for StatusReader {
             let servers = registry.send(ListServers {}).await?.unwrap_or_default();
             let services = services.send(ListServices).await?.unwrap_or_default();
             let recent = recent.send(RecentVisits {}).await?.unwrap_or_default();
-            let length = |list: String| {
-                let redis = redis.clone();
-                async move {
-                    let command = RespValue::Array(vec!["LLEN".into(), list.as_str().into()]);
-                    redis.command::<i64>(command).await.ok().map(|n| (list, n))
-                }
-            };
-            let queues = join_all(lists.into_iter().map(length)).await;
+            let queues = redis.lengths(lists).await;
             let mut metrics = BTreeMap::new();
             for operation in Operation::ALL {
                 let hash = redis.hash(&redis.keys().metrics(operation.name())).await;
@@ -104,7 +95,7 @@ impl Handler<ReadStatus> for StatusReader {
             Ok(Status {
                 servers,
                 services,
-                queues: queues.into_iter().flatten().collect(),
+                queues: queues.into_iter().collect(),
                 metrics,
                 recent,
             })

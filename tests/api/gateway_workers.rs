@@ -36,6 +36,18 @@ async fn each_key_through(gateway: &TestApp, main: &TestApp, tag: &str, count: u
     assert_eq!(main.stored(&format!("{tag}0")).await.as_deref(), Some("v0"));
 }
 
+/// A main store and two worker processes forwarding to it, their workers registered.
+async fn two_workers_sharing_a_main(redis: &TestRedis, prefix: &str) -> (TestApp, [TestApp; 2]) {
+    let main = TestApp::builder().start_process();
+    let forward = [("MAINIP", main.host_port())];
+    let workers = [
+        worker_process(redis, prefix, &forward),
+        worker_process(redis, prefix, &forward),
+    ];
+    until_workers_registered(redis, prefix, 16).await;
+    (main, workers)
+}
+
 /// Waits until `count` workers are registered on `redis` under `prefix`.
 async fn until_workers_registered(redis: &TestRedis, prefix: &str, count: usize) {
     until(Duration::from_secs(5), "the workers register", || async {
@@ -49,13 +61,7 @@ async fn until_workers_registered(redis: &TestRedis, prefix: &str, count: usize)
 async fn two_worker_processes_answer_200_concurrent_requests_each_its_own() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("workers-200");
-    let main = TestApp::builder().start_process();
-    let forward = [("MAINIP", main.host_port())];
-    let _workers = [
-        worker_process(&redis, &prefix, &forward),
-        worker_process(&redis, &prefix, &forward),
-    ];
-    until_workers_registered(&redis, &prefix, 16).await;
+    let (main, _workers) = two_workers_sharing_a_main(&redis, &prefix).await;
     let process = gateway_process(&redis, &prefix, &[]);
     each_key_through(&process.gateway(), &main, "k", 200).await;
     // Answered and gone: nothing left in the queue, the busy lists or the reply list.
@@ -135,13 +141,7 @@ async fn requests_held_by_a_worker_killed_with_sigkill_are_answered_by_another_o
 async fn two_gateways_on_one_redis_each_get_their_own_responses() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("workers-two-gateways");
-    let main = TestApp::builder().start_process();
-    let forward = [("MAINIP", main.host_port())];
-    let _workers = [
-        worker_process(&redis, &prefix, &forward),
-        worker_process(&redis, &prefix, &forward),
-    ];
-    until_workers_registered(&redis, &prefix, 16).await;
+    let (main, _workers) = two_workers_sharing_a_main(&redis, &prefix).await;
     let (first, second) = (
         gateway_process(&redis, &prefix, &[]),
         gateway_process(&redis, &prefix, &[]),

@@ -209,18 +209,18 @@ mod tests {
         all.iter().map(|m| m.to_string()).collect()
     }
 
+    /// The servers `list` holds, as URLs.
+    fn urls(list: &ServerList) -> Vec<String> {
+        let current = list.current().unwrap();
+        current.iter().map(Backend::to_string).collect()
+    }
+
     #[actix::test]
     async fn malformed_entries_are_left_out_and_remembered_while_they_stay() {
         let list = ServerList::default();
         let mut watcher = ServerListWatcher::new(unreachable_redis(), list.clone());
         watcher.take(members(&["http://a:1#x", "http://a:1/p#x", "http://b:2#y"]));
-        let urls: Vec<String> = list
-            .current()
-            .unwrap()
-            .iter()
-            .map(Backend::to_string)
-            .collect();
-        assert_eq!(urls, ["http://a:1", "http://b:2"]);
+        assert_eq!(urls(&list), ["http://a:1", "http://b:2"]);
         assert_eq!(
             watcher.refused,
             HashSet::from(["http://a:1/p#x".to_owned()])
@@ -229,13 +229,7 @@ mod tests {
         // Gone from the registry: forgotten, so it would be warned about again if it came back.
         watcher.take(members(&["http://b:2#y"]));
         assert!(watcher.refused.is_empty());
-        let urls: Vec<String> = list
-            .current()
-            .unwrap()
-            .iter()
-            .map(Backend::to_string)
-            .collect();
-        assert_eq!(urls, ["http://b:2"]);
+        assert_eq!(urls(&list), ["http://b:2"]);
     }
 
     #[actix::test]

@@ -225,6 +225,20 @@ impl Redis {
         Ok(fields)
     }
 
+    /// The length of each list in `lists` (full keys), asked at once (pipelined); a list Redis
+    /// did not answer for is left out.
+    pub async fn lengths(&self, lists: Vec<String>) -> Vec<(String, i64)> {
+        let length = |list: String| async move {
+            let command = RespValue::Array(vec!["LLEN".into(), list.as_str().into()]);
+            self.command::<i64>(command).await.ok().map(|n| (list, n))
+        };
+        futures_util::future::join_all(lists.into_iter().map(length))
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     /// The type of the value at `key` (a full key): `none` when there is none.
     pub async fn key_type(&self, key: &str) -> Result<String, ActorError> {
         self.command(RespValue::Array(vec!["TYPE".into(), key.into()]))
