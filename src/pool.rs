@@ -11,13 +11,14 @@ use actix::{Actor, Arbiter, Recipient};
 use actix_service::{IntoServiceFactory, ServiceFactory};
 use actix_web::dev::AppConfig;
 use futures_util::future::join_all;
-use switchyard_actors::filer::FilerJob;
 use switchyard_actors::gateway::registry::{DeregisterWorkers, WorkerRegistry};
 use switchyard_actors::gateway::routes::{RouteJob, Routes};
 use switchyard_actors::gateway::worker::{Job, StopTaking, Worker};
 use switchyard_actors::movers::{Delivery, Mover};
 use switchyard_actors::redis::{Keys, Redis, RedisConfig};
 use switchyard_actors::vpush::{Vpush, VpushRoute};
+use switchyard_actors::web::filer::FilerJob;
+use switchyard_actors::web::render::RenderJob;
 use switchyard_actors::{random_id, ActorError};
 use tokio::sync::watch;
 
@@ -34,6 +35,9 @@ const ROUTERS: usize = 2;
 
 /// hfiler's workers: a file is read once, then served from Redis.
 const FILERS: usize = 2;
+
+/// hrender's workers: each render runs on a blocking thread, so a few take turns.
+const RENDERERS: usize = 2;
 
 /// How long stopping may take: what was taken is finished first.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -98,6 +102,7 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
     let movers = config.movers();
     let nothing_takes = config.answered_queues().is_empty()
         && config.filer_queue.is_none()
+        && config.render_queue.is_none()
         && config.router_in.is_none()
         && movers.is_empty()
         && config.vpush.is_none();
@@ -116,6 +121,7 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
     let arbiters = start_app_workers(config, shared, kvs, &mut starting);
     start_routers(config, &mut starting);
     start_filers(config, &mut starting);
+    start_renderers(config, &mut starting);
     for (n, mover) in movers.iter().enumerate() {
         let keys = &starting.keys;
         let outputs: Vec<String> = mover.outputs.iter().map(|o| keys.named(o)).collect();
@@ -293,6 +299,27 @@ fn start_filers(config: &Config, starting: &mut Starting) {
     log::info!("{FILERS} filers serving {} from {queue}", root.display());
 }
 
+/// hrender's workers (`RENDER_QUEUE`, `TEMPLATES_DIR`), on the calling thread.
+fn start_renderers(config: &Config, starting: &mut Starting) {
+    let (Some(queue), Some(root)) = (&config.render_queue, &config.templates_dir) else {
+        return;
+    };
+    let redis = Redis::new(config.redis.clone());
+    let job = match RenderJob::new(root, redis) {
+        Ok(job) => Rc::new(job) as Rc<dyn Job>,
+        Err(err) => {
+            log::error!("TEMPLATES_DIR {}: {err}; no pages rendered", root.display());
+            return;
+        }
+    };
+    let input = starting.keys.named(queue);
+    starting.start_workers(config, &input, &job, RENDERERS, 'p');
+    log::info!(
+        "{RENDERERS} renderers rendering {} from {queue}",
+        root.display()
+    );
+}
+
 /// The standalone routers of `ROUTER_IN`, on the calling thread.
 fn start_routers(config: &Config, starting: &mut Starting) {
     let Some(router_in) = &config.router_in else {
@@ -320,6 +347,7 @@ pub fn lists(config: &Config, keys: &Keys) -> Vec<String> {
     lists.extend(config.answered_queues());
     lists.extend(config.router_in.iter().cloned());
     lists.extend(config.filer_queue.iter().cloned());
+    lists.extend(config.render_queue.iter().cloned());
     for mover in config.movers() {
         lists.push(mover.input);
         lists.extend(mover.outputs);
@@ -353,6 +381,12 @@ pub async fn check_list_types(config: &Config) -> Result<(), String> {
             .filer_queue
             .iter()
             .map(|q| ("FILER_QUEUE", q.clone())),
+    );
+    named.extend(
+        config
+            .render_queue
+            .iter()
+            .map(|q| ("RENDER_QUEUE", q.clone())),
     );
     for mover in config.movers() {
         let (input, output) = match mover.kind {

@@ -23,7 +23,6 @@ use actix::{Actor, Context};
 
 pub mod cache;
 pub mod error;
-pub mod filer;
 pub mod gateway;
 pub mod http;
 pub mod images;
@@ -39,6 +38,7 @@ pub mod run_loop;
 pub mod services;
 pub mod status;
 pub mod vpush;
+pub mod web;
 
 pub use error::ActorError;
 

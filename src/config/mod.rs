@@ -206,6 +206,12 @@ config! {
         /// hfiler: how long a file stays in Redis.
         filer_ttl: Duration = Duration::from_secs(60), "FILER_TTL_SECS", "whole seconds above 0",
             secs;
+        /// hrender: the list its workers answer, with `TEMPLATES_DIR`.
+        render_queue: Option<String> = None, "RENDER_QUEUE",
+            "a list name of 1 to 200 visible characters", list_name;
+        /// hrender: the directory of the templates it renders.
+        templates_dir: Option<std::path::PathBuf> = None, "TEMPLATES_DIR",
+            "an existing directory", directory;
         /// lpush: the list it moves from, with `LPUSH_OUT`.
         lpush_in: Option<String> = None, "LPUSH_IN", "a list name of 1 to 200 visible characters",
             list_name;
@@ -260,6 +266,13 @@ impl Config {
                 name: "FILER_QUEUE",
                 value: config.filer_queue.clone().unwrap_or_default(),
                 expected: "FILER_ROOT set as well: the directory to serve",
+            });
+        }
+        if config.render_queue.is_some() && config.templates_dir.is_none() {
+            return Err(ConfigError {
+                name: "RENDER_QUEUE",
+                value: config.render_queue.clone().unwrap_or_default(),
+                expected: "TEMPLATES_DIR set as well: the directory of the templates",
             });
         }
         if let Some(spec) = env.0("GATEWAY_ROUTES") {

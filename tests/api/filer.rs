@@ -3,34 +3,26 @@
 
 use std::io::Read;
 
-use crate::helpers::{free_ports, raw_request, unique_prefix, TestApp, TestRedis};
+use crate::helpers::{free_ports, get_raw, unique_prefix, TempDir, TestApp, TestRedis};
 
 /// A root with `static/app.css` and a link pointing out of it, beside a secret outside it.
 struct Files {
-    dir: std::path::PathBuf,
+    dir: TempDir,
 }
 
 impl Files {
     fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("switchyard-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("root/static")).unwrap();
-        std::fs::write(dir.join("root/static/app.css"), "body { color: teal; }\n").unwrap();
-        std::fs::write(dir.join("root/static/big.css"), big_css()).unwrap();
-        std::fs::write(dir.join("secret.txt"), "not for clients").unwrap();
-        std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/static/link-out"))
-            .unwrap();
+        let dir = TempDir::new(test);
+        dir.write("root/static/app.css", "body { color: teal; }\n");
+        dir.write("root/static/big.css", big_css());
+        dir.write("secret.txt", "not for clients");
+        let outside = dir.path().join("secret.txt");
+        std::os::unix::fs::symlink(outside, dir.path().join("root/static/link-out")).unwrap();
         Self { dir }
     }
 
     fn root(&self) -> String {
-        self.dir.join("root").to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.dir.string("root")
     }
 }
 
@@ -55,21 +47,6 @@ fn big_css() -> String {
         .collect()
 }
 
-/// The status line and body of `GET <target>`, sent as written (no client normalising it).
-fn get_raw(base: &str, target: &str) -> (String, String) {
-    let request = format!("GET {target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-    let mut stream = raw_request(base, request.as_bytes());
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    let status = answer.lines().next().unwrap_or_default().to_owned();
-    let body = answer
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    (status, body)
-}
-
 #[actix_rt::test]
 async fn a_file_is_served_kept_in_redis_and_answered_304_for_its_etag() {
     let redis = TestRedis::start();
@@ -88,7 +65,7 @@ async fn a_file_is_served_kept_in_redis_and_answered_304_for_its_etag() {
     assert!((1..=60).contains(&ttl), "kept for FILER_TTL_SECS: {ttl}");
 
     // Served from Redis while it is kept there, even with the file gone from the disk.
-    std::fs::remove_file(files.dir.join("root/static/app.css")).unwrap();
+    std::fs::remove_file(files.dir.path().join("root/static/app.css")).unwrap();
     assert_eq!(
         gateway.get("/static/app.css").await.text(),
         "body { color: teal; }\n"

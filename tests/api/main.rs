@@ -28,6 +28,7 @@ mod rcontrol;
 mod recent;
 mod redis_outage;
 mod registry;
+mod render;
 mod rquery;
 mod services;
 mod shutdown;

@@ -3,6 +3,7 @@
 //! ([`Reply`]), the servers around the one under test, and polling until a deadline.
 
 mod app;
+mod files;
 mod fleet;
 mod gateway;
 mod images;
@@ -12,6 +13,7 @@ mod redis;
 mod reply;
 
 pub use app::TestApp;
+pub use files::TempDir;
 pub use fleet::{
     answer_every_request, free_ports, raw_backend, refusing_port, register_for_good, spawn,
     until_proxy_knows, until_served, with_proxy,
@@ -20,4 +22,4 @@ pub use gateway::{gateway_process, play_worker, response_to, worker_process, BAS
 pub use images::{form, half_an_upload, jpeg, meow_raw, upload, upload_body, BOUNDARY, PNG};
 pub use poll::until;
 pub use redis::{unique_prefix, TestRedis};
-pub use reply::{form_encode, raw_request, Reply};
+pub use reply::{form_encode, get_raw, raw_request, Reply};

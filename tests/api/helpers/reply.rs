@@ -138,3 +138,18 @@ pub fn raw_request(base: &str, request: &[u8]) -> std::net::TcpStream {
     std::io::Write::write_all(&mut stream, request).unwrap();
     stream
 }
+
+/// The status line and body of `GET <target>`, sent as written (no client normalising it).
+pub fn get_raw(base: &str, target: &str) -> (String, String) {
+    let request = format!("GET {target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    let mut stream = raw_request(base, request.as_bytes());
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+    let status = answer.lines().next().unwrap_or_default().to_owned();
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}

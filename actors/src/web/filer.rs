@@ -3,21 +3,22 @@
 //!
 //! Nothing outside the root is ever read: the path is percent-decoded once, any `..`, `.` or
 //! empty component is refused, and the file's canonical path (symbolic links resolved) must
-//! still be under the canonical root.
+//! still be under the canonical root ([`crate::web::confine`]).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
-use percent_encoding::percent_decode_str;
 use redis_async::resp::{FromResp, RespValue};
 
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
-use crate::gateway::worker::{Job, Outcome, REPLY_LIST_LIFETIME_MS};
+use crate::gateway::worker::{Job, Outcome};
 use crate::redis::Redis;
+use crate::web::confine::{content_type, file_under, request_path};
+use crate::web::{error_response, header, reply};
 
 /// The largest file served (and kept in Redis).
 pub const MAX_FILE: u64 = 16 * 1024 * 1024;
@@ -64,11 +65,7 @@ impl Job for FilerJob {
         let ttl = self.ttl;
         Box::pin(async move {
             let response = answer(&root, &redis, ttl, &request).await;
-            Outcome {
-                destination: request.reply_to,
-                message: serde_json::to_vec(&response).unwrap_or_default(),
-                expire_ms: Some(REPLY_LIST_LIFETIME_MS),
-            }
+            reply(&request, &response)
         })
     }
 }
@@ -85,18 +82,11 @@ async fn answer(
         headers,
         body,
     };
-    let error = |status: u16, text: &str| {
-        let body = serde_json::json!({"msg": "error", "error": text}).to_string();
-        respond(
-            status,
-            vec![("content-type".into(), "application/json".into())],
-            body.into_bytes(),
-        )
-    };
+    let error = |status: u16, text: &str| error_response(request, status, text, Default::default());
     if request.method != "GET" && request.method != "HEAD" {
         return error(405, "method not allowed");
     }
-    let Some(relative) = confined(&request.path) else {
+    let Some(relative) = request_path(&request.path) else {
         return error(404, "no such file");
     };
     let served = match cached(redis, &relative).await {
@@ -109,13 +99,7 @@ async fn answer(
             None => return error(404, "no such file"),
         },
     };
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let header = |name: &str| header(request, name);
     // The compressed and the plain bytes are two representations, each with its own tag.
     let send_gzip = served.gzipped && header("accept-encoding").is_some_and(accepts_gzip);
     let tag = served.etag.trim_matches('"');
@@ -152,34 +136,11 @@ async fn answer(
     respond(200, headers, body)
 }
 
-/// The path's components under the root, or `None` when it could leave it: decoded once,
-/// `..`, `.`, empty and absolute components refused.
-fn confined(path: &str) -> Option<PathBuf> {
-    let decoded = percent_decode_str(path).decode_utf8().ok()?;
-    let rest = decoded.strip_prefix('/')?;
-    let mut relative = PathBuf::new();
-    for part in rest.split('/') {
-        if part.is_empty() || part == "." || part == ".." || part.contains(['\0', '\\']) {
-            return None;
-        }
-        relative.push(part);
-    }
-    // A component such as `C:` or a root would make `push` replace what came before.
-    relative
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)))
-        .then_some(relative)
-}
-
 /// The file at `relative` under `root`, unless it is not a file, too large, or (symbolic links
 /// resolved) outside the root.
 fn read(root: &Path, relative: &Path) -> Option<Served> {
-    let path = root.join(relative).canonicalize().ok()?;
-    if !path.starts_with(root) {
-        return None;
-    }
-    let metadata = std::fs::metadata(&path).ok()?;
-    if !metadata.is_file() || metadata.len() > MAX_FILE {
+    let path = file_under(root, relative)?;
+    if std::fs::metadata(&path).ok()?.len() > MAX_FILE {
         return None;
     }
     let body = std::fs::read(&path).ok()?;
@@ -273,30 +234,6 @@ fn gunzip(body: &[u8]) -> Option<Vec<u8>> {
     Some(plain)
 }
 
-/// The `Content-Type` for a file, by its extension.
-fn content_type(path: &Path) -> &'static str {
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match extension.as_deref() {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("json") => "application/json",
-        Some("txt") => "text/plain; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("ico") => "image/x-icon",
-        Some("woff2") => "font/woff2",
-        Some("wasm") => "application/wasm",
-        _ => "application/octet-stream",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,31 +247,5 @@ mod tests {
         assert!(!accepts_gzip("deflate, br"));
         let text = "switchyard ".repeat(200).into_bytes();
         assert_eq!(gunzip(&gzip(&text).unwrap()).unwrap(), text);
-    }
-
-    #[test]
-    fn only_paths_that_stay_under_the_root_are_confined() {
-        assert_eq!(
-            confined("/static/app.css"),
-            Some(PathBuf::from("static/app.css"))
-        );
-        assert_eq!(
-            confined("/static/a%20b.txt"),
-            Some(PathBuf::from("static/a b.txt"))
-        );
-        for escaping in [
-            "/static/../secret",
-            "/static/%2e%2e/secret",
-            "/%2E%2E/secret",
-            "//etc/passwd",
-            "/static//x",
-            "/./x",
-            "static/x",
-            "/a\\..\\b",
-            "/x%00",
-            "/%FF",
-        ] {
-            assert_eq!(confined(escaping), None, "{escaping}");
-        }
     }
 }

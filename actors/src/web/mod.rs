@@ -1,0 +1,47 @@
+//! The distributed web server's workers (docs/web-server.md): files ([`filer`]) and pages
+//! ([`render`]) under a root directory that nothing they answer may leave ([`confine`]).
+
+pub mod confine;
+pub mod filer;
+pub mod render;
+
+use crate::gateway::message::{GatewayRequest, GatewayResponse};
+use crate::gateway::worker::{Outcome, REPLY_LIST_LIFETIME_MS};
+
+/// `response` pushed on the reply list `request` names.
+fn reply(request: &GatewayRequest, response: &GatewayResponse) -> Outcome {
+    Outcome {
+        destination: request.reply_to.clone(),
+        message: serde_json::to_vec(response).unwrap_or_default(),
+        expire_ms: Some(REPLY_LIST_LIFETIME_MS),
+    }
+}
+
+/// A response to `request` with a JSON body `{"msg": "error", "error": <text>}` and any more
+/// fields given.
+fn error_response(
+    request: &GatewayRequest,
+    status: u16,
+    text: &str,
+    more: serde_json::Map<String, serde_json::Value>,
+) -> GatewayResponse {
+    let mut body = serde_json::Map::new();
+    body.insert("msg".into(), "error".into());
+    body.insert("error".into(), text.into());
+    body.extend(more);
+    GatewayResponse {
+        id: request.id.clone(),
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: serde_json::Value::Object(body).to_string().into_bytes(),
+    }
+}
+
+/// The value of the request's first header named `name` (lower case).
+fn header<'a>(request: &'a GatewayRequest, name: &str) -> Option<&'a str> {
+    request
+        .headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, value)| value.as_str())
+}
