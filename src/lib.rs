@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod deploy_command;
 pub mod error;
 pub mod gateway;
 pub mod pool;

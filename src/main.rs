@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use actix_web::dev::{Server, ServerHandle};
 use switchyard::config::{self, Role};
 use switchyard::shutdown::{self, StopSignals};
-use switchyard::{pool, startup};
+use switchyard::{deploy_command, pool, startup};
 
 /// redis-async logs an error for every command that fails while Redis is down; switchyard logs
 /// the outage once when it starts and once when it ends instead.
@@ -12,6 +12,10 @@ const DEFAULT_LOG_FILTER: &str = "info,redis_async=off";
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER))
         .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("deploy") {
+        return actix_web::rt::System::new().block_on(deploy_command::run(&args[1..]));
+    }
     actix_web::rt::System::new().block_on(async {
         let config = match config::load(|name| std::env::var(name).ok()).await {
             Ok(config) => config,

@@ -11,6 +11,7 @@ use actix::{Actor, Arbiter, Recipient};
 use actix_service::{IntoServiceFactory, ServiceFactory};
 use actix_web::dev::AppConfig;
 use futures_util::future::join_all;
+use switchyard_actors::deploy::{DeploySettings, Deployer};
 use switchyard_actors::gateway::registry::{DeregisterWorkers, WorkerRegistry};
 use switchyard_actors::gateway::routes::{RouteJob, Routes};
 use switchyard_actors::gateway::worker::{Job, StopTaking, Worker};
@@ -103,6 +104,7 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
     let nothing_takes = config.answered_queues().is_empty()
         && config.filer_queue.is_none()
         && config.render_queue.is_none()
+        && config.ndeploy_queue.is_none()
         && config.router_in.is_none()
         && movers.is_empty()
         && config.vpush.is_none();
@@ -122,6 +124,7 @@ pub(crate) fn start(config: &Config, shared: &AppShared, kvs: &KvsRole) -> Optio
     start_routers(config, &mut starting);
     start_filers(config, &mut starting);
     start_renderers(config, &mut starting);
+    start_deployer(config, &mut starting);
     for (n, mover) in movers.iter().enumerate() {
         let keys = &starting.keys;
         let outputs: Vec<String> = mover.outputs.iter().map(|o| keys.named(o)).collect();
@@ -320,6 +323,33 @@ fn start_renderers(config: &Config, starting: &mut Starting) {
     );
 }
 
+/// ndeploy's one deployer (`NDEPLOY_QUEUE`, `NDEPLOY_DIR`): deployments are heavy, so one at
+/// a time per process.
+fn start_deployer(config: &Config, starting: &mut Starting) {
+    let (Some(queue), Some(dir)) = (&config.ndeploy_queue, &config.ndeploy_dir) else {
+        return;
+    };
+    let settings = DeploySettings {
+        dir: dir.clone(),
+        install: config.ndeploy_install.clone(),
+        timeout: config.ndeploy_timeout,
+    };
+    let input = starting.keys.named(queue);
+    let id = format!("{}-d0", starting.process);
+    let redis = Redis::new(config.redis.clone());
+    let deployer = Deployer::new(
+        redis,
+        input.clone(),
+        &id,
+        settings,
+        starting.registered.clone(),
+    );
+    starting.add(deployer.start().recipient());
+    starting.ids.push(id);
+    starting.queues.push(input);
+    log::info!("deploying from {queue} into {}", dir.display());
+}
+
 /// The standalone routers of `ROUTER_IN`, on the calling thread.
 fn start_routers(config: &Config, starting: &mut Starting) {
     let Some(router_in) = &config.router_in else {
@@ -348,6 +378,7 @@ pub fn lists(config: &Config, keys: &Keys) -> Vec<String> {
     lists.extend(config.router_in.iter().cloned());
     lists.extend(config.filer_queue.iter().cloned());
     lists.extend(config.render_queue.iter().cloned());
+    lists.extend(config.ndeploy_queue.iter().cloned());
     for mover in config.movers() {
         lists.push(mover.input);
         lists.extend(mover.outputs);
@@ -369,24 +400,17 @@ pub async fn check_list_types(config: &Config) -> Result<(), String> {
             .iter()
             .map(|q| ("WORKER_QUEUES", q.clone())),
     );
+    let single = [
+        ("RQUERY_QUEUE", &config.rquery_queue),
+        ("ROUTER_IN", &config.router_in),
+        ("FILER_QUEUE", &config.filer_queue),
+        ("RENDER_QUEUE", &config.render_queue),
+        ("NDEPLOY_QUEUE", &config.ndeploy_queue),
+    ];
     named.extend(
-        config
-            .rquery_queue
-            .iter()
-            .map(|q| ("RQUERY_QUEUE", q.clone())),
-    );
-    named.extend(config.router_in.iter().map(|q| ("ROUTER_IN", q.clone())));
-    named.extend(
-        config
-            .filer_queue
-            .iter()
-            .map(|q| ("FILER_QUEUE", q.clone())),
-    );
-    named.extend(
-        config
-            .render_queue
-            .iter()
-            .map(|q| ("RENDER_QUEUE", q.clone())),
+        single
+            .into_iter()
+            .filter_map(|(variable, list)| Some((variable, list.clone()?))),
     );
     for mover in config.movers() {
         let (input, output) = match mover.kind {

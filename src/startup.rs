@@ -349,6 +349,7 @@ fn roles(config: &Config) -> String {
         (config.router_in.is_some(), "router"),
         (config.filer_queue.is_some(), "filer"),
         (config.render_queue.is_some(), "render"),
+        (config.ndeploy_queue.is_some(), "ndeploy"),
         (config.lpush_in.is_some(), "lpush"),
         (config.mpush_in.is_some(), "mpush"),
         (config.mbalance_in.is_some(), "mbalance"),

@@ -22,6 +22,7 @@
 use actix::{Actor, Context};
 
 pub mod cache;
+pub mod deploy;
 pub mod error;
 pub mod gateway;
 pub mod http;

@@ -212,6 +212,20 @@ config! {
         /// hrender: the directory of the templates it renders.
         templates_dir: Option<std::path::PathBuf> = None, "TEMPLATES_DIR",
             "an existing directory", directory;
+        /// ndeploy: the list of deployment ids this process deploys, with `NDEPLOY_DIR`; the
+        /// `deploy` command queues on it.
+        ndeploy_queue: Option<String> = None, "NDEPLOY_QUEUE",
+            "a list name of 1 to 200 visible characters", list_name;
+        /// ndeploy: the directory each deployment is cloned under (`<dir>/<id>`).
+        ndeploy_dir: Option<std::path::PathBuf> = None, "NDEPLOY_DIR", "an existing directory",
+            directory;
+        /// ndeploy: the shell command run in a deployment's directory after the checkout;
+        /// unset, `npm install` when there is a `package.json`, nothing otherwise.
+        ndeploy_install: Option<String> = None, "NDEPLOY_INSTALL", "a shell command",
+            |v: &str| Some(v.to_owned());
+        /// ndeploy: how long one deployment (clone, checkout, install) may take.
+        ndeploy_timeout: Duration = Duration::from_secs(600), "NDEPLOY_TIMEOUT_S",
+            "whole seconds above 0", secs;
         /// lpush: the list it moves from, with `LPUSH_OUT`.
         lpush_in: Option<String> = None, "LPUSH_IN", "a list name of 1 to 200 visible characters",
             list_name;
@@ -266,6 +280,13 @@ impl Config {
                 name: "FILER_QUEUE",
                 value: config.filer_queue.clone().unwrap_or_default(),
                 expected: "FILER_ROOT set as well: the directory to serve",
+            });
+        }
+        if config.ndeploy_queue.is_some() && config.ndeploy_dir.is_none() {
+            return Err(ConfigError {
+                name: "NDEPLOY_QUEUE",
+                value: config.ndeploy_queue.clone().unwrap_or_default(),
+                expected: "NDEPLOY_DIR set as well: the directory deployments go under",
             });
         }
         if config.render_queue.is_some() && config.templates_dir.is_none() {

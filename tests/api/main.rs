@@ -10,6 +10,7 @@ mod client_timeouts;
 mod config;
 mod consistency;
 mod dashboard;
+mod deploy;
 mod filer;
 mod forwarding;
 mod gateway;

@@ -90,6 +90,26 @@ impl Keys {
         format!("{}services", self.prefix)
     }
 
+    /// The counter that gives each deployment request its id.
+    pub fn ndeploy_seq(&self) -> String {
+        format!("{}ndeploy:seq", self.prefix)
+    }
+
+    /// What every deployment request's key starts with.
+    pub fn ndeploy_requests(&self) -> String {
+        format!("{}ndeploy:req:", self.prefix)
+    }
+
+    /// Deployment `id`'s request: a hash (`git`, `branch`, `commit`).
+    pub fn ndeploy_request(&self, id: u64) -> String {
+        format!("{}{id}", self.ndeploy_requests())
+    }
+
+    /// Deployment `id`'s result: a hash (`deployDir`, `cloned`, ... or `error`).
+    pub fn ndeploy_result(&self, id: u64) -> String {
+        format!("{}ndeploy:res:{id}", self.prefix)
+    }
+
     /// The gateway workers' registrations: a sorted set of worker ids scored by when they
     /// lapse.
     pub fn workers(&self) -> String {

@@ -1,0 +1,260 @@
+//! [`Deployer`]: the notes' `ndeploy`. Takes a deployment id from its queue (`BLMOVE` into its
+//! busy list, so a deployer that dies has the id put back by a live one), reads the request,
+//! clones it with git into `<dir>/<id>`, checks out the commit, runs the install command, and
+//! writes the result hash, removing the id from its busy list in the same script. Every step
+//! is bounded by the deployment's timeout; every failure ends in the result's `error` field.
+
+pub mod request;
+mod steps;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actix::prelude::*;
+use redis_async::resp_array;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::gateway::message::unix_millis;
+use crate::gateway::worker::StopTaking;
+use crate::redis::{busy_list, eval, Redis, COMMAND_TIMEOUT};
+use crate::run_loop::RunLoop;
+use request::{DeployRequest, KEPT_SECS};
+
+/// How long a `BLMOVE` blocks: also how soon a stopping deployer notices.
+const BLOCK: Duration = Duration::from_secs(1);
+
+/// After Redis failed, before the next try.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// KEYS[1] the result, KEYS[2] the busy list; ARGV[1] the id, ARGV[2] the result's lifetime,
+/// then field, value pairs.
+const FINISH: &str = "redis.call('DEL', KEYS[1]) \
+    redis.call('HSET', KEYS[1], unpack(ARGV, 3)) \
+    redis.call('EXPIRE', KEYS[1], ARGV[2]) \
+    redis.call('LREM', KEYS[2], 0, ARGV[1]) \
+    return 1";
+
+/// Where and how deployments are made.
+#[derive(Debug, Clone)]
+pub struct DeploySettings {
+    /// Each deployment goes to `<dir>/<id>`.
+    pub dir: PathBuf,
+    /// A shell command run in the deployment's directory; `None`: `npm install` when there is a
+    /// `package.json`, nothing otherwise.
+    pub install: Option<String>,
+    /// For the whole deployment: clone, checkout and install.
+    pub timeout: Duration,
+}
+
+pub struct Deployer {
+    taker: Option<Taker>,
+    run_loop: RunLoop,
+}
+
+struct Taker {
+    redis: Redis,
+    queue: String,
+    busy: String,
+    settings: DeploySettings,
+    registered: watch::Receiver<bool>,
+}
+
+impl Deployer {
+    /// Takes ids from `queue` (a full key) as `deployer_id` once `registered` turns true.
+    /// `redis` must be the deployer's own: it blocks.
+    pub fn new(
+        redis: Redis,
+        queue: String,
+        deployer_id: &str,
+        settings: DeploySettings,
+        registered: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            taker: Some(Taker {
+                busy: busy_list(&queue, deployer_id),
+                redis,
+                queue,
+                settings,
+                registered,
+            }),
+            run_loop: RunLoop::default(),
+        }
+    }
+}
+
+impl Actor for Deployer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(taker) = self.taker.take() {
+            self.run_loop.spawn(ctx, |stopping| taker.run(stopping));
+        }
+    }
+}
+
+/// Stops taking; answers once the deployment in hand (if any) has its result.
+impl Handler<StopTaking> for Deployer {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
+        Box::pin(self.run_loop.stop())
+    }
+}
+
+impl Taker {
+    async fn run(self, mut stopping: watch::Receiver<bool>) {
+        let mut registered = self.registered.clone();
+        tokio::select! {
+            _ = registered.wait_for(|done| *done) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        while !*stopping.borrow() {
+            let taken = match self.take().await {
+                Ok(Some(taken)) => taken,
+                Ok(None) => continue,
+                Err(_) => {
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    continue;
+                }
+            };
+            let Ok(id) = taken.parse::<u64>() else {
+                log::warn!(
+                    "{taken:?} on {} is not a deployment id, dropped",
+                    self.queue
+                );
+                self.finish_unparsed(&taken).await;
+                continue;
+            };
+            log::info!("deployment {id} started");
+            let fields = match self.deploy(id).await {
+                Ok(fields) => {
+                    log::info!("deployment {id} done: {fields:?}");
+                    fields
+                }
+                Err(error) => {
+                    log::warn!("deployment {id} failed: {error}");
+                    vec![
+                        ("error", error),
+                        ("failed", (unix_millis() / 1000).to_string()),
+                    ]
+                }
+            };
+            // The result must reach Redis: kept trying (the id stays in the busy list till then).
+            while self.finish(id, &fields).await.is_err() {
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+
+    async fn take(&self) -> Result<Option<String>, crate::ActorError> {
+        let block = BLOCK.as_secs().to_string();
+        let take = resp_array![
+            "BLMOVE",
+            self.queue.as_str(),
+            self.busy.as_str(),
+            "RIGHT",
+            "LEFT",
+            block.as_str()
+        ];
+        let deadline = Instant::now() + BLOCK + COMMAND_TIMEOUT;
+        self.redis.command_by(deadline, take).await
+    }
+
+    /// The result's fields, or the error that ended the deployment.
+    async fn deploy(&self, id: u64) -> Result<Vec<(&'static str, String)>, String> {
+        let by = Instant::now() + self.settings.timeout;
+        let key = self.redis.keys().ndeploy_request(id);
+        let fields = self
+            .redis
+            .hash(&key)
+            .await
+            .map_err(|err| format!("the request {key} could not be read: {err}"))?;
+        if fields.is_empty() {
+            return Err(format!("there is no request {key}"));
+        }
+        let request = DeployRequest::from_fields(fields)?;
+        let dir = self.settings.dir.join(id.to_string());
+        // A deployer that died part way left its directory: the id is deployed again, afresh.
+        remove_dir(&dir).await;
+        let deployed = self.deploy_into(&dir, &request, by).await;
+        if deployed.is_err() {
+            remove_dir(&dir).await;
+        }
+        deployed
+    }
+
+    async fn deploy_into(
+        &self,
+        dir: &Path,
+        request: &DeployRequest,
+        by: Instant,
+    ) -> Result<Vec<(&'static str, String)>, String> {
+        let target = dir.to_string_lossy().into_owned();
+        let mut clone = vec!["clone", "--quiet"];
+        if request.commit.is_none() {
+            // Only the branch's head is wanted: no history.
+            clone.extend(["--depth", "1"]);
+        }
+        if let Some(branch) = &request.branch {
+            clone.extend(["--branch", branch]);
+        }
+        clone.extend(["--", &request.git, &target]);
+        steps::git(&self.settings.dir, &clone, by).await?;
+        let cloned = (unix_millis() / 1000).to_string();
+        if let Some(commit) = &request.commit {
+            let object = format!("{commit}^{{commit}}");
+            if steps::git(dir, &["rev-parse", "--verify", "--quiet", &object], by)
+                .await
+                .is_err()
+            {
+                return Err(format!("commit {commit} is not in the cloned history"));
+            }
+            steps::git(dir, &["checkout", "--quiet", "--detach", commit], by).await?;
+        }
+        let actual_commit = steps::git(dir, &["rev-parse", "HEAD"], by).await?;
+        let install = match &self.settings.install {
+            Some(command) => Some(command.clone()),
+            None if dir.join("package.json").is_file() => Some("npm install".to_owned()),
+            None => None,
+        };
+        if let Some(install) = &install {
+            steps::shell(dir, install, by).await?;
+        }
+        Ok(vec![
+            ("deployDir", target),
+            ("cloned", cloned),
+            ("installed", (unix_millis() / 1000).to_string()),
+            ("install", install.unwrap_or_else(|| "none".to_owned())),
+            ("actualCommit", actual_commit),
+        ])
+    }
+
+    async fn finish(&self, id: u64, fields: &[(&str, String)]) -> Result<(), crate::ActorError> {
+        let keys = [self.redis.keys().ndeploy_result(id), self.busy.clone()];
+        let mut args = vec![id.to_string(), KEPT_SECS.to_string()];
+        for (name, value) in fields {
+            args.extend([(*name).to_owned(), value.clone()]);
+        }
+        let _: i64 = self.redis.command(eval(FINISH, &keys, &args)).await?;
+        Ok(())
+    }
+
+    async fn finish_unparsed(&self, taken: &str) {
+        let command = resp_array!["LREM", self.busy.as_str(), "0", taken];
+        let _ = self.redis.command::<i64>(command).await;
+    }
+}
+
+/// Removes a deployment's directory, if there is one.
+async fn remove_dir(dir: &Path) {
+    let dir = dir.to_owned();
+    let removed = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err((dir, err)),
+        _ => Ok(()),
+    })
+    .await;
+    if let Ok(Err((dir, err))) = removed {
+        log::warn!("{} could not be removed: {err}", dir.display());
+    }
+}

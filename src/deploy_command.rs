@@ -1,0 +1,120 @@
+//! `switchyard deploy <git url> [branch] [commit]`: queues a deployment for ndeploy, waits for
+//! its result, prints the directory (exit 0) or the error on stderr (exit 1). Reads
+//! `REDIS_URL`, `REDIS_PREFIX`, `NDEPLOY_QUEUE` (`ndeploy:queue` when unset) and
+//! `NDEPLOY_TIMEOUT_S` as the deployers do.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use switchyard_actors::deploy::request::{self, DeployRequest};
+use switchyard_actors::gateway::routes::is_list_name;
+use switchyard_actors::redis::Redis;
+use tokio::time::Instant;
+
+use crate::config;
+
+/// The queue the command uses when `NDEPLOY_QUEUE` is unset.
+pub const DEFAULT_QUEUE: &str = "ndeploy:queue";
+
+/// How often the result is looked for.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Longer than a deployer's own timeout: the time to be taken, and to write the result.
+const GRACE: Duration = Duration::from_secs(60);
+
+/// After this long still queued, the command says so (once).
+const HINT_AFTER: Duration = Duration::from_secs(10);
+
+const USAGE: &str = "usage: switchyard deploy <git url> [branch] [commit]";
+
+/// Runs the command with the arguments after `deploy`.
+pub async fn run(args: &[String]) -> ExitCode {
+    let [git, rest @ ..] = args else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    if rest.len() > 2 {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let optional = |n: usize| rest.get(n).filter(|v| !v.is_empty()).cloned();
+    let request = match DeployRequest::new(git.clone(), optional(0), optional(1)) {
+        Ok(request) => request,
+        Err(err) => {
+            eprintln!("{err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let queue = std::env::var("NDEPLOY_QUEUE").unwrap_or_else(|_| DEFAULT_QUEUE.to_owned());
+    if !is_list_name(&queue) {
+        eprintln!("NDEPLOY_QUEUE={queue:?} is not valid: expected a list name");
+        return ExitCode::from(2);
+    }
+    // The deployer's own variables (NDEPLOY_QUEUE needs NDEPLOY_DIR there) are not this
+    // command's concern.
+    let lookup = |name: &str| match name {
+        "NDEPLOY_QUEUE" => None,
+        _ => std::env::var(name).ok(),
+    };
+    let config = match config::load(lookup).await {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let redis = Redis::new(config.redis.clone());
+    let queue = redis.keys().named(&queue);
+    let id = match request.queue(&redis, &queue).await {
+        Ok(id) => id,
+        Err(err) => {
+            eprintln!("the deployment could not be queued: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("deployment {id} queued on {queue}");
+    match wait(&redis, &queue, id, config.ndeploy_timeout + GRACE).await {
+        Ok(dir) => {
+            println!("{dir}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("deployment {id}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The deployment's directory once its result is written, or why there is none.
+async fn wait(redis: &Redis, queue: &str, id: u64, longest: Duration) -> Result<String, String> {
+    let started = Instant::now();
+    let mut hinted = false;
+    while started.elapsed() < longest {
+        tokio::time::sleep(POLL).await;
+        // Redis out of reach for a moment is waited out like a slow deployment.
+        let Ok(mut result) = request::result(redis, id).await else {
+            continue;
+        };
+        if let Some(error) = result.remove("error") {
+            return Err(error);
+        }
+        if let Some(dir) = result.remove("deployDir") {
+            return Ok(dir);
+        }
+        if !hinted && started.elapsed() > HINT_AFTER {
+            hinted = true;
+            eprintln!("deployment {id} has no result yet: is a deployer taking from {queue}?");
+        }
+    }
+    match request::withdraw(redis, queue, id).await {
+        Ok(true) => Err(format!(
+            "no deployer took it within {} s; withdrawn from {queue}",
+            longest.as_secs()
+        )),
+        _ => Err(format!(
+            "no result within {} s; it will be in {}",
+            longest.as_secs(),
+            redis.keys().ndeploy_result(id)
+        )),
+    }
+}
