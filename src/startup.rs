@@ -25,7 +25,7 @@ use switchyard_actors::proxy::balancer::{LoadBalancer, Rotation};
 use switchyard_actors::proxy::client::ProxyClient;
 use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
 use switchyard_actors::recent::RecentList;
-use switchyard_actors::redis::Redis;
+use switchyard_actors::redis::{Redis, RedisConfig};
 use switchyard_actors::registry::controller::ReplicaController;
 use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerRegistry};
 use switchyard_actors::rquery::Rquery;
@@ -73,6 +73,8 @@ pub struct Running {
 #[derive(Clone)]
 pub(crate) struct AppShared {
     redis: Redis,
+    /// For the connection each app thread opens for itself.
+    redis_config: RedisConfig,
     /// Images travel on a connection of their own, so they never hold up the small commands.
     image_redis: Redis,
     image_transfers: ImageTransfers,
@@ -88,6 +90,7 @@ impl AppShared {
     fn new(config: &Config) -> Self {
         Self {
             redis: Redis::new(config.redis.clone()),
+            redis_config: config.redis.clone(),
             image_redis: Redis::new(config.redis.clone()),
             image_transfers: ImageTransfers::default(),
             recent_size: config.recent_size,
@@ -124,15 +127,18 @@ impl AppShared {
             InitError = (),
         >,
     > {
-        let cache = Cache::new(self.redis.clone(), self.cache_ttl).start();
-        let recent = RecentList::new(self.redis.clone(), self.recent_size).start();
+        // A connection of the thread's own: a shared one lives on the thread that opened it, and
+        // every command from another thread would cross to it and back.
+        let redis = Redis::new(self.redis_config.clone());
+        let cache = Cache::new(redis.clone(), self.cache_ttl).start();
+        let recent = RecentList::new(redis.clone(), self.recent_size).start();
         let images = ImageQueue::new(
             self.image_redis.clone(),
             self.image_transfers.clone(),
             self.image_queue_max,
         )
         .start();
-        let rquery = Rquery::new(self.redis.clone()).start();
+        let rquery = Rquery::new(redis).start();
         let visits = recent.clone();
         App::new()
             .app_data(web::Data::new(rquery))
