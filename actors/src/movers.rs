@@ -18,7 +18,7 @@ use crate::error::ActorError;
 use crate::gateway::worker::StopTaking;
 use crate::metrics::{Metrics, Operation};
 use crate::redis::{busy_list, eval, Redis, COMMAND_TIMEOUT};
-use crate::run_loop::RunLoop;
+use crate::run_loop::{until_registered, RunLoop};
 
 /// The most messages one script moves.
 pub const MOST_PER_MOVE: usize = 64;
@@ -158,10 +158,8 @@ impl Handler<StopTaking> for Mover {
 
 impl Moving {
     async fn run(self, mut stopping: watch::Receiver<bool>) {
-        let mut registered = self.registered.clone();
-        tokio::select! {
-            _ = registered.wait_for(|done| *done) => {}
-            _ = stopping.wait_for(|stop| *stop) => return,
+        if !until_registered(&self.registered, &mut stopping).await {
+            return;
         }
         let mut failing = false;
         // A wait leaves what it took in the pending list; so may a failed delivery.

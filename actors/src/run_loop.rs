@@ -47,3 +47,17 @@ impl RunLoop {
         }
     }
 }
+
+/// Waits until `registered` turns true (a taker's busy list must not exist before its
+/// registration does, or it would be recovered from under it): false when `stopping` came
+/// first.
+pub async fn until_registered(
+    registered: &watch::Receiver<bool>,
+    stopping: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut registered = registered.clone();
+    tokio::select! {
+        _ = registered.wait_for(|done| *done) => true,
+        _ = stopping.wait_for(|stop| *stop) => false,
+    }
+}

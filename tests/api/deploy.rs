@@ -84,6 +84,11 @@ fn deploy(redis: &TestRedis, prefix: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The file `name` of the deployment at `dir`.
+fn read(dir: &str, name: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(dir).join(name)).unwrap()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).trim().to_owned()
 }
@@ -99,15 +104,8 @@ fn a_repository_is_cloned_checked_out_and_installed() {
     assert!(out.status.success(), "{out:?}");
     let dir = text(&out.stdout);
     assert_eq!(dir, repository.dir.string("deployments/1"));
-    let deployed = std::path::Path::new(&dir);
-    assert_eq!(
-        std::fs::read_to_string(deployed.join("app.txt")).unwrap(),
-        "version 2"
-    );
-    assert_eq!(
-        std::fs::read_to_string(deployed.join("installed.txt")).unwrap(),
-        "ok\n"
-    );
+    assert_eq!(read(&dir, "app.txt"), "version 2");
+    assert_eq!(read(&dir, "installed.txt"), "ok\n");
     let result = format!("{prefix}ndeploy:res:1");
     assert_eq!(
         redis.cli(&["HGET", &result, "actualCommit"]),
@@ -129,11 +127,7 @@ fn a_repository_is_cloned_checked_out_and_installed() {
     );
     assert!(out.status.success(), "{out:?}");
     let dir = text(&out.stdout);
-    let deployed = std::path::Path::new(&dir);
-    assert_eq!(
-        std::fs::read_to_string(deployed.join("app.txt")).unwrap(),
-        "version 1"
-    );
+    assert_eq!(read(&dir, "app.txt"), "version 1");
     let result = format!("{prefix}ndeploy:res:2");
     assert_eq!(
         redis.cli(&["HGET", &result, "actualCommit"]),

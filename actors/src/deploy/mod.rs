@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::gateway::message::unix_millis;
 use crate::gateway::worker::StopTaking;
 use crate::redis::{busy_list, eval, Redis, COMMAND_TIMEOUT};
-use crate::run_loop::RunLoop;
+use crate::run_loop::{until_registered, RunLoop};
 use request::{DeployRequest, KEPT_SECS};
 
 /// How long a `BLMOVE` blocks: also how soon a stopping deployer notices.
@@ -104,10 +104,8 @@ impl Handler<StopTaking> for Deployer {
 
 impl Taker {
     async fn run(self, mut stopping: watch::Receiver<bool>) {
-        let mut registered = self.registered.clone();
-        tokio::select! {
-            _ = registered.wait_for(|done| *done) => {}
-            _ = stopping.wait_for(|stop| *stop) => return,
+        if !until_registered(&self.registered, &mut stopping).await {
+            return;
         }
         while !*stopping.borrow() {
             let taken = match self.take().await {

@@ -21,7 +21,7 @@ use super::message::GatewayRequest;
 use super::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME, TAKE};
 use crate::error::ActorError;
 use crate::redis::{busy_list, Redis, COMMAND_TIMEOUT};
-use crate::run_loop::RunLoop;
+use crate::run_loop::{until_registered, RunLoop};
 
 /// How long a `BLMOVE` blocks: also how soon a stopping worker notices.
 const BLOCK: Duration = Duration::from_secs(1);
@@ -123,10 +123,8 @@ impl Handler<StopTaking> for Worker {
 
 impl Taker {
     async fn run(self, mut stopping: watch::Receiver<bool>) {
-        let mut registered = self.registered.clone();
-        tokio::select! {
-            _ = registered.wait_for(|done| *done) => {}
-            _ = stopping.wait_for(|stop| *stop) => return,
+        if !until_registered(&self.registered, &mut stopping).await {
+            return;
         }
         // Finished, their outcomes not yet pushed: they stay in the busy list until they are.
         let mut unpushed: Vec<Finished> = Vec::new();
