@@ -138,8 +138,9 @@ impl Taker {
                     ]
                 }
             };
-            // The result must reach Redis: kept trying (the id stays in the busy list till then).
-            while self.finish(id, &fields).await.is_err() {
+            // The result must reach Redis: kept trying (the id stays in the busy list till then;
+            // a deployer stopped meanwhile leaves it there, to be put back and deployed again).
+            while self.finish(id, &fields).await.is_err() && !*stopping.borrow() {
                 tokio::time::sleep(RETRY_AFTER).await;
             }
         }
