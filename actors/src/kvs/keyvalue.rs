@@ -40,10 +40,6 @@ impl Key {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub(crate) fn into_boxed_str(self) -> Box<str> {
-        self.0
-    }
 }
 
 impl fmt::Display for Key {

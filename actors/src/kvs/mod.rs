@@ -5,5 +5,6 @@
 pub mod forwarder;
 pub mod keyvalue;
 mod main_link;
+mod packed_shard;
 pub mod sharded_map;
 pub mod store;

@@ -9,16 +9,16 @@
 //! changed while the key's shard is locked: the entry being replaced cannot change meanwhile,
 //! and two threads filling different shards cannot both take the last room.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use super::keyvalue::{Key, Value};
+use super::packed_shard::PackedShard;
 
 const SHARDS: usize = 64;
 
-type Shard = RwLock<HashMap<Box<str>, Value>>;
+type Shard = RwLock<PackedShard>;
 
 /// A put that would take the map past its `max_bytes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,7 @@ pub struct Full;
 
 pub struct ShardedMap {
     shards: Box<[Shard]>,
+    /// Keys are a client's choice: a keyed hash, so none can pick keys that collide.
     hasher: RandomState,
     /// Bytes of keys and values held.
     used: AtomicUsize,
@@ -43,9 +44,12 @@ impl ShardedMap {
         }
     }
 
-    fn shard(&self, key: &str) -> &Shard {
-        let index = self.hasher.hash_one(key) as usize % self.shards.len();
-        &self.shards[index]
+    /// The key's hash, and its shard: chosen by bits of the hash that the shard's own table
+    /// does not use (it takes the lowest for the bucket and the highest seven for its tags).
+    fn locate(&self, key: &Key) -> (u64, &Shard) {
+        let hash = self.hasher.hash_one(key.as_str().as_bytes());
+        let index = (hash >> 32) as usize % self.shards.len();
+        (hash, &self.shards[index])
     }
 
     /// Counts `bytes` more as held, unless that would pass `max_bytes`.
@@ -67,39 +71,47 @@ impl ShardedMap {
     /// map would hold more than `max_bytes`; a value no larger than the one it replaces always
     /// fits.
     pub fn insert(&self, key: Key, value: Value) -> Result<bool, Full> {
-        let shard = self.shard(key.as_str());
-        // A panic while a lock is held cannot leave a HashMap half-updated, so a poisoned
-        // lock's data is still sound.
-        let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = map.get_mut(key.as_str()) {
-            let (new_len, old_len) = (value.as_str().len(), old.as_str().len());
-            if new_len > old_len {
-                self.reserve(new_len - old_len)?;
-            } else {
-                self.release(old_len - new_len);
-            }
-            *old = value;
-            return Ok(true);
+        let (hash, shard) = self.locate(&key);
+        let (key, value) = (key.as_str().as_bytes(), value.as_str().as_bytes());
+        // A panic while a lock is held cannot leave a shard half-updated (its writes are
+        // appends and in-place copies made after every check), so a poisoned lock's data is
+        // still sound.
+        let mut shard = shard.write().unwrap_or_else(PoisonError::into_inner);
+        let old_len = shard.value_len(hash, key);
+        // What the insert adds to the count (negative: frees).
+        let growth = value.len() as isize - old_len.map_or(-(key.len() as isize), |l| l as isize);
+        if growth > 0 {
+            self.reserve(growth.unsigned_abs())?;
         }
-        self.reserve(key.as_str().len() + value.as_str().len())?;
-        map.insert(key.into_boxed_str(), value);
-        Ok(false)
+        if shard.insert(&self.hasher, hash, key, value).is_err() {
+            if growth > 0 {
+                self.release(growth.unsigned_abs());
+            }
+            return Err(Full);
+        }
+        if growth < 0 {
+            self.release(growth.unsigned_abs());
+        }
+        Ok(old_len.is_some())
     }
 
     pub fn get(&self, key: &Key) -> Option<Value> {
-        let shard = self.shard(key.as_str());
-        let map = shard.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(key.as_str()).cloned()
+        let (hash, shard) = self.locate(key);
+        let shard = shard.read().unwrap_or_else(PoisonError::into_inner);
+        let bytes = shard.get(hash, key.as_str().as_bytes())?;
+        // Stored from a `Value`: valid UTF-8 of a valid length.
+        Value::new(std::str::from_utf8(bytes).ok()?).ok()
     }
 
     /// Removes `key`; answers whether it was there.
     pub fn remove(&self, key: &Key) -> bool {
-        let shard = self.shard(key.as_str());
-        let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
-        let Some(value) = map.remove(key.as_str()) else {
+        let (hash, shard) = self.locate(key);
+        let mut shard = shard.write().unwrap_or_else(PoisonError::into_inner);
+        let key = key.as_str().as_bytes();
+        let Some(value_len) = shard.remove(&self.hasher, hash, key) else {
             return false;
         };
-        self.release(key.as_str().len() + value.as_str().len());
+        self.release(key.len() + value_len);
         true
     }
 
