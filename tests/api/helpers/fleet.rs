@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use switchyard::config::Config;
@@ -12,17 +12,30 @@ use super::app::TestApp;
 use super::poll::until;
 use super::redis::TestRedis;
 
-/// A range of `len` loopback ports that nothing listened on a moment ago.
+/// The first port handed out next; 0 until the first call picks where this process starts.
+static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
+
+/// A range of `len` loopback ports that nothing listened on a moment ago, none handed out
+/// before by this process, all below the kernel's ephemeral range: a port the system picks
+/// (for an outgoing connection, or a `:0` bind) can otherwise take one between this check and
+/// the bind of the server the test starts there.
 pub fn free_ports(len: u16) -> std::ops::RangeInclusive<u16> {
+    const LOWEST: u32 = 10_000;
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral.saturating_sub(LOWEST).max(1000);
+    // Two test processes at once start at different places.
+    let start = (u64::from(std::process::id()) * 7919 % u64::from(span)) as u32;
+    let _ = NEXT_PORT.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst);
     loop {
-        let first = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let Some(last) = first.checked_add(len - 1) else {
+        let offset = NEXT_PORT.fetch_add(u32::from(len), Ordering::SeqCst) % span;
+        if offset + u32::from(len) > span {
             continue;
-        };
+        }
+        let first = (LOWEST + offset) as u16;
+        let last = first + (len - 1);
         if (first..=last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return first..=last;
         }
