@@ -34,11 +34,13 @@ start_switchyard() {
 }
 
 # Prints a TCP port that nothing on this machine listens on (for programs that cannot be
-# told to pick one themselves).
+# told to pick one themselves), below the kernel's ephemeral range: a port the system hands
+# out for an outgoing connection (or Docker for a published port) cannot take it meanwhile.
 free_port() {
-    local port
+    local port high
+    high=$(awk '{ print $1 - 1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % (high - 10000)))
         ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return; }
     done
 }
