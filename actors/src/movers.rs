@@ -12,19 +12,15 @@ use std::time::Duration;
 use actix::prelude::*;
 use redis_async::resp::RespValue;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use crate::error::ActorError;
 use crate::gateway::worker::StopTaking;
 use crate::metrics::{Metrics, Operation};
-use crate::redis::{busy_list, eval, Redis, COMMAND_TIMEOUT};
+use crate::redis::{busy_list, eval, Redis};
 use crate::run_loop::{until_registered, RunLoop};
 
 /// The most messages one script moves.
 pub const MOST_PER_MOVE: usize = 64;
-
-/// How long a `BLMOVE` blocks: also how soon a stopping mover notices.
-const BLOCK: Duration = Duration::from_secs(1);
 
 /// After Redis failed, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
@@ -203,24 +199,12 @@ impl Moving {
         if self.move_from(&self.input).await? > 0 {
             return Ok(());
         }
-        let block = BLOCK.as_secs().to_string();
         let destination = match (&self.pending, &self.delivery) {
             (Some(pending), _) => pending.as_str(),
             (None, Delivery::One(output)) => output.as_str(),
             (None, _) => return Ok(()),
         };
-        let wait = RespValue::Array(vec![
-            "BLMOVE".into(),
-            self.input.as_str().into(),
-            destination.into(),
-            "RIGHT".into(),
-            "LEFT".into(),
-            block.as_str().into(),
-        ]);
-        let took: RespValue = self
-            .redis
-            .command_by(Instant::now() + BLOCK + COMMAND_TIMEOUT, wait)
-            .await?;
+        let took: RespValue = self.redis.wait_and_move(&self.input, destination).await?;
         *pending_may_hold = took != RespValue::Nil;
         Ok(())
     }

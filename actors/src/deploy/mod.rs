@@ -17,12 +17,9 @@ use tokio::time::Instant;
 
 use crate::gateway::message::unix_millis;
 use crate::gateway::worker::StopTaking;
-use crate::redis::{busy_list, eval, Redis, COMMAND_TIMEOUT};
+use crate::redis::{busy_list, eval, Redis};
 use crate::run_loop::{until_registered, RunLoop};
 use request::{DeployRequest, KEPT_SECS};
-
-/// How long a `BLMOVE` blocks: also how soon a stopping deployer notices.
-const BLOCK: Duration = Duration::from_secs(1);
 
 /// After Redis failed, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
@@ -147,17 +144,7 @@ impl Taker {
     }
 
     async fn take(&self) -> Result<Option<String>, crate::ActorError> {
-        let block = BLOCK.as_secs().to_string();
-        let take = resp_array![
-            "BLMOVE",
-            self.queue.as_str(),
-            self.busy.as_str(),
-            "RIGHT",
-            "LEFT",
-            block.as_str()
-        ];
-        let deadline = Instant::now() + BLOCK + COMMAND_TIMEOUT;
-        self.redis.command_by(deadline, take).await
+        self.redis.wait_and_move(&self.queue, &self.busy).await
     }
 
     /// The result's fields, or the error that ended the deployment.

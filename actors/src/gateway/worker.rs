@@ -13,18 +13,13 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use redis_async::resp::RespValue;
-use redis_async::resp_array;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use super::message::GatewayRequest;
 use super::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME, TAKE};
 use crate::error::ActorError;
-use crate::redis::{busy_list, Redis, COMMAND_TIMEOUT};
+use crate::redis::{busy_list, Redis};
 use crate::run_loop::{until_registered, RunLoop};
-
-/// How long a `BLMOVE` blocks: also how soon a stopping worker notices.
-const BLOCK: Duration = Duration::from_secs(1);
 
 /// After Redis failed, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
@@ -242,17 +237,7 @@ impl Taker {
     }
 
     async fn take_blocking(&self) -> Result<Vec<Rc<str>>, ActorError> {
-        let block = BLOCK.as_secs().to_string();
-        let take = resp_array![
-            "BLMOVE",
-            self.queue.as_str(),
-            self.busy.as_str(),
-            "RIGHT",
-            "LEFT",
-            block.as_str()
-        ];
-        let deadline = Instant::now() + BLOCK + COMMAND_TIMEOUT;
-        let taken: Option<String> = self.redis.command_by(deadline, take).await?;
+        let taken: Option<String> = self.redis.wait_and_move(&self.queue, &self.busy).await?;
         Ok(taken.into_iter().map(Rc::from).collect())
     }
 

@@ -31,6 +31,10 @@ use crate::error::{chain, ActorError, Cause};
 /// The longest a command may take, connecting included; HTTP answers stay under 1 s.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(750);
 
+/// How long [`Redis::wait_and_move`] waits for something to take: also how soon a taker that
+/// is stopping notices.
+pub const MOVE_WAIT: Duration = Duration::from_secs(1);
+
 /// Put before a script by [`Redis::eval_by`]: takes the deadline (Redis's clock, in ms) off the
 /// front of ARGV and refuses to run past it.
 const UNLESS_LATE: &str = "local t = redis.call('TIME') \
@@ -210,6 +214,23 @@ impl Redis {
                 Err(ActorError::RedisUnavailable(Cause::new(err)))
             }
         }
+    }
+
+    /// `BLMOVE from to RIGHT LEFT`: the oldest element of `from` (a full key) pushed onto `to`,
+    /// waiting up to [`MOVE_WAIT`] for one to arrive; nil when none did. The connection blocks
+    /// meanwhile: it must be the caller's own.
+    pub async fn wait_and_move<T: FromResp>(&self, from: &str, to: &str) -> Result<T, ActorError> {
+        let wait = MOVE_WAIT.as_secs().to_string();
+        let command = RespValue::Array(vec![
+            "BLMOVE".into(),
+            from.into(),
+            to.into(),
+            "RIGHT".into(),
+            "LEFT".into(),
+            wait.as_str().into(),
+        ]);
+        self.command_by(Instant::now() + MOVE_WAIT + COMMAND_TIMEOUT, command)
+            .await
     }
 
     /// Every field of the hash at `key` (a full key) and its value; none when it does not exist.
