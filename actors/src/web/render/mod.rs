@@ -72,16 +72,14 @@ async fn answer(root: PathBuf, redis: &Redis, request: &GatewayRequest) -> Gatew
     let Some(name) = template_name(&request.path) else {
         return error_response(request, 404, "no such template", none);
     };
-    if file_under(&root, Path::new(&name)).is_none() {
-        return error_response(request, 404, "no such template", none);
-    }
     let context = context! {
         path => request.path.clone(),
         method => request.method.clone(),
         query => query_parameters(&request.query),
     };
     match render(root, name.clone(), context, redis).await {
-        Ok(page) => GatewayResponse {
+        Ok(None) => error_response(request, 404, "no such template", none),
+        Ok(Some(page)) => GatewayResponse {
             id: request.id.clone(),
             status: 200,
             headers: vec![
@@ -104,19 +102,23 @@ async fn answer(root: PathBuf, redis: &Redis, request: &GatewayRequest) -> Gatew
     }
 }
 
-/// Renders `name` on a blocking thread, answering the Redis reads it asks for meanwhile.
+/// Renders `name` on a blocking thread, answering the Redis reads it asks for meanwhile; `None`
+/// when there is no such template (the loader's confinement decides, as for includes).
 async fn render(
     root: PathBuf,
     name: String,
     context: Value,
     redis: &Redis,
-) -> Result<String, Failure> {
+) -> Result<Option<String>, Failure> {
     let (ask, mut asked) = tokio::sync::mpsc::unbounded_channel();
     let lookups = Arc::new(Lookups::new(ask));
     let rendering = tokio::task::spawn_blocking(move || {
         let environment = environment(root, lookups);
-        let page = environment.get_template(&name)?.render(context);
-        page
+        let template = match environment.get_template(&name) {
+            Err(err) if err.kind() == ErrorKind::TemplateNotFound => return Ok(None),
+            found => found?,
+        };
+        template.render(context).map(Some)
     });
     tokio::pin!(rendering);
     let rendered = loop {
