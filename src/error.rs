@@ -63,6 +63,9 @@ pub enum ApiError {
     /// forwarder, not the main.
     #[error("this instance forwards too: MAINIP must name the main instance")]
     ForwardingLoop,
+    /// `/kvs-link` without a WebSocket upgrade.
+    #[error("/kvs-link takes a WebSocket upgrade, as forwarding instances send")]
+    NotALinkUpgrade,
     /// The proxy relays only a path and query (origin form), never `*` or an absolute URL.
     #[error("the request target must be a path, e.g. /index.html")]
     NotOriginForm,
@@ -125,6 +128,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             Self::NotOriginForm
+            | Self::NotALinkUpgrade
             | Self::HeaderNotUtf8
             | Self::BadServiceId
             | Self::Query(_)

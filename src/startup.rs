@@ -214,7 +214,10 @@ impl KvsRole {
     /// `Forwarder` elsewhere.
     pub(crate) fn start_actors(&self) -> KvsActors {
         match &self.role {
-            Role::Main => KvsActors::from(Store::new(Arc::clone(&self.store)).start()),
+            Role::Main => {
+                let store = Store::new(Arc::clone(&self.store)).start();
+                KvsActors::from(store.clone()).linked(store.recipient())
+            }
             Role::Forwarder { main } => {
                 KvsActors::from(Forwarder::new(main, self.forward_timeout).start()).forwarding()
             }

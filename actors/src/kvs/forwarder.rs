@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use actix::{Actor, Context, Handler, ResponseFuture};
-use awc::http::{Method, StatusCode};
-use serde::Deserialize;
-
 use super::keyvalue::Value;
+use super::link_frame::{LinkAnswer, LinkRequest};
 use super::main_link::{unavailable, MainLink};
 use super::store::{Delete, DeleteOutcome, Get, Put, PutOutcome};
 use crate::error::ActorError;
+use actix::{Actor, Context, Handler, ResponseFuture};
 
 pub use super::main_link::RELAYED_HEADER;
 
@@ -44,47 +42,27 @@ impl Handler<Put> for Forwarder {
     type Result = ResponseFuture<Result<PutOutcome, ActorError>>;
 
     fn handle(&mut self, msg: Put, _: &mut Context<Self>) -> Self::Result {
-        let request = self
-            .link
-            .request(Method::PUT, &msg.key)
-            .send_form(&[("val", msg.value.as_str())]);
         let link = self.link.clone();
         Box::pin(async move {
-            let answer = link.exchange(request).await?;
-            match answer.status {
-                StatusCode::CREATED => Ok(PutOutcome::Created),
-                StatusCode::OK => Ok(PutOutcome::Replaced),
-                StatusCode::INSUFFICIENT_STORAGE => Err(ActorError::StoreFull),
-                _ => Err(answer.unexpected()),
+            match link.relay(LinkRequest::Put(msg.key, msg.value)).await? {
+                LinkAnswer::Put(outcome) => Ok(outcome),
+                LinkAnswer::StoreFull => Err(ActorError::StoreFull),
+                _ => Err(out_of_turn()),
             }
         })
     }
-}
-
-/// The part of the main's GET answer the forwarder needs.
-#[derive(Deserialize)]
-struct FoundBody {
-    value: String,
 }
 
 impl Handler<Get> for Forwarder {
     type Result = ResponseFuture<Result<Option<Value>, ActorError>>;
 
     fn handle(&mut self, msg: Get, _: &mut Context<Self>) -> Self::Result {
-        let request = self.link.request(Method::GET, &msg.key).send();
         let link = self.link.clone();
         Box::pin(async move {
-            let answer = link.exchange(request).await?;
-            match answer.status {
-                StatusCode::OK => {
-                    let found: FoundBody = serde_json::from_slice(&answer.body)
-                        .map_err(|e| unavailable(format_args!("main's answer: {e}")))?;
-                    let value = Value::new(&found.value)
-                        .map_err(|e| unavailable(format_args!("main's value refused: {e}")))?;
-                    Ok(Some(value))
-                }
-                StatusCode::NOT_FOUND => Ok(None),
-                _ => Err(answer.unexpected()),
+            match link.relay(LinkRequest::Get(msg.key)).await? {
+                LinkAnswer::Found(value) => Ok(Some(value)),
+                LinkAnswer::NotFound => Ok(None),
+                _ => Err(out_of_turn()),
             }
         })
     }
@@ -94,17 +72,20 @@ impl Handler<Delete> for Forwarder {
     type Result = ResponseFuture<Result<DeleteOutcome, ActorError>>;
 
     fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
-        let request = self.link.request(Method::DELETE, &msg.key).send();
         let link = self.link.clone();
         Box::pin(async move {
-            let answer = link.exchange(request).await?;
-            match answer.status {
-                StatusCode::OK => Ok(DeleteOutcome::Deleted),
-                StatusCode::NOT_FOUND => Ok(DeleteOutcome::NotFound),
-                _ => Err(answer.unexpected()),
+            match link.relay(LinkRequest::Delete(msg.key)).await? {
+                LinkAnswer::Deleted => Ok(DeleteOutcome::Deleted),
+                LinkAnswer::NotFound => Ok(DeleteOutcome::NotFound),
+                _ => Err(out_of_turn()),
             }
         })
     }
+}
+
+/// An answer of another request's kind: a main that mixed up its answers.
+fn out_of_turn() -> ActorError {
+    unavailable("main answered another kind of request")
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! the `Forwarder` that answers the same messages elsewhere over its link to the main.
 
 pub mod forwarder;
+mod http_relay;
 pub mod keyvalue;
+pub mod link_frame;
+mod link_socket;
 mod main_link;
 mod packed_shard;
 pub mod sharded_map;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix::{Actor, Context, Handler, Message};
 
 use super::keyvalue::{Key, Value};
+use super::link_frame::{LinkAnswer, LinkRequest};
 use super::sharded_map::{Full, ShardedMap};
 use crate::error::ActorError;
 
@@ -45,7 +46,13 @@ pub enum DeleteOutcome {
     NotFound,
 }
 
-/// Answers `Put`, `Get` and `Delete` from memory.
+/// The requests of one message of a forwarder's link (`/kvs-link`), applied in their order:
+/// a GET after a PUT to the same key sees it. Each answer carries its request's id.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<(u32, LinkAnswer)>")]
+pub struct ApplyLinkRequests(pub Vec<(u32, LinkRequest)>);
+
+/// Answers `Put`, `Get`, `Delete` and `ApplyLinkRequests` from memory.
 ///
 /// Start one per worker thread, each with a clone of the same map: every request then reaches
 /// a `Store` on its own thread, and all of them read and write one store.
@@ -56,6 +63,22 @@ pub struct Store {
 impl Store {
     pub fn new(map: Arc<ShardedMap>) -> Self {
         Self { map }
+    }
+
+    fn put(&self, key: Key, value: Value) -> Result<PutOutcome, ActorError> {
+        match self.map.insert(key, value) {
+            Ok(true) => Ok(PutOutcome::Replaced),
+            Ok(false) => Ok(PutOutcome::Created),
+            Err(Full) => Err(ActorError::StoreFull),
+        }
+    }
+
+    fn delete(&self, key: &Key) -> DeleteOutcome {
+        if self.map.remove(key) {
+            DeleteOutcome::Deleted
+        } else {
+            DeleteOutcome::NotFound
+        }
     }
 }
 
@@ -71,11 +94,7 @@ impl Handler<Put> for Store {
     type Result = Result<PutOutcome, ActorError>;
 
     fn handle(&mut self, msg: Put, _: &mut Context<Self>) -> Self::Result {
-        match self.map.insert(msg.key, msg.value) {
-            Ok(true) => Ok(PutOutcome::Replaced),
-            Ok(false) => Ok(PutOutcome::Created),
-            Err(Full) => Err(ActorError::StoreFull),
-        }
+        self.put(msg.key, msg.value)
     }
 }
 
@@ -91,11 +110,29 @@ impl Handler<Delete> for Store {
     type Result = Result<DeleteOutcome, ActorError>;
 
     fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
-        Ok(if self.map.remove(&msg.key) {
-            DeleteOutcome::Deleted
-        } else {
-            DeleteOutcome::NotFound
-        })
+        Ok(self.delete(&msg.key))
+    }
+}
+
+impl Handler<ApplyLinkRequests> for Store {
+    type Result = Vec<(u32, LinkAnswer)>;
+
+    fn handle(&mut self, msg: ApplyLinkRequests, _: &mut Context<Self>) -> Self::Result {
+        let answer = |request| match request {
+            LinkRequest::Get(key) => match self.map.get(&key) {
+                Some(value) => LinkAnswer::Found(value),
+                None => LinkAnswer::NotFound,
+            },
+            LinkRequest::Put(key, value) => match self.put(key, value) {
+                Ok(outcome) => LinkAnswer::Put(outcome),
+                Err(_) => LinkAnswer::StoreFull,
+            },
+            LinkRequest::Delete(key) => LinkAnswer::of_delete(self.delete(&key)),
+        };
+        msg.0
+            .into_iter()
+            .map(|(id, request)| (id, answer(request)))
+            .collect()
     }
 }
 
@@ -145,6 +182,35 @@ mod tests {
         assert_eq!(first.send(put).await.unwrap().unwrap(), PutOutcome::Created);
         let got = second.send(Get { key: key("shared") }).await.unwrap();
         assert_eq!(got.unwrap(), Some(value("1")));
+    }
+
+    #[actix::test]
+    async fn link_requests_are_applied_in_their_order() {
+        let store = Store::new(Arc::new(ShardedMap::new(usize::MAX))).start();
+        let requests = vec![
+            (1, LinkRequest::Get(key("k"))),
+            (2, LinkRequest::Put(key("k"), value("one"))),
+            (3, LinkRequest::Get(key("k"))),
+            (4, LinkRequest::Put(key("k"), value("two"))),
+            (5, LinkRequest::Delete(key("k"))),
+            (6, LinkRequest::Delete(key("k"))),
+            (7, LinkRequest::Put(key("k"), value("three"))),
+        ];
+        let answers = store.send(ApplyLinkRequests(requests)).await.unwrap();
+        assert_eq!(
+            answers,
+            vec![
+                (1, LinkAnswer::NotFound),
+                (2, LinkAnswer::Put(PutOutcome::Created)),
+                (3, LinkAnswer::Found(value("one"))),
+                (4, LinkAnswer::Put(PutOutcome::Replaced)),
+                (5, LinkAnswer::Deleted),
+                (6, LinkAnswer::NotFound),
+                (7, LinkAnswer::Put(PutOutcome::Created)),
+            ]
+        );
+        let got = store.send(Get { key: key("k") }).await.unwrap();
+        assert_eq!(got.unwrap(), Some(value("three")));
     }
 
     #[actix::test]

@@ -3,6 +3,7 @@
 
 mod dialect;
 mod form;
+mod link;
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Recipient};
@@ -11,7 +12,7 @@ use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use switchyard_actors::kvs::forwarder::RELAYED_HEADER;
 use switchyard_actors::kvs::keyvalue::{Key, KeyError};
-use switchyard_actors::kvs::store::{Delete, DeleteOutcome, Get, Put};
+use switchyard_actors::kvs::store::{ApplyLinkRequests, Delete, DeleteOutcome, Get, Put};
 use switchyard_actors::metrics::{Metrics, Operation};
 
 use crate::error::ApiError;
@@ -25,6 +26,8 @@ pub struct KvsActors {
     delete: Recipient<Delete>,
     /// Whether these actors are a forwarder's.
     forwards: bool,
+    /// The main's store, which answers forwarders' links (`/kvs-link`); none on a forwarder.
+    link: Option<Recipient<ApplyLinkRequests>>,
 }
 
 impl KvsActors {
@@ -33,6 +36,14 @@ impl KvsActors {
     pub fn forwarding(self) -> Self {
         Self {
             forwards: true,
+            ..self
+        }
+    }
+
+    /// Lets forwarders link to `store` (`/kvs-link`).
+    pub fn linked(self, store: Recipient<ApplyLinkRequests>) -> Self {
+        Self {
+            link: Some(store),
             ..self
         }
     }
@@ -49,11 +60,13 @@ where
             get: addr.clone().recipient(),
             delete: addr.recipient(),
             forwards: false,
+            link: None,
         }
     }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(link::configure);
     cfg.service(web::scope("/kvs").default_service(web::to(dispatch::<Kvs>)));
     cfg.service(web::scope("/kv-store").default_service(web::to(dispatch::<KvStore>)));
 }
