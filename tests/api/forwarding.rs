@@ -10,12 +10,12 @@ use serde_json::json;
 use switchyard_actors::kvs::keyvalue::MAX_VALUE_BYTES;
 
 /// What a forwarder must answer, in each dialect, when it cannot reach the main.
-async fn assert_unavailable(forwarder: &TestApp) {
+pub async fn assert_unavailable(forwarder: &TestApp) {
     for method in [Method::GET, Method::PUT, Method::DELETE] {
         let form = (method == Method::PUT).then_some("val=1");
         let started = Instant::now();
         let kvs = forwarder.request(method.clone(), "/kvs/foo", form).await;
-        assert_eq!(kvs.status, 404, "{method} /kvs");
+        assert_eq!(kvs.status, 404, "{method} /kvs: {}", kvs.text());
         let expected = json!({"msg": "error", "error": "service is not available"});
         assert_eq!(kvs.json(), expected);
 

@@ -12,6 +12,7 @@ mod consistency;
 mod dashboard;
 mod deploy;
 mod filer;
+mod forwarder_link;
 mod forwarding;
 mod gateway;
 mod gateway_workers;

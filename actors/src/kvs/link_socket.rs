@@ -24,7 +24,8 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout, timeout_at, Instant};
 
 use super::link_frame::{
-    LinkAnswer, LinkRequest, MAX_FRAMES_PER_MESSAGE, MAX_MESSAGE_BYTES, MESSAGE_TARGET_BYTES,
+    LinkAnswer, LinkRequest, Malformed, MAX_FRAMES_PER_MESSAGE, MAX_MESSAGE_BYTES,
+    MESSAGE_TARGET_BYTES,
 };
 use super::main_link::{unavailable, FORWARDER_NAMED};
 use crate::error::ActorError;
@@ -169,7 +170,10 @@ async fn open(
             ))))
         }
     };
-    let connection = Rc::new(Connection::default());
+    let connection = Rc::new(Connection {
+        url,
+        ..Connection::default()
+    });
     let (sink, stream) = framed.split();
     actix_rt::spawn(write(Rc::clone(&connection), sink));
     actix_rt::spawn(read(Rc::clone(&connection), stream));
@@ -179,6 +183,7 @@ async fn open(
 /// One open WebSocket: the requests waiting for answers, and the frames waiting to be written.
 #[derive(Default)]
 struct Connection {
+    url: Rc<str>,
     next_id: Cell<u32>,
     waiting: RefCell<HashMap<u32, oneshot::Sender<LinkAnswer>>>,
     outbox: RefCell<Outbox>,
@@ -280,35 +285,42 @@ where
     connection.close();
 }
 
+fn answer_all(connection: &Connection, message: &mut Bytes) -> Result<(), Malformed> {
+    while let Some((id, answer)) = LinkAnswer::decode(message)? {
+        connection.answer(id, answer);
+    }
+    Ok(())
+}
+
 /// Hands each answer to its request until the connection ends or closes.
 async fn read<S>(connection: Rc<Connection>, mut stream: S)
 where
     S: Stream<Item = Result<Frame, WsProtocolError>> + Unpin,
 {
-    loop {
+    // Why the main ended the link; nothing when this side closed it (a request that timed
+    // out, logged with the outage).
+    let ended = loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
-            () = connection.closing_reader.notified() => break,
+            () = connection.closing_reader.notified() => break None,
         };
         match frame {
-            Some(Ok(Frame::Binary(mut message))) => loop {
-                match LinkAnswer::decode(&mut message) {
-                    Ok(Some((id, answer))) => connection.answer(id, answer),
-                    Ok(None) => break,
-                    Err(err) => {
-                        log::warn!("link to the main closed: {err}");
-                        connection.close();
-                        return;
-                    }
+            Some(Ok(Frame::Binary(mut message))) => {
+                if let Err(err) = answer_all(&connection, &mut message) {
+                    break Some(err.to_string());
                 }
-            },
-            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
-            Some(Ok(_)) | None => break,
-            Some(Err(err)) => {
-                log::debug!("link to the main: read failed: {err}");
-                break;
             }
+            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
+            Some(Ok(Frame::Close(reason))) => {
+                break Some(format!("closed by the main: {reason:?}"))
+            }
+            Some(Ok(_)) => break Some("a text frame from the main".to_owned()),
+            Some(Err(err)) => break Some(err.to_string()),
+            None => break Some("connection ended".to_owned()),
         }
+    };
+    if let Some(why) = ended {
+        log::info!("link to the main at {} closed: {why}", connection.url);
     }
     connection.close();
 }
