@@ -121,7 +121,7 @@ impl LinkSocket {
                 State::Unsupported(since) if since.elapsed() < ASK_AGAIN_AFTER => {
                     return Err(LinkFailure::Unsupported)
                 }
-                State::Opening(opening) => opening.clone(),
+                State::Opening(opening) if still_useful(opening) => opening.clone(),
                 _ => {
                     let opening = open(self.client.clone(), Rc::clone(&self.url), self.timeout)
                         .boxed_local()
@@ -144,6 +144,19 @@ impl LinkSocket {
             OpenFailure::Unsupported => LinkFailure::Unsupported,
             OpenFailure::Unavailable(err) => LinkFailure::Unavailable(err),
         })
+    }
+}
+
+/// Whether waiting on `opening` can still give a link: it is under way, or it ended with one
+/// that is open, or with the main's "no link here". An opening that ended while no request was
+/// waiting (they had all timed out) may hold a link that closed since, or a failure that is old
+/// news: the next request opens anew.
+fn still_useful(opening: &Opening) -> bool {
+    match opening.peek() {
+        None => true,
+        Some(Ok(connection)) => !connection.closed.get(),
+        Some(Err(OpenFailure::Unsupported)) => true,
+        Some(Err(OpenFailure::Unavailable(_))) => false,
     }
 }
 
