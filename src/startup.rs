@@ -13,7 +13,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{
     Server, ServerHandle, Service, ServiceFactory, ServiceRequest, ServiceResponse,
 };
-use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpResponse};
 use switchyard_actors::cache::Cache;
 use switchyard_actors::images::{ImageQueue, ImageTransfers};
@@ -159,7 +159,7 @@ impl AppShared {
             .configure(routes::images::configure)
             .configure(routes::rquery::configure)
             .default_service(web::to(no_such_route))
-            .wrap(from_fn(routes::metrics::count_requests))
+            .wrap(routes::metrics::CountRequests)
     }
 
     /// The app routes and the key-value API: what an instance and a gateway worker answer.
@@ -388,7 +388,7 @@ fn start_proxy(
             .app_data(metrics.clone())
             .app_data(Listener("proxy"))
             .configure(routes::proxy::configure)
-            .wrap(from_fn(routes::metrics::count_requests))
+            .wrap(routes::metrics::CountRequests)
     })?;
     Ok((addr, server))
 }

@@ -7,7 +7,6 @@ use std::net::{SocketAddr, TcpListener};
 
 use actix::Actor;
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use switchyard_actors::gateway::dispatcher::Dispatcher;
 use switchyard_actors::gateway::front::{Gateway, GatewaySettings};
@@ -72,7 +71,7 @@ pub(crate) fn start_gateway(
             .app_data(metrics.clone())
             .app_data(Listener("gateway"))
             .configure(routes::gateway::configure)
-            .wrap(from_fn(routes::metrics::count_requests))
+            .wrap(routes::metrics::CountRequests)
     })?;
     Ok((addr, server))
 }

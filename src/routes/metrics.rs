@@ -1,11 +1,14 @@
 //! `/metrics` (the Prometheus text format), and the counting of every request by listener,
 //! route and status.
 
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
 use actix::Addr;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{web, HttpResponse};
+use pin_project_lite::pin_project;
 use switchyard_actors::metrics::{Metrics, MetricsScraper, Scrape};
 
 use crate::error::ApiError;
@@ -25,24 +28,85 @@ async fn metrics(scraper: web::Data<Addr<MetricsScraper>>) -> Result<HttpRespons
         .body(text))
 }
 
-/// Middleware (`from_fn`): counts each answered request under its route (by the path's first
-/// segment, from a fixed list; `other` for anything else), so a client cannot make a label of
-/// every path it invents. The proxy and the gateway relay every path: one label, `*`.
-pub async fn count_requests(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let listener = req.app_data::<Listener>().copied();
-    let route = match listener {
-        Some(Listener("proxy" | "gateway")) => "*",
-        _ => route_of(req.path()),
-    };
-    let response = next.call(req).await?;
-    if let (Some(metrics), Some(Listener(listener))) = (metrics, listener) {
-        metrics.count_request(listener, route, response.status().as_str());
+/// Middleware: counts each answered request under its route (by the path's first segment, from
+/// a fixed list; `other` for anything else), so a client cannot make a label of every path it
+/// invents. The proxy and the gateway relay every path: one label, `*`. Written out rather
+/// than with `from_fn`, whose boxed `Next` and future per request cost `/` 2 to 3 % of its
+/// throughput: this adds no allocation of its own.
+pub struct CountRequests;
+
+impl<S, B> Transform<S, ServiceRequest> for CountRequests
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = CountRequestsService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(CountRequestsService { service }))
     }
-    Ok(response)
+}
+
+pub struct CountRequestsService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for CountRequestsService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = Counted<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+        let listener = req.app_data::<Listener>().copied();
+        let counting = match (metrics, listener) {
+            (Some(metrics), Some(listener)) => {
+                let route = match listener {
+                    Listener("proxy" | "gateway") => "*",
+                    _ => route_of(req.path()),
+                };
+                Some((metrics, listener.0, route))
+            }
+            _ => None,
+        };
+        Counted {
+            answer: self.service.call(req),
+            counting,
+        }
+    }
+}
+
+pin_project! {
+    /// A request's answer on its way, counted when it comes.
+    pub struct Counted<F> {
+        #[pin]
+        answer: F,
+        counting: Option<(web::Data<Metrics>, &'static str, &'static str)>,
+    }
+}
+
+impl<F, B> Future for Counted<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = ready!(this.answer.poll(cx));
+        if let (Ok(response), Some((metrics, listener, route))) = (&answer, this.counting.take()) {
+            metrics.count_request(listener, route, response.status().as_str());
+        }
+        Poll::Ready(answer)
+    }
 }
 
 /// The route a path belongs to, as `/metrics` labels it. Matching the path against the app's
