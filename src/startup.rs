@@ -214,12 +214,9 @@ impl KvsRole {
     /// `Forwarder` elsewhere.
     pub(crate) fn start_actors(&self) -> KvsActors {
         match &self.role {
-            Role::Main => {
-                let store = Store::new(Arc::clone(&self.store)).start();
-                KvsActors::from(store.clone()).linked(store.recipient())
-            }
+            Role::Main => KvsActors::main(Store::new(Arc::clone(&self.store)).start()),
             Role::Forwarder { main } => {
-                KvsActors::from(Forwarder::new(main, self.forward_timeout).start()).forwarding()
+                KvsActors::forwarder(Forwarder::new(main, self.forward_timeout).start())
             }
         }
     }

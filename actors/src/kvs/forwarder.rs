@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use actix::{Actor, Context, Handler, ResponseFuture};
+
 use super::keyvalue::Value;
 use super::link_frame::{LinkAnswer, LinkRequest};
 use super::main_link::{unavailable, MainLink};
 use super::store::{Delete, DeleteOutcome, Get, Put, PutOutcome};
 use crate::error::ActorError;
-use actix::{Actor, Context, Handler, ResponseFuture};
 
 pub use super::main_link::RELAYED_HEADER;
 

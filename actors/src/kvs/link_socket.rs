@@ -27,12 +27,15 @@ use super::link_frame::{
     LinkAnswer, LinkRequest, Malformed, MAX_FRAMES_PER_MESSAGE, MAX_MESSAGE_BYTES,
     MESSAGE_TARGET_BYTES,
 };
-use super::main_link::{unavailable, FORWARDER_NAMED};
+use super::main_link::{no_answer_within, unavailable, FORWARDER_NAMED};
 use crate::error::ActorError;
 
 /// An idle link sends a ping this often: the main closes a connection that sends nothing for
 /// its `CLIENT_TIMEOUT_MS`.
 const PING_EVERY: Duration = Duration::from_millis(500);
+
+/// Why a request that was on a link, or about to go on it, is answered unavailable.
+const LINK_CLOSED: &str = "the link to the main closed";
 
 /// How long a forwarder relays over plain HTTP after the main answered that it has no link
 /// (a main from before it) before it asks again.
@@ -94,19 +97,18 @@ impl LinkSocket {
         request: &LinkRequest,
         deadline: Instant,
     ) -> Result<LinkAnswer, LinkFailure> {
-        let within = || unavailable(format_args!("no answer within {:?}", self.timeout));
         let connection = timeout_at(deadline, self.connection())
             .await
-            .map_err(|_| within())??;
+            .map_err(|_| no_answer_within(self.timeout))??;
         let answer = connection.send(request)?;
         match timeout_at(deadline, answer).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(_)) => Err(unavailable("the link to the main closed").into()),
+            Ok(Err(_)) => Err(unavailable(LINK_CLOSED).into()),
             Err(_) => {
                 // A main that does not answer in time is taken for gone: the requests behind
                 // this one would wait as long.
                 connection.close();
-                Err(within().into())
+                Err(no_answer_within(self.timeout).into())
             }
         }
     }
@@ -243,7 +245,7 @@ impl Connection {
     /// Queues `request`; the receiver gets its answer, or is dropped if the connection closes.
     fn send(&self, request: &LinkRequest) -> Result<oneshot::Receiver<LinkAnswer>, ActorError> {
         if self.closed.get() {
-            return Err(unavailable("the link to the main closed"));
+            return Err(unavailable(LINK_CLOSED));
         }
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));

@@ -28,6 +28,11 @@ pub fn unavailable(description: impl std::fmt::Display) -> ActorError {
     ActorError::MainUnavailable(Cause::described(description))
 }
 
+/// The main did not answer a request within the forward timeout.
+pub(super) fn no_answer_within(timeout: Duration) -> ActorError {
+    unavailable(format_args!("no answer within {timeout:?}"))
+}
+
 /// One worker's link to the main: `awc::Client` is not `Send`, so each worker thread has its
 /// own. Cloning shares it.
 #[derive(Clone)]
@@ -70,10 +75,7 @@ impl MainLink {
             Err(LinkFailure::Unavailable(err)) => Err(err),
             Err(LinkFailure::Unsupported) => timeout_at(deadline, self.http.relay(request))
                 .await
-                .unwrap_or_else(|_| {
-                    let timeout = self.timeout;
-                    Err(unavailable(format_args!("no answer within {timeout:?}")))
-                }),
+                .unwrap_or_else(|_| Err(no_answer_within(self.timeout))),
         };
         match &result {
             Ok(_) if !self.reachable.get() => {

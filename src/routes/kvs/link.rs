@@ -3,8 +3,6 @@
 //! `ApplyLinkRequests`, applied in order, and come back as answer frames, as few messages as
 //! their size allows. Anything else a peer sends closes the link.
 
-use std::rc::Rc;
-
 use actix::Recipient;
 use actix_web::http::Method;
 use actix_web::web::{Bytes, BytesMut};
@@ -39,7 +37,7 @@ async fn open_link(
     let (response, session, messages) =
         actix_ws::handle(&req, body).map_err(|_| ApiError::NotALinkUpgrade)?;
     let messages = messages.max_frame_size(MAX_MESSAGE_BYTES);
-    actix_web::rt::spawn(serve_link(session, messages, Rc::new(store)));
+    actix_web::rt::spawn(serve_link(session, messages, store));
     Ok(response)
 }
 
@@ -54,7 +52,7 @@ enum Closing {
 async fn serve_link(
     mut session: Session,
     mut messages: MessageStream,
-    store: Rc<Recipient<ApplyLinkRequests>>,
+    store: Recipient<ApplyLinkRequests>,
 ) {
     let closing = loop {
         let message = match messages.recv().await {

@@ -10,9 +10,9 @@ use actix::{Actor, Addr, Handler, Recipient};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
-use switchyard_actors::kvs::forwarder::RELAYED_HEADER;
+use switchyard_actors::kvs::forwarder::{Forwarder, RELAYED_HEADER};
 use switchyard_actors::kvs::keyvalue::{Key, KeyError};
-use switchyard_actors::kvs::store::{ApplyLinkRequests, Delete, DeleteOutcome, Get, Put};
+use switchyard_actors::kvs::store::{ApplyLinkRequests, Delete, DeleteOutcome, Get, Put, Store};
 use switchyard_actors::metrics::{Metrics, Operation};
 
 use crate::error::ApiError;
@@ -24,44 +24,42 @@ pub struct KvsActors {
     put: Recipient<Put>,
     get: Recipient<Get>,
     delete: Recipient<Delete>,
-    /// Whether these actors are a forwarder's.
-    forwards: bool,
-    /// The main's store, which answers forwarders' links (`/kvs-link`); none on a forwarder.
+    /// The main's store, which also answers forwarders' links (`/kvs-link`); none on a
+    /// forwarder.
     link: Option<Recipient<ApplyLinkRequests>>,
 }
 
 impl KvsActors {
-    /// Marks the actors as a forwarder's: a request that another forwarder relayed here is
-    /// then refused instead of relayed again.
-    pub fn forwarding(self) -> Self {
+    /// The main's actors: its store answers requests and forwarders' links.
+    pub fn main(store: Addr<Store>) -> Self {
         Self {
-            forwards: true,
-            ..self
+            link: Some(store.clone().recipient()),
+            ..Self::answering(store)
         }
     }
 
-    /// Lets forwarders link to `store` (`/kvs-link`).
-    pub fn linked(self, store: Recipient<ApplyLinkRequests>) -> Self {
-        Self {
-            link: Some(store),
-            ..self
-        }
+    /// A forwarder's actors: a request that another forwarder relayed here is refused instead
+    /// of relayed again, and so is a link.
+    pub fn forwarder(forwarder: Addr<Forwarder>) -> Self {
+        Self::answering(forwarder)
     }
-}
 
-impl<A> From<Addr<A>> for KvsActors
-where
-    A: Actor + Handler<Put> + Handler<Get> + Handler<Delete>,
-    A::Context: ToEnvelope<A, Put> + ToEnvelope<A, Get> + ToEnvelope<A, Delete>,
-{
-    fn from(addr: Addr<A>) -> Self {
+    fn answering<A>(addr: Addr<A>) -> Self
+    where
+        A: Actor + Handler<Put> + Handler<Get> + Handler<Delete>,
+        A::Context: ToEnvelope<A, Put> + ToEnvelope<A, Get> + ToEnvelope<A, Delete>,
+    {
         Self {
             put: addr.clone().recipient(),
             get: addr.clone().recipient(),
             delete: addr.recipient(),
-            forwards: false,
             link: None,
         }
+    }
+
+    /// Whether these actors are a forwarder's.
+    fn forwards(&self) -> bool {
+        self.link.is_none()
     }
 }
 
@@ -86,7 +84,7 @@ async fn dispatch<D: Dialect>(
         // A forwarder relayed it to a forwarder: MAINIP names a forwarder, maybe itself.
         // Relaying it again would go round until the first one's timeout, a request at every
         // turn.
-        _ if actors.forwards && req.headers().contains_key(RELAYED_HEADER) => {
+        _ if actors.forwards() && req.headers().contains_key(RELAYED_HEADER) => {
             Err(ApiError::ForwardingLoop)
         }
         Method::GET => get::<D>(&req, &actors).await,
