@@ -75,6 +75,9 @@ pub enum ApiError {
     /// A route that changes the fleet, without the `ADMIN_TOKEN` (or with a wrong one).
     #[error("admin token required")]
     AdminTokenRequired,
+    /// A route that shows the fleet, without the `MONITOR_TOKEN` (or the admin token).
+    #[error("monitor token required")]
+    MonitorTokenRequired,
     /// The gateway carries header values as JSON strings.
     #[error("header values must be UTF-8")]
     HeaderNotUtf8,
@@ -146,7 +149,7 @@ impl ApiError {
             | Self::NoSuchService => StatusCode::NOT_FOUND,
             Self::TooManyUploads => StatusCode::SERVICE_UNAVAILABLE,
             Self::ForwardingLoop => StatusCode::LOOP_DETECTED,
-            Self::AdminTokenRequired => StatusCode::UNAUTHORIZED,
+            Self::AdminTokenRequired | Self::MonitorTokenRequired => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -160,7 +163,17 @@ impl ApiError {
             Self::AdminTokenRequired => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            Self::TooManyUploads | Self::Actor(ActorError::RequestQueueFull) => {
+            // Basic too, so a browser asks for the token (any user name) on /dashboard and
+            // sends it again with the page's requests for /status.
+            Self::MonitorTokenRequired => {
+                response.append_header((header::WWW_AUTHENTICATE, "Bearer"));
+                response.append_header((
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"switchyard monitoring\", charset=\"UTF-8\"",
+                ));
+            }
+            Self::TooManyUploads
+            | Self::Actor(ActorError::RequestQueueFull | ActorError::TooManyQueries) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}
@@ -208,6 +221,8 @@ fn actor_status(err: &ActorError) -> StatusCode {
         }
         ActorError::NoWorkerAnswered => StatusCode::GATEWAY_TIMEOUT,
         ActorError::QueryRefused(_) => StatusCode::BAD_REQUEST,
+        ActorError::AnswerTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        ActorError::TooManyQueries => StatusCode::SERVICE_UNAVAILABLE,
         ActorError::RequestQueueFull => StatusCode::SERVICE_UNAVAILABLE,
         ActorError::Client(fault) => fault_status(*fault),
     }

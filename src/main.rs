@@ -59,6 +59,8 @@ fn main() -> ExitCode {
         let handles: Vec<ServerHandle> = servers.iter().map(Server::handle).collect();
         let outcome =
             shutdown::serve_until_signal(&mut signals, servers, running.remote_stop).await;
+        // First of all: a write taken from now on would be lost with the process.
+        running.store_gate.close();
         match &outcome {
             Ok(signal) => {
                 log::info!("{signal}: deregistering, then finishing the requests in flight")

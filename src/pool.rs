@@ -308,7 +308,8 @@ fn start_renderers(config: &Config, starting: &mut Starting) {
         return;
     };
     let redis = Redis::new(config.redis.clone());
-    let job = match RenderJob::new(root, redis) {
+    let public = redis.keys().public(&config.public_namespace);
+    let job = match RenderJob::new(root, redis, public) {
         Ok(job) => Rc::new(job) as Rc<dyn Job>,
         Err(err) => {
             log::error!("TEMPLATES_DIR {}: {err}; no pages rendered", root.display());

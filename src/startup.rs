@@ -20,25 +20,26 @@ use switchyard_actors::images::{ImageQueue, ImageTransfers};
 use switchyard_actors::kvs::forwarder::Forwarder;
 use switchyard_actors::kvs::sharded_map::ShardedMap;
 use switchyard_actors::kvs::store::Store;
+use switchyard_actors::kvs::store_gate::StoreGate;
 use switchyard_actors::metrics::{Metrics, MetricsFlusher, MetricsScraper, Operation};
 use switchyard_actors::proxy::balancer::{LoadBalancer, Rotation};
 use switchyard_actors::proxy::client::ProxyClient;
 use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
 use switchyard_actors::recent::RecentList;
-use switchyard_actors::redis::{Redis, RedisConfig};
+use switchyard_actors::redis::{PublicKeys, Redis, RedisConfig};
 use switchyard_actors::registry::controller::ReplicaController;
 use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerRegistry};
 use switchyard_actors::rquery::Rquery;
 use switchyard_actors::services::{ServiceInfo, ServiceRegistration};
 use switchyard_actors::status::StatusReader;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::config::{Config, Role};
 use crate::error::ApiError;
 use crate::gateway;
 use crate::pool::{self, WorkerPool};
 use crate::routes;
-use crate::routes::admin::AdminPolicy;
+use crate::routes::access::AccessPolicy;
 use crate::routes::images::UploadLimits;
 use crate::routes::kvs::KvsActors;
 use crate::routes::metrics::Listener;
@@ -67,6 +68,8 @@ pub struct Running {
     pub service: Addr<ServiceRegistration>,
     /// Fires when someone deletes that registration: stop as on SIGTERM.
     pub remote_stop: oneshot::Receiver<()>,
+    /// Close it first when stopping: the main then takes no writes it would lose.
+    pub store_gate: StoreGate,
 }
 
 /// What every app server of the process shares; cloned into each server's factory.
@@ -82,14 +85,21 @@ pub(crate) struct AppShared {
     cache_ttl: Duration,
     upload_limits: UploadLimits,
     image_queue_max: usize,
+    /// The only keys `/rquery` reads.
+    public_keys: PublicKeys,
+    /// `/rquery` queries under way in the process, at most `RQUERY_MAX_INFLIGHT`.
+    rquery_under_way: Arc<Semaphore>,
     pub(crate) serve: ServeSettings,
     pub(crate) metrics: Metrics,
 }
 
 impl AppShared {
     fn new(config: &Config) -> Self {
+        let redis = Redis::new(config.redis.clone());
         Self {
-            redis: Redis::new(config.redis.clone()),
+            public_keys: redis.keys().public(&config.public_namespace),
+            rquery_under_way: Arc::new(Semaphore::new(config.rquery_max_inflight)),
+            redis,
             redis_config: config.redis.clone(),
             image_redis: Redis::new(config.redis.clone()),
             image_transfers: ImageTransfers::default(),
@@ -138,7 +148,12 @@ impl AppShared {
             self.image_queue_max,
         )
         .start();
-        let rquery = Rquery::new(redis).start();
+        let rquery = Rquery::new(
+            redis,
+            self.public_keys.clone(),
+            Arc::clone(&self.rquery_under_way),
+        )
+        .start();
         let visits = recent.clone();
         App::new()
             .app_data(web::Data::new(rquery))
@@ -193,6 +208,8 @@ pub(crate) struct KvsRole {
     role: Role,
     /// The one store of a main instance: every thread's `Store` actor shares it.
     store: Arc<ShardedMap>,
+    /// Closed as the main stops: no more writes.
+    gate: StoreGate,
     forward_timeout: Duration,
 }
 
@@ -201,6 +218,7 @@ impl KvsRole {
         Self {
             role: config.role.clone(),
             store: Arc::new(ShardedMap::new(config.kvs_max_bytes)),
+            gate: StoreGate::default(),
             forward_timeout: config.forward_timeout,
         }
     }
@@ -214,7 +232,10 @@ impl KvsRole {
     /// `Forwarder` elsewhere.
     pub(crate) fn start_actors(&self) -> KvsActors {
         match &self.role {
-            Role::Main => KvsActors::main(Store::new(Arc::clone(&self.store)).start()),
+            Role::Main => KvsActors::main(
+                Store::new(Arc::clone(&self.store), self.gate.clone()).start(),
+                self.gate.clone(),
+            ),
             Role::Forwarder { main } => {
                 KvsActors::forwarder(Forwarder::new(main, self.forward_timeout).start())
             }
@@ -262,17 +283,11 @@ pub fn start(config: &Config) -> io::Result<Running> {
         Some(listener) => Some(start_proxy(config, listener, &shared)?),
         None => None,
     };
-    match &config.admin_token {
-        None => log::warn!(
-            "ADMIN_TOKEN is not set: /spawn and /destroy are open to anyone who reaches port {}",
-            addr.port()
-        ),
-        Some(token) if token.is_short() => {
-            log::warn!("ADMIN_TOKEN is shorter than 16 characters: easy to guess")
-        }
-        Some(_) => {}
-    }
-    let admin = web::Data::new(AdminPolicy(config.admin_token.clone()));
+    warn_of_open_routes(config, addr.port());
+    let access = web::Data::new(AccessPolicy {
+        admin: config.admin_token.clone(),
+        monitor: config.monitor_token.clone(),
+    });
     let (stop, remote_stop) = oneshot::channel();
     let service = ServiceRegistration::new(
         shared.redis.clone(),
@@ -316,11 +331,12 @@ pub fn start(config: &Config) -> io::Result<Running> {
     let workers = pool::start(config, &shared, &kvs);
 
     let settings = shared.serve;
+    let store_gate = kvs.gate.clone();
     let server = serve(listener, settings, move || {
         shared
             .app_with_kvs(&served_by, Listener("main"), kvs.start_actors())
             .app_data(web::Data::new(registry_for_routes.clone()))
-            .app_data(admin.clone())
+            .app_data(access.clone())
             .app_data(service_for_routes.clone())
             .app_data(scraper.clone())
             .app_data(status.clone())
@@ -338,7 +354,39 @@ pub fn start(config: &Config) -> io::Result<Running> {
         workers,
         service,
         remote_stop,
+        store_gate,
     })
+}
+
+/// Says at start which routes are open to anyone who reaches `port` for want of a token, and
+/// which token is easy to guess.
+fn warn_of_open_routes(config: &Config, port: u16) {
+    let tokens = [
+        (
+            "ADMIN_TOKEN",
+            &config.admin_token,
+            routes::access::ADMIN_ROUTES,
+        ),
+        (
+            "MONITOR_TOKEN",
+            &config.monitor_token,
+            routes::access::MONITOR_ROUTES,
+        ),
+    ];
+    for (variable, token, routes) in tokens {
+        match token {
+            None if variable == "MONITOR_TOKEN" => log::info!(
+                "{variable} is not set: {routes} show this fleet to anyone who reaches port {port}"
+            ),
+            None => log::warn!(
+                "{variable} is not set: {routes} are open to anyone who reaches port {port}"
+            ),
+            Some(token) if token.is_short() => {
+                log::warn!("{variable} is shorter than 16 characters: easy to guess")
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 /// What this process does, as `/services` lists it: its role in the store, then each extra.

@@ -85,6 +85,14 @@ pub enum ActorError {
     #[error("{0}")]
     QueryRefused(String),
 
+    /// An `/rquery` answer would pass a bound: the words say which.
+    #[error("too large to answer: {0}")]
+    AnswerTooLarge(String),
+
+    /// The process runs `RQUERY_MAX_INFLIGHT` queries already.
+    #[error("too many queries in progress: try again shortly")]
+    TooManyQueries,
+
     /// The client's own request was at fault (on its way through the proxy, for example).
     #[error(transparent)]
     Client(#[from] ClientFault),

@@ -54,7 +54,8 @@ impl Delivery {
     }
 
     /// The script that moves up to ARGV[1] messages from the right of KEYS[1] onto the outputs
-    /// KEYS[2..], oldest first; answers how many it moved.
+    /// KEYS[2..], oldest first; answers how many it moved. An output of another type refuses
+    /// the whole step, nothing taken.
     fn script(&self) -> String {
         let deliver = match self {
             Self::One(_) | Self::All(_) => {
@@ -74,8 +75,16 @@ impl Delivery {
                  end"
             }
         };
+        // Every output's type first: Lua takes nothing back, so a push that failed after the
+        // trim would lose what was trimmed.
         format!(
-            "local taken = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1) \
+            "for k = 2, #KEYS do \
+               local kind = redis.call('TYPE', KEYS[k]).ok \
+               if kind ~= 'list' and kind ~= 'none' then \
+                 return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. kind .. ', not a list') \
+               end \
+             end \
+             local taken = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1) \
              if #taken == 0 then return 0 end \
              redis.call('LTRIM', KEYS[1], 0, -#taken - 1) \
              local oldest_first = {{}} \
@@ -204,7 +213,17 @@ impl Moving {
             (None, Delivery::One(output)) => output.as_str(),
             (None, _) => return Ok(()),
         };
-        let took: RespValue = self.redis.wait_and_move(&self.input, destination).await?;
+        let took: RespValue = self
+            .redis
+            .wait_and_move(&self.input, destination)
+            .await
+            .map_err(|err| match err {
+                // Redis's words do not say which key is of another type.
+                ActorError::Redis(cause) => {
+                    ActorError::Redis(cause.context(format_args!("BLMOVE to {destination}")))
+                }
+                other => other,
+            })?;
         *pending_may_hold = took != RespValue::Nil;
         Ok(())
     }

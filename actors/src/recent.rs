@@ -1,7 +1,11 @@
 //! `RecentList`: the latest requests the server received, newest first, in Redis.
+//!
+//! The visits are a sorted set scored by when each arrived (microseconds of the clock of the
+//! host it arrived at), so visits written late, together, by another thread or instance still
+//! take their place by time.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture,
@@ -12,9 +16,10 @@ use redis_async::resp_array;
 use crate::error::ActorError;
 use crate::redis::Redis;
 
-/// Pushes the visits given (oldest first) and trims the list to its cap, as one atomic step.
-const PUSH_AND_TRIM: &str = "redis.call('LPUSH', KEYS[1], unpack(ARGV, 2)) \
-    redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1) return 1";
+/// KEYS[1] the visits; ARGV[1] how many to keep, then score, member pairs. Adds the visits
+/// and keeps the newest, as one atomic step.
+const ADD_AND_TRIM: &str = "redis.call('ZADD', KEYS[1], unpack(ARGV, 2)) \
+    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[1]) - 1) return 1";
 
 /// Record one visit, e.g. `"GET /kvs/foo"`. Fire and forget: send it with `do_send`.
 #[derive(Debug, Message)]
@@ -40,6 +45,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 pub struct RecentList {
     redis: Redis,
     size: usize,
+    /// Sets this actor's visits apart from every other's in the sorted set, with `counted`.
+    id: String,
+    counted: u64,
     pending: VisitBuffer,
     writing: bool,
     /// A flush is due: one timer at a time.
@@ -48,8 +56,16 @@ pub struct RecentList {
 
 /// Visits not yet written, oldest first, never more than the list can show.
 struct VisitBuffer {
-    visits: VecDeque<String>,
+    visits: VecDeque<Visit>,
     cap: usize,
+}
+
+/// A visit and when it arrived, as the sorted set keeps it.
+struct Visit {
+    /// Microseconds since the Unix epoch: exact as a Redis score (a double) until 2255.
+    arrived: u64,
+    /// Unique: the recording actor's id, a count, then the visit (`GET /kvs/foo`).
+    member: String,
 }
 
 impl VisitBuffer {
@@ -60,14 +76,14 @@ impl VisitBuffer {
         }
     }
 
-    fn push(&mut self, visit: String) {
+    fn push(&mut self, visit: Visit) {
         if self.visits.len() == self.cap {
             self.visits.pop_front();
         }
         self.visits.push_back(visit);
     }
 
-    fn take(&mut self) -> impl Iterator<Item = String> + '_ {
+    fn take(&mut self) -> impl Iterator<Item = Visit> + '_ {
         self.visits.drain(..)
     }
 
@@ -83,6 +99,8 @@ impl RecentList {
         Self {
             redis,
             size,
+            id: crate::random_id(),
+            counted: 0,
             pending: VisitBuffer::new(size),
             writing: false,
             scheduled: false,
@@ -107,12 +125,14 @@ impl RecentList {
         self.writing = true;
         let mut args: Vec<RespValue> = vec![
             "EVAL".into(),
-            PUSH_AND_TRIM.into(),
+            ADD_AND_TRIM.into(),
             "1".into(),
             self.redis.keys().recent_visits().into(),
             self.size.to_string().into(),
         ];
-        args.extend(self.pending.take().map(RespValue::from));
+        for visit in self.pending.take() {
+            args.extend([visit.arrived.to_string().into(), visit.member.into()]);
+        }
         let redis = self.redis.clone();
         let write = async move { redis.command::<RespValue>(RespValue::Array(args)).await };
         ctx.spawn(write.into_actor(self).map(|result, actor, ctx| {
@@ -133,7 +153,12 @@ impl Handler<RecordVisit> for RecentList {
     type Result = ();
 
     fn handle(&mut self, msg: RecordVisit, ctx: &mut Context<Self>) {
-        self.pending.push(msg.visit);
+        let arrived = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_micros() as u64);
+        self.counted += 1;
+        let member = format!("{}-{:x} {}", self.id, self.counted, msg.visit);
+        self.pending.push(Visit { arrived, member });
         self.schedule_flush(ctx);
     }
 }
@@ -144,8 +169,17 @@ impl Handler<RecentVisits> for RecentList {
     fn handle(&mut self, _: RecentVisits, _: &mut Context<Self>) -> Self::Result {
         let redis = self.redis.clone();
         let last = (self.size - 1).to_string();
-        let command = resp_array!["LRANGE", redis.keys().recent_visits(), "0", last];
-        Box::pin(async move { redis.command(command).await })
+        let command = resp_array!["ZREVRANGE", redis.keys().recent_visits(), "0", last];
+        Box::pin(async move {
+            let members: Vec<String> = redis.command(command).await?;
+            Ok(members
+                .into_iter()
+                .map(|member| match member.split_once(' ') {
+                    Some((_, visit)) => visit.to_owned(),
+                    None => member,
+                })
+                .collect())
+        })
     }
 }
 
@@ -158,9 +192,12 @@ mod tests {
     fn the_buffer_keeps_only_the_newest_visits_in_order() {
         let mut buffer = VisitBuffer::new(3);
         for i in 0..10 {
-            buffer.push(format!("GET /{i}"));
+            buffer.push(Visit {
+                arrived: i,
+                member: format!("GET /{i}"),
+            });
         }
-        let kept: Vec<String> = buffer.take().collect();
+        let kept: Vec<String> = buffer.take().map(|visit| visit.member).collect();
         assert_eq!(kept, ["GET /7", "GET /8", "GET /9"]);
         assert!(buffer.is_empty());
     }

@@ -1,14 +1,48 @@
-//! [`Rquery`]: read-only Redis commands on keys under the prefix, answered as JSON (the notes'
-//! `rquery`, docs/web-server.md). Only the commands of [`ReadCommand`] exist here: anything
-//! else is refused before Redis sees it.
+//! [`Rquery`]: read-only Redis commands on keys of the public namespace, answered as JSON (the
+//! notes' `rquery`, docs/web-server.md). Only the commands of [`ReadCommand`] exist here:
+//! anything else is refused before Redis sees it. Only keys under `<prefix><namespace>` are
+//! read, so switchyard's own keys (queues, registrations, configuration) never are; and every
+//! answer is bounded, checked in Redis before anything large is read.
+
+use std::sync::Arc;
 
 use actix::prelude::*;
 use redis_async::resp::RespValue;
 use serde_json::{Map, Value as Json};
+use tokio::sync::Semaphore;
 
 use crate::error::ActorError;
-use crate::redis::Redis;
+use crate::redis::{PublicKeys, Redis};
 
+/// The longest string (or hash field) an answer holds.
+pub const MOST_STRING_BYTES: usize = 1024 * 1024;
+/// The most fields of a hash, items of a range, members of a set an answer holds.
+pub const MOST_ITEMS: usize = 1000;
+/// The most bytes of a hash's, a range's or a set's items together.
+pub const MOST_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// How a script's error starts when a bound would be passed; the rest is for the client.
+const TOO_LARGE: &str = "TOOLARGE ";
+
+/// Lua: `too_large(what)` refuses; `within_bytes(items)` answers `items` unless together they
+/// pass ARGV[2] bytes; `range(n)` is how many items LRANGE or ZRANGE ARGV[3] ARGV[4] answers
+/// from `n`.
+macro_rules! helpers {
+    () => {
+        "local function too_large(what) return redis.error_reply('TOOLARGE ' .. what) end \
+         local function within_bytes(items) \
+           local n = 0 for _, item in ipairs(items) do n = n + #item end \
+           if n > tonumber(ARGV[2]) then \
+             return too_large('the answer would hold more than ' .. ARGV[2] .. ' bytes') end \
+           return items end \
+         local function range(n) \
+           local first, last = tonumber(ARGV[3]), tonumber(ARGV[4]) \
+           if first < 0 then first = math.max(n + first, 0) end \
+           if last < 0 then last = n + last end \
+           last = math.min(last, n - 1) \
+           return math.max(last - first + 1, 0) end "
+    };
+}
 /// The commands rquery runs, each with the number of arguments after the key it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadCommand {
@@ -71,6 +105,59 @@ impl ReadCommand {
             _ => Arguments::None,
         }
     }
+
+    /// The script that checks this command's answer is within its bounds before reading it
+    /// (KEYS[1] the key; ARGV the most items, the most bytes, then the command's arguments);
+    /// `None` for the commands whose answer is a number or a word.
+    fn bounded(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Get => {
+                "if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[2]) then \
+                   return redis.error_reply('TOOLARGE the value is longer than ' .. ARGV[2] .. ' bytes') \
+                 end return redis.call('GET', KEYS[1])"
+            }
+            Self::Hget => {
+                "if redis.call('HSTRLEN', KEYS[1], ARGV[3]) > tonumber(ARGV[2]) then \
+                   return redis.error_reply('TOOLARGE the value is longer than ' .. ARGV[2] .. ' bytes') \
+                 end return redis.call('HGET', KEYS[1], ARGV[3])"
+            }
+            Self::Hgetall => concat!(
+                helpers!(),
+                "if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[1]) then \
+                   return too_large('the hash has more than ' .. ARGV[1] .. ' fields') end \
+                 return within_bytes(redis.call('HGETALL', KEYS[1]))"
+            ),
+            Self::Smembers => concat!(
+                helpers!(),
+                "if redis.call('SCARD', KEYS[1]) > tonumber(ARGV[1]) then \
+                   return too_large('the set has more than ' .. ARGV[1] .. ' members') end \
+                 return within_bytes(redis.call('SMEMBERS', KEYS[1]))"
+            ),
+            Self::Lrange => concat!(
+                helpers!(),
+                "if range(redis.call('LLEN', KEYS[1])) > tonumber(ARGV[1]) then \
+                   return too_large('the range holds more than ' .. ARGV[1] .. ' items') end \
+                 return within_bytes(redis.call('LRANGE', KEYS[1], ARGV[3], ARGV[4]))"
+            ),
+            Self::Zrange => concat!(
+                helpers!(),
+                "if range(redis.call('ZCARD', KEYS[1])) > tonumber(ARGV[1]) then \
+                   return too_large('the range holds more than ' .. ARGV[1] .. ' items') end \
+                 return within_bytes(redis.call('ZRANGE', KEYS[1], ARGV[3], ARGV[4]))"
+            ),
+            Self::Llen | Self::Scard | Self::Zcard | Self::Ttl | Self::Type | Self::Exists => {
+                return None
+            }
+        })
+    }
+
+    /// The bound on bytes this command's answer is checked against.
+    fn most_bytes(self) -> usize {
+        match self {
+            Self::Get | Self::Hget => MOST_STRING_BYTES,
+            _ => MOST_ANSWER_BYTES,
+        }
+    }
 }
 
 enum Arguments {
@@ -124,14 +211,22 @@ impl Query {
     }
 }
 
-/// Runs queries on the shared connection; one per worker thread, as the other app actors.
+/// Runs queries on the thread's connection; one per worker thread, as the other app actors,
+/// all of a process sharing one bound on the queries under way.
 pub struct Rquery {
     redis: Redis,
+    public: PublicKeys,
+    under_way: Arc<Semaphore>,
 }
 
 impl Rquery {
-    pub fn new(redis: Redis) -> Self {
-        Self { redis }
+    /// Reads keys of `public` only; at most `under_way`'s permits at once in the process.
+    pub fn new(redis: Redis, public: PublicKeys, under_way: Arc<Semaphore>) -> Self {
+        Self {
+            redis,
+            public,
+            under_way,
+        }
     }
 }
 
@@ -148,26 +243,53 @@ impl Handler<Query> for Rquery {
 
     fn handle(&mut self, query: Query, _: &mut Self::Context) -> Self::Result {
         let redis = self.redis.clone();
+        let key = self.public.key(&query.key);
+        let permit = Arc::clone(&self.under_way).try_acquire_owned();
         Box::pin(async move {
-            let mut parts: Vec<RespValue> = Vec::with_capacity(2 + query.args.len());
-            parts.push(query.command.name().into());
-            parts.push(redis.keys().named(&query.key).into());
-            parts.extend(query.args.iter().map(|a| RespValue::from(a.as_str())));
-            let answer: RespValue = match redis.command(RespValue::Array(parts)).await {
+            let Ok(_permit) = permit else {
+                return Err(ActorError::TooManyQueries);
+            };
+            let command = query.command;
+            let answer: RespValue = match redis.command(query.into_command(key)).await {
                 Ok(answer) => answer,
                 // Redis refused it (the key holds another type, say): the client's question,
                 // not a failure; Redis's words say what was wrong.
                 Err(ActorError::Redis(reason)) => {
-                    return Err(ActorError::QueryRefused(reason.to_string()))
+                    let reason = reason.to_string();
+                    // A script's error names the script after Redis's words: not the client's.
+                    let words = reason.split(" script: ").next().unwrap_or_default();
+                    return Err(match words.strip_prefix(TOO_LARGE) {
+                        Some(bound) => ActorError::AnswerTooLarge(bound.to_owned()),
+                        None => ActorError::QueryRefused(words.to_owned()),
+                    });
                 }
                 Err(err) => return Err(err),
             };
-            Ok(if query.command == ReadCommand::Hgetall {
+            Ok(if command == ReadCommand::Hgetall {
                 object(answer)
             } else {
                 json(answer)
             })
         })
+    }
+}
+
+impl Query {
+    /// The command Redis runs for this query on `key` (a full key): the command itself, or
+    /// the script that bounds its answer.
+    fn into_command(self, key: String) -> RespValue {
+        let args = self.args.into_iter().map(RespValue::from);
+        let mut parts: Vec<RespValue> = Vec::with_capacity(6 + args.len());
+        match self.command.bounded() {
+            Some(script) => {
+                parts.extend(["EVAL".into(), script.into(), "1".into(), key.into()]);
+                parts.push(MOST_ITEMS.to_string().into());
+                parts.push(self.command.most_bytes().to_string().into());
+            }
+            None => parts.extend([self.command.name().into(), key.into()]),
+        }
+        parts.extend(args);
+        RespValue::Array(parts)
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::error::{chain, ActorError};
 use crate::gateway::worker::StopTaking;
 use crate::metrics::{Metrics, Operation};
-use crate::redis::{eval, hold_lease, Redis, COMMAND_TIMEOUT};
+use crate::redis::{eval, hold_lease, vpush_mark, Redis, COMMAND_TIMEOUT};
 use crate::run_loop::RunLoop;
 
 /// The longest a `BLMOVE` blocks when the input is empty (at most a heartbeat, so the lease is
@@ -61,10 +61,12 @@ const DONE_AND_CLAIM: &str = "local lease, input, pending, numbers, seq = \
     return answer";
 
 /// On the remote. KEYS[1] the mark, KEYS[2] the output; ARGV[1] the message, ARGV[2] the mark's
-/// lifetime in ms. Pushes unless the mark says it was pushed before.
-const DELIVER: &str = "if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then \
-      redis.call('LPUSH', KEYS[2], ARGV[1]) return 1 \
-    end return 0";
+/// lifetime in ms. Pushes unless the mark says it was pushed before. The push comes before the
+/// mark: a push that fails (the output holds another type) writes nothing, so the retry pushes
+/// again; Lua would not take back a mark written before it.
+const DELIVER: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \
+    redis.call('LPUSH', KEYS[2], ARGV[1]) \
+    redis.call('SET', KEYS[1], '1', 'PX', ARGV[2]) return 1";
 
 /// Where vpush moves from and to.
 #[derive(Debug, Clone)]
@@ -299,7 +301,7 @@ impl Moving {
         message: Vec<u8>,
         stopping: &watch::Receiver<bool>,
     ) -> bool {
-        let mark = format!("{}vpush:mark:{source}:{id}", self.route.remote_prefix);
+        let mark = vpush_mark(&self.route.remote_prefix, source, id);
         let mut retry = FIRST_RETRY;
         let mut outage_logged = false;
         let mut lease_renewed = Instant::now();

@@ -19,16 +19,31 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         expected: &'static str,
         parse: impl Fn(&str) -> Option<T>,
     ) -> Result<Option<T>, ConfigError> {
+        self.parsed_or_why(name, expected, |value| parse(value).ok_or_else(String::new))
+    }
+
+    /// As [`Self::parsed`], with `parse` saying what is wrong (never quoting the value: it may
+    /// be a secret's).
+    pub fn parsed_or_why<T>(
+        &self,
+        name: &'static str,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
         let Some(value) = (self.0)(name).filter(|v| !v.trim().is_empty()) else {
             return Ok(None);
         };
         match parse(value.trim()) {
-            Some(parsed) => Ok(Some(parsed)),
-            None => Err(ConfigError {
+            Ok(parsed) => Ok(Some(parsed)),
+            Err(why) => Err(ConfigError::new(
                 name,
                 value,
-                expected,
-            }),
+                if why.is_empty() {
+                    expected.into()
+                } else {
+                    format!("{expected} ({why})").into()
+                },
+            )),
         }
     }
 }

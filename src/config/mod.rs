@@ -4,15 +4,16 @@ mod env;
 mod hash;
 mod host;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use switchyard_actors::gateway::routes::RouteRules;
-use switchyard_actors::redis::RedisConfig;
+use switchyard_actors::redis::{namespace_overlap, RedisConfig, DEFAULT_PUBLIC_NAMESPACE};
 use thiserror::Error;
 
-use crate::routes::admin::AdminToken;
+use crate::routes::access::AccessToken;
 use env::{
     directory, list_name, list_names, millis, parse_bool, parse_host_port, parse_http_url,
     parse_ports, port, positive, secs, within, Env,
@@ -21,6 +22,9 @@ pub use hash::load;
 pub use host::url_host;
 
 const DEFAULT_REDIS_PREFIX: &str = "switchyard:";
+
+/// What `REDIS_URL` and `VPUSH_URL` take.
+const REDIS_URL_FORM: &str = "redis://[[user]:password@]host[:port][/db]";
 
 /// The variable naming a Redis hash the other variables may come from.
 pub const CONFIG_HASH: &str = "CONFIG_HASH";
@@ -38,13 +42,42 @@ pub enum Role {
     Forwarder { main: String },
 }
 
+/// The variables whose values may hold a secret (a password in a URL, a token): a refusal
+/// names them and says what is wrong, and never shows their value.
+const SECRET_VARIABLES: [&str; 4] = ["REDIS_URL", "VPUSH_URL", "ADMIN_TOKEN", "MONITOR_TOKEN"];
+
 /// A variable whose value switchyard cannot use; the message names it and says what it expects.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{name}={value:?} is not valid: expected {expected}")]
+#[error("{name}{} is not valid: expected {expected}", shown(name, value))]
 pub struct ConfigError {
     pub name: &'static str,
+    /// Empty for a secret's value ([`SECRET_VARIABLES`]): never kept.
     pub value: String,
-    pub expected: &'static str,
+    pub expected: Cow<'static, str>,
+}
+
+impl ConfigError {
+    pub fn new(name: &'static str, value: String, expected: Cow<'static, str>) -> Self {
+        let value = if SECRET_VARIABLES.contains(&name) {
+            String::new()
+        } else {
+            value
+        };
+        Self {
+            name,
+            value,
+            expected,
+        }
+    }
+}
+
+/// `="value"` as a refusal shows it; a secret's value is not shown.
+fn shown(name: &str, value: &str) -> String {
+    if SECRET_VARIABLES.contains(&name) {
+        " (its value is not shown: it may hold a secret)".to_owned()
+    } else {
+        format!("={value:?}")
+    }
 }
 
 /// The configuration: every variable is named once, in the table below, with its field, type,
@@ -155,8 +188,13 @@ config! {
         proxy_timeout: Duration = Duration::from_secs(30), "PROXY_TIMEOUT_MS",
             "milliseconds above 0", millis;
         /// when set, the routes that change the fleet need it as a bearer token.
-        admin_token: Option<AdminToken> = None, "ADMIN_TOKEN",
-            "visible ASCII characters, no spaces", AdminToken::new;
+        admin_token: Option<AccessToken> = None, "ADMIN_TOKEN",
+            "visible ASCII characters, no spaces", AccessToken::new;
+        /// when set, the routes that show the fleet (`/status`, `/dashboard`, `/services`,
+        /// `/listservers`, `/metrics`) need it (or the admin token), as a bearer token or the
+        /// password of Basic authentication.
+        monitor_token: Option<AccessToken> = None, "MONITOR_TOKEN",
+            "visible ASCII characters, no spaces", AccessToken::new;
         /// how long a client may take to send a request head, to let its body stall, or to
         /// leave an answer unread, on every listener.
         client_timeout: Duration = Duration::from_secs(10), "CLIENT_TIMEOUT_MS",
@@ -194,6 +232,13 @@ config! {
         /// list (under `REDIS_PREFIX`), e.g. those `GATEWAY_ROUTES` sends `/rquery/` to.
         rquery_queue: Option<String> = None, "RQUERY_QUEUE",
             "a list name of 1 to 200 visible characters", list_name;
+        /// the keys `/rquery` and hrender's templates read, under `REDIS_PREFIX`: the only ones
+        /// a client can reach. It may share no key with switchyard's own.
+        public_namespace: String = DEFAULT_PUBLIC_NAMESPACE.into(), "PUBLIC_NAMESPACE",
+            "a key namespace of 1 to 200 visible characters, e.g. public:", list_name;
+        /// the most `/rquery` queries one process runs at once; past it, 503.
+        rquery_max_inflight: usize = 32, "RQUERY_MAX_INFLIGHT", "a number of queries above 0",
+            positive::<usize>;
         /// when true, this instance may control the number of app servers `<prefix>replicas`
         /// declares (one such instance at a time).
         rcontrol: bool = false, "RCONTROL", "true or false", parse_bool;
@@ -270,7 +315,7 @@ impl Config {
                 return Err(ConfigError {
                     name: "ISMAIN",
                     value: "false".into(),
-                    expected: "MAINIP to be set as well on a forwarding instance",
+                    expected: "MAINIP to be set as well on a forwarding instance".into(),
                 })
             }
         };
@@ -279,43 +324,57 @@ impl Config {
             return Err(ConfigError {
                 name: "FILER_QUEUE",
                 value: config.filer_queue.clone().unwrap_or_default(),
-                expected: "FILER_ROOT set as well: the directory to serve",
+                expected: "FILER_ROOT set as well: the directory to serve".into(),
             });
         }
         if config.ndeploy_queue.is_some() && config.ndeploy_dir.is_none() {
             return Err(ConfigError {
                 name: "NDEPLOY_QUEUE",
                 value: config.ndeploy_queue.clone().unwrap_or_default(),
-                expected: "NDEPLOY_DIR set as well: the directory deployments go under",
+                expected: "NDEPLOY_DIR set as well: the directory deployments go under".into(),
             });
         }
         if config.render_queue.is_some() && config.templates_dir.is_none() {
             return Err(ConfigError {
                 name: "RENDER_QUEUE",
                 value: config.render_queue.clone().unwrap_or_default(),
-                expected: "TEMPLATES_DIR set as well: the directory of the templates",
+                expected: "TEMPLATES_DIR set as well: the directory of the templates".into(),
             });
         }
         if let Some(spec) = env.0("GATEWAY_ROUTES") {
             config.gateway_routes = RouteRules::parse(&spec).map_err(|bad| ConfigError {
                 name: "GATEWAY_ROUTES",
                 value: bad.rule,
-                expected: "regex=queue rules separated by ';', each a valid regular expression",
+                expected: "regex=queue rules separated by ';', each a valid regular expression"
+                    .into(),
             })?;
         }
         let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
         let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
         config.redis = env
-            .parsed(
-                "REDIS_URL",
-                "redis://[[user]:password@]host[:port][/db]",
-                |v| RedisConfig::from_url(v, redis_prefix).ok(),
-            )?
+            .parsed_or_why("REDIS_URL", REDIS_URL_FORM, |v| {
+                RedisConfig::from_url(v, redis_prefix)
+            })?
             .unwrap_or_else(|| RedisConfig::local(redis_prefix));
         config.vpush = read_vpush(&env, redis_prefix)?;
         let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
             Some(v.to_owned()).filter(|h| !h.contains(['/', ' ', '#', '@']))
         })?;
+        let config_hash = env.0(CONFIG_HASH);
+        let named = config
+            .named_keys()
+            .chain(config_hash.as_deref().map(str::trim));
+        if let Some(own) = namespace_overlap(&config.public_namespace, named) {
+            return Err(ConfigError::new(
+                "PUBLIC_NAMESPACE",
+                config.public_namespace.clone(),
+                format!(
+                    "a namespace apart from switchyard's own keys; this one shares {own:?}, \
+                     e.g. keep the default, public:"
+                )
+                .into(),
+            ));
+        }
         config.advertise_host = advertise_host.unwrap_or_else(|| {
             if config.ip.is_unspecified() {
                 host::reachable_address()
@@ -348,11 +407,9 @@ fn read_vpush<F: Fn(&str) -> Option<String>>(
     let output = env.parsed("VPUSH_OUT", LIST, list_name)?;
     let prefix = env.parsed("VPUSH_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
     let prefix = prefix.as_deref().unwrap_or(redis_prefix);
-    let remote = env.parsed(
-        "VPUSH_URL",
-        "redis://[[user]:password@]host[:port][/db]",
-        |v| RedisConfig::from_url(v, prefix).ok(),
-    )?;
+    let remote = env.parsed_or_why("VPUSH_URL", REDIS_URL_FORM, |v| {
+        RedisConfig::from_url(v, prefix)
+    })?;
     match (input, remote, output) {
         (Some(input), Some(remote), Some(output)) => Ok(Some(VpushSpec {
             input,
@@ -373,7 +430,7 @@ fn read_vpush<F: Fn(&str) -> Option<String>>(
             Err(ConfigError {
                 name,
                 value: String::new(),
-                expected: "VPUSH_IN, VPUSH_URL and VPUSH_OUT set together",
+                expected: "VPUSH_IN, VPUSH_URL and VPUSH_OUT set together".into(),
             })
         }
     }
@@ -404,6 +461,35 @@ impl Config {
             }
         }
         queues
+    }
+
+    /// Every list and hash the variables name (without the prefix): queues, a mover's lists,
+    /// the routes' queues. Keys under the public namespace must be none of these.
+    fn named_keys(&self) -> impl Iterator<Item = &str> {
+        let single = [
+            Some(&self.gateway_queue),
+            self.rquery_queue.as_ref(),
+            self.router_in.as_ref(),
+            self.filer_queue.as_ref(),
+            self.render_queue.as_ref(),
+            self.ndeploy_queue.as_ref(),
+            self.lpush_in.as_ref(),
+            self.lpush_out.as_ref(),
+            self.mpush_in.as_ref(),
+            self.mbalance_in.as_ref(),
+            self.vpush.as_ref().map(|vpush| &vpush.input),
+        ];
+        let many = [
+            Some(&self.worker_queues),
+            self.mpush_out.as_ref(),
+            self.mbalance_out.as_ref(),
+        ];
+        single
+            .into_iter()
+            .flatten()
+            .chain(many.into_iter().flatten().flatten())
+            .map(String::as_str)
+            .chain(self.gateway_routes.queues())
     }
 
     /// The movers the variables ask for.
@@ -464,14 +550,14 @@ impl Config {
                     return Err(ConfigError {
                         name: input,
                         value,
-                        expected: "its outputs named too (the _OUT variable)",
+                        expected: "its outputs named too (the _OUT variable)".into(),
                     })
                 }
                 (None, Some(value)) => {
                     return Err(ConfigError {
                         name: output,
                         value,
-                        expected: "its input named too (the _IN variable)",
+                        expected: "its input named too (the _IN variable)".into(),
                     })
                 }
                 _ => {}
@@ -486,7 +572,7 @@ impl Config {
                         MoverKind::Mbalance => "MBALANCE_OUT",
                     },
                     value: mover.outputs.join(","),
-                    expected: "lists other than the input",
+                    expected: "lists other than the input".into(),
                 });
             }
         }

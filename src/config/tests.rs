@@ -202,9 +202,16 @@ fn vpush_needs_all_three_variables_and_a_well_formed_url() {
         ("VPUSH_OUT", "out"),
     ])
     .unwrap_err();
+    // A URL may hold a password: named, with what is wrong, never shown.
     assert_eq!(
         (malformed.name, malformed.value.as_str()),
-        ("VPUSH_URL", "localhost:6380")
+        ("VPUSH_URL", "")
+    );
+    assert!(
+        malformed
+            .to_string()
+            .contains("it must start with redis://"),
+        "{malformed}"
     );
     let vpush = config(&[
         ("REDIS_PREFIX", "here:"),
@@ -226,4 +233,69 @@ fn vpush_needs_all_three_variables_and_a_well_formed_url() {
     );
     // The remote's prefix is this one's unless VPUSH_PREFIX says otherwise.
     assert_eq!(vpush.remote.prefix, "here:");
+}
+
+#[test]
+fn the_public_namespace_shares_no_key_with_switchyard_s_own() {
+    assert_eq!(config(&[]).unwrap().public_namespace, "public:");
+    assert_eq!(
+        config(&[("PUBLIC_NAMESPACE", "site:")])
+            .unwrap()
+            .public_namespace,
+        "site:"
+    );
+    let refusals = [
+        vec![("PUBLIC_NAMESPACE", "gateway:")],
+        vec![("PUBLIC_NAMESPACE", "service:")],
+        vec![("PUBLIC_NAMESPACE", "ndeploy:req:1")],
+        vec![("PUBLIC_NAMESPACE", "q"), ("WORKER_QUEUES", "jobs,queue")],
+        vec![("PUBLIC_NAMESPACE", "conf"), (CONFIG_HASH, "config")],
+        vec![
+            ("PUBLIC_NAMESPACE", "out:busy:"),
+            ("LPUSH_IN", "in"),
+            ("LPUSH_OUT", "out"),
+        ],
+        vec![
+            ("PUBLIC_NAMESPACE", "orders"),
+            ("GATEWAY_ROUTES", "^/o/=orders"),
+        ],
+        vec![("PUBLIC_NAMESPACE", "two words")],
+    ];
+    for vars in refusals {
+        let err = config(&vars).unwrap_err();
+        assert_eq!(err.name, "PUBLIC_NAMESPACE", "{vars:?}");
+    }
+    let err = config(&[("PUBLIC_NAMESPACE", "gateway:")]).unwrap_err();
+    assert!(
+        err.to_string().contains("shares \"gateway:reply:\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_refused_secret_is_named_and_never_shown() {
+    let cases = [
+        ("REDIS_URL", "redis://:hunter2-secret@cache:port/0", "port"),
+        ("REDIS_URL", "http://:hunter2-secret@cache", "redis://"),
+        ("VPUSH_URL", "rediss//:hunter2-secret@x", "not a URL"),
+        (
+            "ADMIN_TOKEN",
+            "hunter2-secret with a space",
+            "visible ASCII",
+        ),
+        ("MONITOR_TOKEN", "hunter2-secret\u{7}", "visible ASCII"),
+    ];
+    for (name, value, why) in cases {
+        let mut vars = vec![(name, value)];
+        if name == "VPUSH_URL" {
+            vars.extend([("VPUSH_IN", "in"), ("VPUSH_OUT", "out")]);
+        }
+        let err = config(&vars).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.name, name);
+        assert!(text.starts_with(name), "{text}");
+        assert!(text.contains(why), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+    }
 }

@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use switchyard_actors::status::{ReadStatus, StatusReader};
 
 use crate::error::ApiError;
+use crate::routes::access::MonitorAccess;
 
 const PAGE: &str = include_str!("dashboard.html");
 
@@ -15,7 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/status", web::get().to(status));
 }
 
-async fn dashboard() -> HttpResponse {
+async fn dashboard(_: MonitorAccess) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         // The page runs its own script and loads nothing else.
@@ -27,7 +28,10 @@ async fn dashboard() -> HttpResponse {
         .body(PAGE)
 }
 
-async fn status(reader: web::Data<Addr<StatusReader>>) -> Result<HttpResponse, ApiError> {
+async fn status(
+    _: MonitorAccess,
+    reader: web::Data<Addr<StatusReader>>,
+) -> Result<HttpResponse, ApiError> {
     let status = reader.send(ReadStatus).await??;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -12,6 +12,7 @@ use pin_project_lite::pin_project;
 use switchyard_actors::metrics::{Metrics, MetricsScraper, Scrape};
 
 use crate::error::ApiError;
+use crate::routes::access::MonitorAccess;
 
 /// Which listener a request came in on, as `/metrics` labels it.
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +22,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics));
 }
 
-async fn metrics(scraper: web::Data<Addr<MetricsScraper>>) -> Result<HttpResponse, ApiError> {
+async fn metrics(
+    _: MonitorAccess,
+    scraper: web::Data<Addr<MetricsScraper>>,
+) -> Result<HttpResponse, ApiError> {
     let text = scraper.send(Scrape).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -1,6 +1,6 @@
 //! HTTP translation, one module per concern; each exports `configure`.
 
-pub mod admin;
+pub mod access;
 pub mod cache;
 pub mod dashboard;
 pub mod gateway;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use switchyard_actors::registry::{DestroyServer, ListServers, ServerRegistry, SpawnServer};
 
 use crate::error::ApiError;
-use crate::routes::admin::AdminAccess;
+use crate::routes::access::{AdminAccess, MonitorAccess};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/spawn", web::post().to(spawn))
@@ -35,7 +35,10 @@ async fn destroy(
     Ok(HttpResponse::Ok().json(ServerUrl { url }))
 }
 
-async fn list(registry: web::Data<Addr<ServerRegistry>>) -> Result<HttpResponse, ApiError> {
+async fn list(
+    _: MonitorAccess,
+    registry: web::Data<Addr<ServerRegistry>>,
+) -> Result<HttpResponse, ApiError> {
     let servers = registry.send(ListServers {}).await??;
     Ok(HttpResponse::Ok().json(servers))
 }

@@ -6,14 +6,17 @@ use serde::Serialize;
 use switchyard_actors::services::{ListServices, ServiceRegistration, StopService};
 
 use crate::error::ApiError;
-use crate::routes::admin::AdminAccess;
+use crate::routes::access::{AdminAccess, MonitorAccess};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/services", web::get().to(list))
         .route("/services/{id}/stop", web::post().to(stop));
 }
 
-async fn list(services: web::Data<Addr<ServiceRegistration>>) -> Result<HttpResponse, ApiError> {
+async fn list(
+    _: MonitorAccess,
+    services: web::Data<Addr<ServiceRegistration>>,
+) -> Result<HttpResponse, ApiError> {
     let live = services.send(ListServices).await??;
     Ok(HttpResponse::Ok().json(live))
 }

@@ -23,7 +23,6 @@ fn malformed_variables_stop_the_program_with_their_name() {
         ("PORT", "abc"),
         ("IP", "nowhere"),
         ("SPAWN_PORTS", "3099-3001"),
-        ("REDIS_URL", "localhost:6379"),
         ("RECENT_SIZE", "18446744073709551615"),
         ("RECENT_SIZE", "1001"),
         ("KVS_MAX_BYTES", "1GB"),
@@ -41,6 +40,47 @@ fn malformed_variables_stop_the_program_with_their_name() {
             "{stderr}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_secret_that_stops_the_program_is_named_and_never_shown() {
+    let cases = [
+        ("REDIS_URL", "localhost:6379", "it must start with redis://"),
+        (
+            "REDIS_URL",
+            "redis://:hunter2@cache:port",
+            "invalid port number",
+        ),
+        (
+            "ADMIN_TOKEN",
+            "hunter2 and more",
+            "visible ASCII characters",
+        ),
+        ("MONITOR_TOKEN", "hunter2\tx", "visible ASCII characters"),
+    ];
+    for (name, value, why) in cases {
+        let (code, stderr) = start_with(name, value);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{name} (its value is not shown: it may hold a secret) is not valid"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains(why), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(!stderr.contains(value), "{stderr}");
+    }
+}
+
+#[test]
+fn without_an_admin_token_the_warning_names_every_route_it_leaves_open() {
+    let app = TestApp::builder().start_process();
+    let warnings = app.logged("ADMIN_TOKEN is not set");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    for route in ["POST /spawn", "POST /destroy", "POST /services/<id>/stop"] {
+        assert!(warnings[0].contains(route), "{route}: {}", warnings[0]);
     }
 }
 

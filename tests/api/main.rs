@@ -4,7 +4,7 @@
 // A test stops at the first thing that is not as it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod admin;
+mod access;
 mod cache;
 mod client_timeouts;
 mod config;
@@ -32,6 +32,7 @@ mod redis_outage;
 mod registry;
 mod render;
 mod rquery;
+mod rquery_bounds;
 mod services;
 mod shutdown;
 mod store_limit;

@@ -168,3 +168,82 @@ fn a_mover_variable_naming_a_key_of_another_type_stops_the_program_naming_it() {
         "{stderr}"
     );
 }
+
+/// A mover from `in` to `outputs` (by `env`) while `wrong` (one of them) holds a string: the
+/// messages wait, none is lost or delivered in part, the failure is logged once; once `wrong`
+/// is deleted every message arrives, in order (`each_output_gets_all`: mpush, lpush) or spread
+/// (mbalance).
+async fn an_output_of_another_type_loses_nothing(
+    name: &str,
+    env: &[(&str, &str)],
+    outputs: &[&str],
+    wrong: &str,
+    each_output_gets_all: bool,
+) {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix(name);
+    let key = |list: &str| format!("{prefix}{list}");
+    let app = mover(&redis, &prefix, env);
+    until(Duration::from_secs(5), "the mover registers", || async {
+        (redis.cli(&["ZCARD", &key("workers")]) == "1").then_some(())
+    })
+    .await;
+    redis.cli(&["SET", &key(wrong), "not a list"]);
+    let messages: Vec<String> = (0..8).map(|n| format!("{name}{n}")).collect();
+    for message in &messages {
+        produce(&redis, &key("in"), std::slice::from_ref(message));
+    }
+    until(Duration::from_secs(5), "the failure is logged", || async {
+        (!app.logged("WRONGTYPE").is_empty()).then_some(())
+    })
+    .await;
+    // A few retries later: still all waiting, nothing delivered anywhere, logged once.
+    actix_rt::time::sleep(Duration::from_millis(800)).await;
+    let pending = redis.cli(&["KEYS", &format!("{prefix}in:busy:*")]);
+    let mut waiting = redis.cli(&["LLEN", &key("in")]).parse::<usize>().unwrap();
+    if !pending.is_empty() {
+        waiting += redis.cli(&["LLEN", &pending]).parse::<usize>().unwrap();
+    }
+    assert_eq!(waiting, messages.len(), "every message waits");
+    for output in outputs.iter().filter(|output| **output != wrong) {
+        assert_eq!(redis.cli(&["LLEN", &key(output)]), "0", "{output}");
+    }
+    let logged = app.logged("WRONGTYPE");
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].contains(&key(wrong)), "{}", logged[0]);
+
+    redis.cli(&["DEL", &key(wrong)]);
+    if each_output_gets_all {
+        for output in outputs {
+            until_length(&redis, &key(output), messages.len()).await;
+            assert_eq!(oldest_first(&redis, &key(output)), messages, "{output}");
+        }
+    } else {
+        until_length(&redis, &key("in"), 0).await;
+        let mut spread: Vec<String> = outputs
+            .iter()
+            .flat_map(|output| oldest_first(&redis, &key(output)))
+            .collect();
+        spread.sort();
+        assert_eq!(spread, messages);
+    }
+    assert_eq!(app.logged("moves again").len(), 1);
+}
+
+#[actix_rt::test]
+async fn lpush_to_an_output_of_another_type_loses_nothing() {
+    let env = [("LPUSH_IN", "in"), ("LPUSH_OUT", "out")];
+    an_output_of_another_type_loses_nothing("lpush-type", &env, &["out"], "out", true).await;
+}
+
+#[actix_rt::test]
+async fn mpush_to_an_output_of_another_type_delivers_to_none_until_fixed() {
+    let env = [("MPUSH_IN", "in"), ("MPUSH_OUT", "a,b")];
+    an_output_of_another_type_loses_nothing("mpush-type", &env, &["a", "b"], "b", true).await;
+}
+
+#[actix_rt::test]
+async fn mbalance_to_an_output_of_another_type_loses_nothing() {
+    let env = [("MBALANCE_IN", "in"), ("MBALANCE_OUT", "a,b")];
+    an_output_of_another_type_loses_nothing("mbalance-type", &env, &["a", "b"], "b", false).await;
+}

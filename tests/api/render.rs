@@ -72,14 +72,21 @@ async fn a_page_is_rendered_with_the_query_and_redis_data_and_escaped() {
     let dir = templates("render");
     redis.cli(&[
         "HSET",
-        &format!("{prefix}user:1"),
+        &format!("{prefix}public:user:1"),
         "name",
         "Ada",
         "age",
         "36",
     ]);
-    redis.cli(&["RPUSH", &format!("{prefix}news"), "one", "<b>two</b>"]);
-    redis.cli(&["SET", &format!("{prefix}motd"), "tea & cake"]);
+    redis.cli(&[
+        "RPUSH",
+        &format!("{prefix}public:news"),
+        "one",
+        "<b>two</b>",
+    ]);
+    redis.cli(&["SET", &format!("{prefix}public:motd"), "tea & cake"]);
+    // Outside the public namespace: never read by a template.
+    redis.cli(&["SET", &format!("{prefix}motd"), "switchyard's own"]);
     let (_app, base) = renderer(&redis, &prefix, &dir);
     let gateway = TestApp::connect(&base);
 
@@ -111,7 +118,7 @@ async fn errors_name_the_template_and_line_and_missing_templates_are_404() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("render-errors");
     let dir = templates("render-errors");
-    redis.cli(&["RPUSH", &format!("{prefix}news"), "one"]);
+    redis.cli(&["RPUSH", &format!("{prefix}public:news"), "one"]);
     let (_app, base) = renderer(&redis, &prefix, &dir);
     let gateway = TestApp::connect(&base);
 

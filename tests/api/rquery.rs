@@ -1,12 +1,14 @@
-//! `/rquery`: read-only commands on keys under the prefix, as JSON; every other command refused
-//! before Redis sees it; the same through the gateway to an `RQUERY_QUEUE` worker.
+//! `/rquery`: read-only commands on keys of the public namespace, as JSON; switchyard's own keys
+//! out of reach; every other command refused before Redis sees it; the same through the
+//! gateway to an `RQUERY_QUEUE` worker.
 
 use serde_json::json;
 
 use crate::helpers::{free_ports, unique_prefix, TestApp, TestRedis};
 
+/// Keys of the public namespace, `<prefix>public:`.
 fn fill(redis: &TestRedis, prefix: &str) {
-    let key = |name: &str| format!("{prefix}{name}");
+    let key = |name: &str| format!("{prefix}public:{name}");
     redis.cli(&["SET", &key("greeting"), "héllo"]);
     redis.cli(&["HSET", &key("user"), "name", "ada", "lang", "rust"]);
     redis.cli(&["RPUSH", &key("list"), "a", "b", "c"]);
@@ -16,7 +18,7 @@ fn fill(redis: &TestRedis, prefix: &str) {
 }
 
 #[actix_rt::test]
-async fn each_read_only_command_answers_as_json_on_keys_under_the_prefix() {
+async fn each_read_only_command_answers_as_json_on_keys_of_the_public_namespace() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("rquery");
     fill(&redis, &prefix);
@@ -106,9 +108,12 @@ async fn other_commands_are_forbidden_and_bad_queries_refused_changing_nothing()
             "{path}"
         );
     }
-    assert_eq!(redis.cli(&["GET", &format!("{prefix}greeting")]), "héllo");
+    assert_eq!(
+        redis.cli(&["GET", &format!("{prefix}public:greeting")]),
+        "héllo"
+    );
     let keys = ["greeting", "user", "list", "set", "board", "with space"];
-    let keys: Vec<String> = keys.iter().map(|k| format!("{prefix}{k}")).collect();
+    let keys: Vec<String> = keys.iter().map(|k| format!("{prefix}public:{k}")).collect();
     let mut exists = vec!["EXISTS"];
     exists.extend(keys.iter().map(String::as_str));
     assert_eq!(redis.cli(&exists), "6");
@@ -135,4 +140,43 @@ async fn a_query_routed_by_the_gateway_is_answered_by_an_rquery_worker() {
         "{}",
         reply.served_by
     );
+}
+
+#[actix_rt::test]
+async fn switchyard_s_own_keys_are_out_of_reach() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("rquery-own");
+    let key = |name: &str| format!("{prefix}{name}");
+    // A request waiting in the gateway's queue with a client's token, the configuration hash
+    // with the admin token, a deployment with credentials, a service's registration.
+    let waiting = r#"{"id":"1","headers":{"authorization":"Bearer client-secret"}}"#;
+    redis.cli(&["LPUSH", &key("gateway:req"), waiting]);
+    redis.cli(&["HSET", &key("config"), "ADMIN_TOKEN", "admin-secret-value"]);
+    redis.cli(&[
+        "HSET",
+        &key("ndeploy:req:1"),
+        "git",
+        "https://u:pw@host/r.git",
+    ]);
+    redis.cli(&["HSET", &key("service:1"), "host", "10.0.0.5", "pid", "77"]);
+    let app = TestApp::builder().redis(&redis.url(), &prefix).start();
+    for path in [
+        "/rquery/lrange/gateway:req/0/-1",
+        "/rquery/hget/config/ADMIN_TOKEN",
+        "/rquery/hgetall/ndeploy:req:1",
+        "/rquery/hgetall/service:1",
+        "/rquery/get/..%2Fgateway:req",
+    ] {
+        let reply = app.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        let value = &reply.json()["value"];
+        assert!(
+            value.is_null() || *value == json!([]) || *value == json!({}),
+            "{path}: {value}"
+        );
+    }
+    // The public namespace is where they would have to be.
+    redis.cli(&["SET", &key("public:gateway:req"), "published"]);
+    let reply = app.get("/rquery/get/gateway:req").await;
+    assert_eq!(reply.json()["value"], "published");
 }

@@ -135,3 +135,26 @@ async fn a_message_a_dead_replica_delivered_but_did_not_remove_is_not_delivered_
     assert_eq!(arrived, ["delivered once", "next"]);
     nothing_left(&source, &prefix);
 }
+
+#[actix_rt::test]
+async fn an_output_of_another_type_on_the_remote_loses_nothing_and_is_logged_once() {
+    let source = TestRedis::start();
+    let remote = TestRedis::start();
+    let prefix = unique_prefix("vpush-type");
+    let output = format!("{prefix}out");
+    remote.cli(&["SET", &output, "not a list"]);
+    let mover = vpush(&source, &remote, &prefix);
+    produce(&source, &format!("{prefix}in"), &messages(0..3));
+    until(Duration::from_secs(5), "the failure is logged", || async {
+        (!mover.logged("WRONGTYPE").is_empty()).then_some(())
+    })
+    .await;
+    // Retried meanwhile (from 100 ms, doubling): still one line, and no mark written.
+    actix_rt::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(mover.logged("WRONGTYPE").len(), 1);
+    assert_eq!(remote.cli(&["KEYS", &format!("{prefix}vpush:mark:*")]), "");
+    remote.cli(&["DEL", &output]);
+    assert_eq!(delivered(&remote, &output, 3).await, messages(0..3));
+    assert_eq!(mover.logged("delivers again").len(), 1);
+    nothing_left(&source, &prefix);
+}

@@ -104,11 +104,15 @@ impl Taker {
         if !until_registered(&self.registered, &mut stopping).await {
             return;
         }
+        // A take whose answer was lost (a pause past its timer) may have moved an id into the
+        // busy list all the same: it is looked for there before the next take.
+        let mut busy_may_hold = true;
         while !*stopping.borrow() {
-            let taken = match self.take().await {
+            let taken = match self.take(&mut busy_may_hold).await {
                 Ok(Some(taken)) => taken,
                 Ok(None) => continue,
                 Err(_) => {
+                    busy_may_hold = true;
                     tokio::time::sleep(RETRY_AFTER).await;
                     continue;
                 }
@@ -143,7 +147,16 @@ impl Taker {
         }
     }
 
-    async fn take(&self) -> Result<Option<String>, crate::ActorError> {
+    /// The oldest id in the busy list when it may hold one, else the next from the queue.
+    async fn take(&self, busy_may_hold: &mut bool) -> Result<Option<String>, crate::ActorError> {
+        if *busy_may_hold {
+            let oldest = resp_array!["LINDEX", self.busy.as_str(), "-1"];
+            let held: Option<String> = self.redis.command(oldest).await?;
+            if held.is_some() {
+                return Ok(held);
+            }
+            *busy_may_hold = false;
+        }
         self.redis.wait_and_move(&self.queue, &self.busy).await
     }
 

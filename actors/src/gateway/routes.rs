@@ -54,6 +54,11 @@ impl RouteRules {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The queues the rules name, without the prefix.
+    pub fn queues(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(_, queue)| queue.as_str())
+    }
 }
 
 /// A list or hash name a variable may give: 1 to 200 visible ASCII characters.

@@ -3,7 +3,10 @@
 //! A request is moved to the worker's busy list as it is taken (`BLMOVE`, or a script that
 //! moves several at once under load), and leaves it only in the script that pushes its outcome:
 //! a worker that dies leaves its requests there for [`super::registry::WorkerRegistry`] to put
-//! back. Outcomes are pushed as they finish, those finished together in one script.
+//! back. Outcomes are pushed as they finish, those finished together in one script. A command
+//! whose answer was lost (a pause of Redis or of this process past the command's timer) may
+//! still have run: the busy list is then read again before anything else, and what it holds is
+//! handled, never deleted unhandled.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -126,10 +129,16 @@ impl Taker {
         // Under load a script takes several at once; when it finds none, a blocking move
         // waits for the next.
         let mut queue_was_empty = true;
+        // A command that failed may still have run in Redis (its answer dropped by the timer
+        // when Redis or this process paused): until the busy list is read again, what it
+        // holds is not known, and it must not be deleted whole.
+        let mut busy_may_hold = false;
         while !*stopping.borrow() {
             // Nothing is in hand here: what is finished goes in the same script as the next
             // take.
-            let taken = if unpushed.is_empty() {
+            let taken = if busy_may_hold {
+                self.reconcile(&mut unpushed).await
+            } else if unpushed.is_empty() {
                 self.take(queue_was_empty).await
             } else {
                 let most = if queue_was_empty {
@@ -153,10 +162,12 @@ impl Taker {
                 Ok(taken) => taken,
                 Err(_) => {
                     // Redis's outage is logged by its handle.
+                    busy_may_hold = true;
                     tokio::time::sleep(RETRY_AFTER).await;
                     continue;
                 }
             };
+            busy_may_hold = false;
             queue_was_empty = taken.is_empty();
             let mut handling = FuturesUnordered::new();
             for raw in taken {
@@ -205,16 +216,52 @@ impl Taker {
                         }
                     }
                 };
-                if pushed.is_ok() {
-                    unpushed.clear();
+                match pushed {
+                    Ok(()) => unpushed.clear(),
+                    Err(_) => busy_may_hold = true,
                 }
                 unpushed.append(&mut later);
             }
         }
-        if !unpushed.is_empty() {
-            // Left in the busy list if this fails too: put back once this worker lapses.
+        // Left in the busy list if this fails: put back once this worker lapses (its
+        // registration is removed as it stops), as is anything taken unbeknown to it.
+        if busy_may_hold {
+            if self.reconcile(&mut unpushed).await.is_ok() && !unpushed.is_empty() {
+                let _ = self.finish_some(&unpushed).await;
+            }
+        } else if !unpushed.is_empty() {
             let _ = self.finish_all_and_take(&unpushed, 0).await;
         }
+    }
+
+    /// Reads the busy list after a command whose answer was lost: what it holds is what this
+    /// worker has taken and not answered. Keeps in `unpushed` those still there (the others
+    /// were pushed by the lost command), and answers the requests it holds that are not in
+    /// hand (taken by the lost command), to be handled.
+    async fn reconcile(&self, unpushed: &mut Vec<Finished>) -> Result<Vec<Rc<str>>, ActorError> {
+        let read = RespValue::Array(vec![
+            "LRANGE".into(),
+            self.busy.as_str().into(),
+            "0".into(),
+            "-1".into(),
+        ]);
+        let held: Vec<String> = self.redis.command(read).await?;
+        let mut in_hand = std::mem::take(unpushed);
+        let mut not_in_hand = Vec::new();
+        for raw in held {
+            match in_hand.iter().position(|done| *done.raw == *raw) {
+                Some(i) => unpushed.push(in_hand.swap_remove(i)),
+                None => not_in_hand.push(Rc::from(raw)),
+            }
+        }
+        if !not_in_hand.is_empty() {
+            log::info!(
+                "{} request(s) on {} taken by a command whose answer was lost: handled now",
+                not_in_hand.len(),
+                self.queue
+            );
+        }
+        Ok(not_in_hand)
     }
 
     /// Waits for a request with `BLMOVE` when the queue was found empty, else takes several.

@@ -1,6 +1,7 @@
 //! The key-value store: keys and values valid by construction, the map every `Store` of a
 //! process shares, the `Store` that answers `Put`, `Get` and `Delete` on the main instance, and
-//! the `Forwarder` that answers the same messages elsewhere over its link to the main.
+//! the `Forwarder` that answers the same messages elsewhere over its link to the main, and the
+//! gate that stops the main's writes as it stops.
 
 pub mod forwarder;
 mod http_relay;
@@ -11,3 +12,4 @@ mod main_link;
 mod packed_shard;
 pub mod sharded_map;
 pub mod store;
+pub mod store_gate;

@@ -1,6 +1,85 @@
-//! [`Keys`]: every Redis key switchyard uses, each under the configured prefix.
+//! [`Keys`]: every Redis key switchyard uses, each under the configured prefix; [`PublicKeys`]:
+//! the public namespace under it, the only keys a client may read (`/rquery`, hrender).
 
 use std::sync::Arc;
+
+/// The names switchyard gives its own keys, under the prefix; one ending in `:` or `/` starts a
+/// family of keys. A public namespace may share none of them ([`namespace_overlap`]).
+const OWN_KEYS: [&str; 15] = [
+    MESSAGE,
+    VISITS,
+    IMAGES,
+    SERVERS,
+    REPLICAS,
+    GATEWAY_REPLIES,
+    FILER,
+    METRICS,
+    SERVICE,
+    SERVICES,
+    NDEPLOY_REQUESTS,
+    NDEPLOY_RESULTS,
+    NDEPLOY_SEQ,
+    WORKERS,
+    VPUSH_MARKS,
+];
+const MESSAGE: &str = "message";
+const VISITS: &str = "visits";
+const IMAGES: &str = "images";
+/// Also `servers:changed`.
+const SERVERS: &str = "servers";
+/// Also `replicas:lease`.
+const REPLICAS: &str = "replicas";
+const GATEWAY_REPLIES: &str = "gateway:reply:";
+const FILER: &str = "filer:/";
+const METRICS: &str = "metrics:";
+/// `service:<id>` and `service:seq`.
+const SERVICE: &str = "service:";
+const SERVICES: &str = "services";
+const NDEPLOY_REQUESTS: &str = "ndeploy:req:";
+const NDEPLOY_RESULTS: &str = "ndeploy:res:";
+const NDEPLOY_SEQ: &str = "ndeploy:seq";
+const WORKERS: &str = "workers";
+/// On vpush's remote, under its prefix (which may be this one).
+const VPUSH_MARKS: &str = "vpush:mark:";
+
+/// The public namespace by default, under the prefix: `/rquery/get/foo` reads
+/// `<prefix>public:foo`.
+pub const DEFAULT_PUBLIC_NAMESPACE: &str = "public:";
+
+/// The first of switchyard's own keys, or of `lists` (the lists, hashes and queues a
+/// configuration names, without the prefix; their busy lists and vpush keys start with their
+/// names), that a key under `namespace` could be, or be under: `None` when the namespace is
+/// apart from all of them. An empty namespace overlaps everything.
+pub fn namespace_overlap<'a>(
+    namespace: &str,
+    lists: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    if namespace.is_empty() {
+        return Some("every key".to_owned());
+    }
+    OWN_KEYS
+        .into_iter()
+        .chain(lists)
+        .find(|own| own.starts_with(namespace) || namespace.starts_with(own))
+        .map(str::to_owned)
+}
+
+/// The keys of the public namespace: `<prefix><namespace><name>`.
+#[derive(Debug, Clone)]
+pub struct PublicKeys {
+    /// The prefix and the namespace.
+    start: Arc<str>,
+}
+
+impl PublicKeys {
+    /// The full key of `name`, a key a client named.
+    pub fn key(&self, name: &str) -> String {
+        let mut key = String::with_capacity(self.start.len() + name.len());
+        key.push_str(&self.start);
+        key.push_str(name);
+        key
+    }
+}
 
 /// Every Redis key switchyard uses, each under the configured prefix.
 #[derive(Debug, Clone)]
@@ -17,37 +96,44 @@ impl Keys {
 
     /// The cache's self-destructing message (`/set`, `/get`).
     pub fn message(&self) -> String {
-        format!("{}message", self.prefix)
+        format!("{}{MESSAGE}", self.prefix)
     }
 
-    /// The list of recent visits, newest first (`/recent`).
+    /// The latest visits (`/recent`): a sorted set scored by when each arrived.
     pub fn recent_visits(&self) -> String {
-        format!("{}recent", self.prefix)
+        format!("{}{VISITS}", self.prefix)
     }
 
     /// The queue of uploaded images, newest first (`/upload`, `/meow`).
     pub fn image_queue(&self) -> String {
-        format!("{}images", self.prefix)
+        format!("{}{IMAGES}", self.prefix)
     }
 
     /// The registry of app servers: a sorted set of URLs scored by when they lapse.
     pub fn servers(&self) -> String {
-        format!("{}servers", self.prefix)
+        format!("{}{SERVERS}", self.prefix)
     }
 
     /// The declared number of app servers the replica controller keeps.
     pub fn replicas(&self) -> String {
-        format!("{}replicas", self.prefix)
+        format!("{}{REPLICAS}", self.prefix)
     }
 
     /// The lease of the one instance that controls the replicas.
     pub fn replicas_lease(&self) -> String {
-        format!("{}replicas:lease", self.prefix)
+        format!("{}{REPLICAS}:lease", self.prefix)
     }
 
     /// The channel on which every change to the registry is announced.
     pub fn servers_changed(&self) -> String {
-        format!("{}servers:changed", self.prefix)
+        format!("{}{SERVERS}:changed", self.prefix)
+    }
+
+    /// The public namespace `namespace` (checked with [`namespace_overlap`]).
+    pub fn public(&self, namespace: &str) -> PublicKeys {
+        PublicKeys {
+            start: format!("{}{namespace}", self.prefix).into(),
+        }
     }
 
     /// A list or hash a variable names (`GATEWAY_QUEUE`, `WORKER_QUEUES`, ...).
@@ -57,47 +143,47 @@ impl Keys {
 
     /// The list one gateway's responses are pushed onto.
     pub fn gateway_replies(&self, gateway_id: &str) -> String {
-        format!("{}gateway:reply:{gateway_id}", self.prefix)
+        format!("{}{GATEWAY_REPLIES}{gateway_id}", self.prefix)
     }
 
     /// A file `hfiler` keeps for a while, by its path under the root (`static/app.css`).
     pub fn filer(&self, path: &str) -> String {
-        format!("{}filer:/{path}", self.prefix)
+        format!("{}{FILER}{path}", self.prefix)
     }
 
     /// The metrics of one operation (`gateway`, `worker`, ...), every process's added.
     pub fn metrics(&self, operation: &str) -> String {
-        format!("{}metrics:{operation}", self.prefix)
+        format!("{}{METRICS}{operation}", self.prefix)
     }
 
     /// The counter that gives each process its service id.
     pub fn service_seq(&self) -> String {
-        format!("{}service:seq", self.prefix)
+        format!("{}{SERVICE}seq", self.prefix)
     }
 
     /// What every service id's hash key starts with.
     pub fn service_prefix(&self) -> String {
-        format!("{}service:", self.prefix)
+        format!("{}{SERVICE}", self.prefix)
     }
 
     /// The registration of service `id`: a hash that lapses unless renewed.
     pub fn service(&self, id: u64) -> String {
-        format!("{}service:{id}", self.prefix)
+        format!("{}{SERVICE}{id}", self.prefix)
     }
 
     /// The live service ids, scored by when each lapses.
     pub fn services(&self) -> String {
-        format!("{}services", self.prefix)
+        format!("{}{SERVICES}", self.prefix)
     }
 
     /// The counter that gives each deployment request its id.
     pub fn ndeploy_seq(&self) -> String {
-        format!("{}ndeploy:seq", self.prefix)
+        format!("{}{NDEPLOY_SEQ}", self.prefix)
     }
 
     /// What every deployment request's key starts with.
     pub fn ndeploy_requests(&self) -> String {
-        format!("{}ndeploy:req:", self.prefix)
+        format!("{}{NDEPLOY_REQUESTS}", self.prefix)
     }
 
     /// Deployment `id`'s request: a hash (`git`, `branch`, `commit`).
@@ -107,14 +193,20 @@ impl Keys {
 
     /// Deployment `id`'s result: a hash (`deployDir`, `cloned`, ... or `error`).
     pub fn ndeploy_result(&self, id: u64) -> String {
-        format!("{}ndeploy:res:{id}", self.prefix)
+        format!("{}{NDEPLOY_RESULTS}{id}", self.prefix)
     }
 
     /// The gateway workers' registrations: a sorted set of worker ids scored by when they
     /// lapse.
     pub fn workers(&self) -> String {
-        format!("{}workers", self.prefix)
+        format!("{}{WORKERS}", self.prefix)
     }
+}
+
+/// On vpush's remote, under `remote_prefix`: the mark that message `number` of source list
+/// `source` (its random id) was delivered.
+pub fn vpush_mark(remote_prefix: &str, source: &str, number: &str) -> String {
+    format!("{remote_prefix}{VPUSH_MARKS}{source}:{number}")
 }
 
 /// What worker `worker_id` has taken from `queue` (a full key) and not yet answered.
@@ -156,6 +248,31 @@ mod tests {
         for key in all {
             assert!(key.starts_with("p:"), "{key}");
         }
+    }
+
+    #[test]
+    fn a_public_namespace_may_share_no_key_with_switchyard_s_own() {
+        let lists = ["gateway:req", "orders"];
+        assert_eq!(namespace_overlap("public:", lists), None);
+        assert_eq!(namespace_overlap("pub", lists), None);
+        for (namespace, overlapping) in [
+            ("", "every key"),
+            ("s", "servers"),
+            ("service:", "service:"),
+            ("ndeploy:req:7", "ndeploy:req:"),
+            ("gateway:", "gateway:reply:"),
+            ("gateway:req:busy:", "gateway:req"),
+            ("ord", "orders"),
+            ("filer:/static/", "filer:/"),
+        ] {
+            assert_eq!(
+                namespace_overlap(namespace, lists).as_deref(),
+                Some(overlapping),
+                "{namespace}"
+            );
+        }
+        let keys = Keys::new("p:");
+        assert_eq!(keys.public("public:").key("foo"), "p:public:foo");
     }
 
     #[test]

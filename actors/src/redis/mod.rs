@@ -24,7 +24,10 @@ use tokio::time::{timeout_at, Instant};
 
 pub use config::RedisConfig;
 use connection::Connection;
-pub use keys::{busy_list, busy_lists_pattern, Keys};
+pub use keys::{
+    busy_list, busy_lists_pattern, namespace_overlap, vpush_mark, Keys, PublicKeys,
+    DEFAULT_PUBLIC_NAMESPACE,
+};
 
 use crate::error::{chain, ActorError, Cause};
 

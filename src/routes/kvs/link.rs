@@ -13,7 +13,7 @@ use switchyard_actors::kvs::link_frame::{
 };
 use switchyard_actors::kvs::store::ApplyLinkRequests;
 
-use super::KvsActors;
+use super::{KvsActors, LinkTarget};
 use crate::error::ApiError;
 
 pub const LINK_PATH: &str = "/kvs-link";
@@ -27,7 +27,7 @@ async fn open_link(
     body: web::Payload,
     actors: web::Data<KvsActors>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(store) = actors.link.clone() else {
+    let Some(target) = actors.link.clone() else {
         // A forwarder has no store to link to: whoever names it as the main is misconfigured.
         return Err(ApiError::ForwardingLoop);
     };
@@ -37,7 +37,7 @@ async fn open_link(
     let (response, session, messages) =
         actix_ws::handle(&req, body).map_err(|_| ApiError::NotALinkUpgrade)?;
     let messages = messages.max_frame_size(MAX_MESSAGE_BYTES);
-    actix_web::rt::spawn(serve_link(session, messages, store));
+    actix_web::rt::spawn(serve_link(session, messages, target));
     Ok(response)
 }
 
@@ -45,25 +45,30 @@ async fn open_link(
 enum Closing {
     /// The forwarder closed it, or the connection ended.
     Ended,
+    /// The main is stopping: the forwarder answers what it has in flight as unavailable.
+    Stopping,
     /// The peer broke the protocol.
     Refused(String),
 }
 
-async fn serve_link(
-    mut session: Session,
-    mut messages: MessageStream,
-    store: Recipient<ApplyLinkRequests>,
-) {
+async fn serve_link(mut session: Session, mut messages: MessageStream, target: LinkTarget) {
     let closing = loop {
-        let message = match messages.recv().await {
+        // Between messages only: a message being answered is answered first.
+        let received = tokio::select! {
+            biased;
+            () = target.gate.closed() => break Closing::Stopping,
+            received = messages.recv() => received,
+        };
+        let message = match received {
             Some(Ok(message)) => message,
             Some(Err(err)) => break Closing::Refused(err.to_string()),
             None => break Closing::Ended,
         };
         match message {
-            Message::Binary(frames) => match answer(&mut session, &store, frames).await {
-                Ok(true) => {}
-                Ok(false) => break Closing::Ended,
+            Message::Binary(frames) => match answer(&mut session, &target.store, frames).await {
+                Ok(Answered::All) => {}
+                Ok(Answered::UntilClosed) => break Closing::Stopping,
+                Ok(Answered::LinkGone) => break Closing::Ended,
                 Err(err) => break Closing::Refused(err.to_string()),
             },
             Message::Ping(bytes) => {
@@ -80,6 +85,10 @@ async fn serve_link(
     };
     let reason = match closing {
         Closing::Ended => None,
+        Closing::Stopping => Some(CloseReason {
+            code: CloseCode::Away,
+            description: Some("the main is stopping".into()),
+        }),
         Closing::Refused(description) => {
             log::debug!("a forwarder's link refused: {description}");
             Some(CloseReason {
@@ -91,18 +100,28 @@ async fn serve_link(
     let _ = session.close(reason).await;
 }
 
-/// Answers one message's frames; `Ok(false)` when the link is gone.
+/// How far a message was answered.
+enum Answered {
+    All,
+    /// The store closed part way (the main is stopping): the rest go unanswered.
+    UntilClosed,
+    LinkGone,
+}
+
+/// Answers one message's frames.
 async fn answer(
     session: &mut Session,
     store: &Recipient<ApplyLinkRequests>,
     frames: Bytes,
-) -> Result<bool, Malformed> {
+) -> Result<Answered, Malformed> {
     let requests = LinkRequest::decode_all(frames)?;
+    let asked = requests.len();
     // The store's actor is gone only when the server stops: the link closes, and the
     // forwarder answers what it had sent as unavailable.
     let Ok(answers) = store.send(ApplyLinkRequests(requests)).await else {
-        return Ok(false);
+        return Ok(Answered::LinkGone);
     };
+    let complete = answers.len() == asked;
     let mut out = BytesMut::new();
     for (id, answer) in answers {
         answer.encode(id, &mut out);
@@ -110,8 +129,16 @@ async fn answer(
         // that does not read holds this loop rather than the main's memory.
         if out.len() >= MESSAGE_TARGET_BYTES && session.binary(out.split().freeze()).await.is_err()
         {
-            return Ok(false);
+            return Ok(Answered::LinkGone);
         }
     }
-    Ok(out.is_empty() || session.binary(out.freeze()).await.is_ok())
+    Ok(
+        if !out.is_empty() && session.binary(out.freeze()).await.is_err() {
+            Answered::LinkGone
+        } else if complete {
+            Answered::All
+        } else {
+            Answered::UntilClosed
+        },
+    )
 }

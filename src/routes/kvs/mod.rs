@@ -13,6 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use switchyard_actors::kvs::forwarder::{Forwarder, RELAYED_HEADER};
 use switchyard_actors::kvs::keyvalue::{Key, KeyError};
 use switchyard_actors::kvs::store::{ApplyLinkRequests, Delete, DeleteOutcome, Get, Put, Store};
+use switchyard_actors::kvs::store_gate::StoreGate;
 use switchyard_actors::metrics::{Metrics, Operation};
 
 use crate::error::ApiError;
@@ -26,14 +27,26 @@ pub struct KvsActors {
     delete: Recipient<Delete>,
     /// The main's store, which also answers forwarders' links (`/kvs-link`); none on a
     /// forwarder.
-    link: Option<Recipient<ApplyLinkRequests>>,
+    link: Option<LinkTarget>,
+}
+
+/// What a forwarder's link reaches on the main: its thread's store, and the gate that closes
+/// the link as the main stops.
+#[derive(Clone)]
+struct LinkTarget {
+    store: Recipient<ApplyLinkRequests>,
+    gate: StoreGate,
 }
 
 impl KvsActors {
-    /// The main's actors: its store answers requests and forwarders' links.
-    pub fn main(store: Addr<Store>) -> Self {
+    /// The main's actors: its store answers requests and forwarders' links, which close when
+    /// `gate` does.
+    pub fn main(store: Addr<Store>, gate: StoreGate) -> Self {
         Self {
-            link: Some(store.clone().recipient()),
+            link: Some(LinkTarget {
+                store: store.clone().recipient(),
+                gate,
+            }),
             ..Self::answering(store)
         }
     }

@@ -1,7 +1,8 @@
 //! The Redis data a template asks for while it renders. Templates render on a blocking thread
 //! (minijinja's functions are synchronous); each `get`, `hash` or `list` call there is sent to
 //! the worker's own thread, which asks Redis and hands the answer back. Every read is bounded:
-//! in number per render, in size per value and in bytes per render.
+//! in number per render, in size per value and in bytes per render. They read the public
+//! namespace only, as `/rquery` does.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +12,7 @@ use minijinja::{Error, ErrorKind, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{chain, ActorError};
-use crate::redis::{eval, Redis, COMMAND_TIMEOUT};
+use crate::redis::{eval, PublicKeys, Redis, COMMAND_TIMEOUT};
 
 /// The most Redis reads one render may make.
 pub const MOST_LOOKUPS: usize = 100;
@@ -19,10 +20,8 @@ pub const MOST_LOOKUPS: usize = 100;
 /// The most bytes one render may read from Redis.
 pub const MOST_BYTES: usize = 16 * 1024 * 1024;
 
-/// The most items `list` returns, fields `hash` returns, bytes `get` returns.
-pub const MOST_ITEMS: usize = 1000;
-pub const MOST_FIELDS: usize = 1000;
-pub const MOST_STRING_BYTES: usize = 1024 * 1024;
+// The most items `list` returns, fields `hash` returns, bytes `get` returns: rquery's bounds.
+use crate::rquery::{MOST_ITEMS, MOST_STRING_BYTES};
 
 /// KEYS[1] a string; ARGV[1] the most bytes. The value, unless it is longer.
 const GET: &str = "if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then \
@@ -151,16 +150,33 @@ impl Fetched {
     }
 }
 
-/// Answers one lookup from Redis, on the worker's thread.
-pub async fn answer(redis: &Redis, asked: Asked) {
-    let keys = [redis.keys().named(asked.lookup.key())];
+/// Where lookups are answered: the public namespace of a Redis.
+#[derive(Clone)]
+pub struct PublicData {
+    redis: Redis,
+    keys: PublicKeys,
+}
+
+impl PublicData {
+    pub fn new(redis: Redis, keys: PublicKeys) -> Self {
+        Self { redis, keys }
+    }
+
+    /// Answers one lookup from Redis, on the worker's thread.
+    pub async fn answer(&self, asked: Asked) {
+        answer(&self.redis, self.keys.key(asked.lookup.key()), asked).await
+    }
+}
+
+async fn answer(redis: &Redis, key: String, asked: Asked) {
+    let keys = [key];
     let result = match &asked.lookup {
         Lookup::Get(_) => redis
             .command(eval(GET, &keys, &[MOST_STRING_BYTES.to_string()]))
             .await
             .map(Fetched::Text),
         Lookup::Hash(_) => redis
-            .command(eval(HASH, &keys, &[MOST_FIELDS.to_string()]))
+            .command(eval(HASH, &keys, &[MOST_ITEMS.to_string()]))
             .await
             .map(Fetched::Fields),
         Lookup::List { start, stop, .. } => {

@@ -18,10 +18,10 @@ use minijinja::{context, Environment, Error, ErrorKind, Value};
 
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
 use crate::gateway::worker::{Job, Outcome};
-use crate::redis::Redis;
+use crate::redis::{PublicKeys, Redis};
 use crate::web::confine::{content_type, file_under, relative, request_path};
 use crate::web::{error_response, reply};
-use lookups::{Lookup, Lookups};
+use lookups::{Lookup, Lookups, PublicData};
 
 /// The largest template read.
 pub const MAX_TEMPLATE: u64 = 1024 * 1024;
@@ -33,15 +33,16 @@ pub const FUEL: u64 = 2_000_000;
 pub struct RenderJob {
     /// Canonical.
     root: PathBuf,
-    redis: Redis,
+    data: PublicData,
 }
 
 impl RenderJob {
     /// `root` must exist; it is made canonical here.
-    pub fn new(root: &Path, redis: Redis) -> std::io::Result<Self> {
+    /// Templates read keys of `public` only.
+    pub fn new(root: &Path, redis: Redis, public: PublicKeys) -> std::io::Result<Self> {
         Ok(Self {
             root: root.canonicalize()?,
-            redis,
+            data: PublicData::new(redis, public),
         })
     }
 }
@@ -49,9 +50,9 @@ impl RenderJob {
 impl Job for RenderJob {
     fn handle(&self, _raw: Rc<str>, request: GatewayRequest) -> LocalBoxFuture<'static, Outcome> {
         let root = self.root.clone();
-        let redis = self.redis.clone();
+        let data = self.data.clone();
         Box::pin(async move {
-            let response = answer(root, &redis, &request).await;
+            let response = answer(root, &data, &request).await;
             reply(&request, &response)
         })
     }
@@ -64,7 +65,7 @@ struct Failure {
     line: Option<usize>,
 }
 
-async fn answer(root: PathBuf, redis: &Redis, request: &GatewayRequest) -> GatewayResponse {
+async fn answer(root: PathBuf, data: &PublicData, request: &GatewayRequest) -> GatewayResponse {
     let none = serde_json::Map::new();
     if request.method != "GET" && request.method != "HEAD" {
         return error_response(request, 405, "method not allowed", none);
@@ -77,7 +78,7 @@ async fn answer(root: PathBuf, redis: &Redis, request: &GatewayRequest) -> Gatew
         method => request.method.clone(),
         query => query_parameters(&request.query),
     };
-    match render(root, name.clone(), context, redis).await {
+    match render(root, name.clone(), context, data).await {
         Ok(None) => error_response(request, 404, "no such template", none),
         Ok(Some(page)) => GatewayResponse {
             id: request.id.clone(),
@@ -108,7 +109,7 @@ async fn render(
     root: PathBuf,
     name: String,
     context: Value,
-    redis: &Redis,
+    data: &PublicData,
 ) -> Result<Option<String>, Failure> {
     let (ask, mut asked) = tokio::sync::mpsc::unbounded_channel();
     let lookups = Arc::new(Lookups::new(ask));
@@ -125,7 +126,7 @@ async fn render(
         tokio::select! {
             rendered = &mut rendering => break rendered,
             // Ends (and is no longer polled) once the render dropped its side.
-            Some(lookup) = asked.recv() => lookups::answer(redis, lookup).await,
+            Some(lookup) = asked.recv() => data.answer(lookup).await,
         }
     };
     match rendered {
