@@ -233,3 +233,36 @@ async fn an_id_without_a_request_gets_an_error_and_a_stray_entry_is_dropped() {
     })
     .await;
 }
+
+#[test]
+fn a_deployment_taken_while_the_deployer_was_paused_is_deployed_when_it_wakes() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("deploy-paused");
+    let repository = Repository::new("deploy-paused");
+    let mut paused = deployer(&redis, &prefix, &repository);
+    let waited = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    waited("the deployer registers", &|| {
+        redis.cli(&["ZCARD", &format!("{prefix}workers")]) == "1"
+    });
+    // Paused past its BLMOVE's timer: Redis moves the id into its busy list all the same.
+    paused.signal("STOP");
+    std::thread::scope(|scope| {
+        let queued = scope.spawn(|| deploy(&redis, &prefix, &[&repository.url()]));
+        waited("the paused deployer holds the id", &|| {
+            let busy = redis.cli(&["KEYS", &format!("{prefix}deploys:busy:*")]);
+            !busy.is_empty() && redis.cli(&["LRANGE", &busy, "0", "-1"]) == "1"
+        });
+        std::thread::sleep(Duration::from_millis(2500));
+        paused.signal("CONT");
+        let out = queued.join().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(text(&out.stdout), repository.dir.string("deployments/1"));
+    });
+    assert_eq!(redis.cli(&["KEYS", &format!("{prefix}deploys*")]), "");
+}

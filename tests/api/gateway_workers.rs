@@ -230,3 +230,43 @@ async fn redis_frozen_answers_503_within_a_second_and_thawed_serves_again() {
     )
     .await;
 }
+
+#[actix_rt::test]
+async fn requests_taken_while_a_worker_was_paused_are_answered_when_it_wakes() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("workers-pause");
+    let main = TestApp::builder().start_process();
+    let worker_env = [("MAINIP", main.host_port())];
+    let mut paused = worker_process(&redis, &prefix, &worker_env);
+    let process = gateway_process(&redis, &prefix, &[("GATEWAY_TIMEOUT_MS", "5000")]);
+    let gateway = process.gateway();
+    until_workers_registered(&redis, &prefix, 8).await;
+    // Paused (SIGSTOP) past its commands' timers and short of its registration lapsing: Redis
+    // carries out the waiting BLMOVEs, whose answers the worker's timers then drop.
+    paused.signal("STOP");
+    let count = 8;
+    let gateway = &gateway;
+    let puts = join_all(
+        (0..count).map(|n| async move { gateway.put_val(&format!("/kvs/p{n}"), "v").await }),
+    );
+    let pause = async {
+        until(
+            Duration::from_secs(3),
+            "the paused worker holds requests",
+            || async {
+                let busy = redis.cli(&["KEYS", &format!("{prefix}gateway:req:busy:*")]);
+                (busy.lines().count() == count).then_some(())
+            },
+        )
+        .await;
+        actix_rt::time::sleep(Duration::from_millis(2500)).await;
+        paused.signal("CONT");
+    };
+    let (replies, ()) = futures_util::join!(puts, pause);
+    for (n, reply) in replies.into_iter().enumerate() {
+        assert_eq!(reply.status, 201, "PUT {n}: {}", reply.text());
+        assert_eq!(main.stored(&format!("p{n}")).await.as_deref(), Some("v"));
+    }
+    let left = redis.cli(&["KEYS", &format!("{prefix}gateway:req*")]);
+    assert_eq!(left, "", "left behind: {left}");
+}

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
-use crate::helpers::{unique_prefix, until, TestApp, TestRedis};
+use crate::helpers::{get_raw, unique_prefix, until, TestApp, TestRedis};
 use switchyard::config::Role;
 
 /// Recording is fire and forget: waits until `/recent` starts with `newest`.
@@ -42,8 +42,7 @@ async fn the_five_latest_visits_newest_first() {
         "PUT /kvs/foo"
     ]);
     assert_eq!(visits, expected);
-    let key = format!("{prefix}recent");
-    assert_eq!(redis.cli(&["LLEN", &key]), "5");
+    assert_eq!(redis.cli(&["ZCARD", &format!("{prefix}visits")]), "5");
 }
 
 #[actix_rt::test]
@@ -59,7 +58,7 @@ async fn recent_size_caps_the_list_in_redis() {
     }
     let visits = recent_once_recorded(&app, "GET /page19").await;
     assert_eq!(visits, json!(["GET /page19", "GET /page18"]));
-    assert_eq!(redis.cli(&["LLEN", &format!("{prefix}recent")]), "2");
+    assert_eq!(redis.cli(&["ZCARD", &format!("{prefix}visits")]), "2");
 }
 
 #[actix_rt::test]
@@ -82,4 +81,38 @@ async fn a_forwarded_request_is_recorded_once() {
     main.get("/").await;
     let visits = recent_once_recorded(&main, "GET /").await;
     assert_eq!(visits, json!(["GET /", "PUT /kvs/relayed"]));
+}
+
+#[actix_rt::test]
+async fn visits_to_different_threads_keep_the_order_they_arrived_in() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("recent-order");
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .env("WORKERS", "2")
+        .start_process();
+    // A connection each: the server hands them to its two threads in turn, and each thread
+    // writes its visits when its own 50 ms are up.
+    for key in ["ra", "rb", "rc", "rd", "re", "rf"] {
+        let (status, _) = get_raw(&app.base, &format!("/kvs/{key}"));
+        assert!(status.starts_with("HTTP/1.1 404"), "{status}");
+    }
+    until(Duration::from_secs(5), "every visit recorded", || async {
+        let visits = app.get("/recent").await.json();
+        (visits.as_array().is_some_and(|all| all.len() == 5) && visits[0] == "GET /kvs/rf")
+            .then_some(())
+    })
+    .await;
+    // Both threads' writes are in: a later write of an older visit would show now.
+    actix_rt::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        app.get("/recent").await.json(),
+        json!([
+            "GET /kvs/rf",
+            "GET /kvs/re",
+            "GET /kvs/rd",
+            "GET /kvs/rc",
+            "GET /kvs/rb"
+        ])
+    );
 }

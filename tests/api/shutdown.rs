@@ -2,7 +2,8 @@
 //! once, requests in flight finish, a second signal stops at once.
 
 use crate::helpers::{
-    free_ports, half_an_upload, raw_backend, raw_request, spawn, unique_prefix, TestApp, TestRedis,
+    free_ports, half_an_upload, raw_backend, raw_request, spawn, unique_prefix, until, TestApp,
+    TestRedis,
 };
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -100,4 +101,45 @@ async fn on_sigterm_the_proxy_finishes_the_requests_it_has() {
     let answer = answer_of(&mut client);
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.ends_with("\r\n\r\nslow"), "{answer}");
+}
+
+#[actix_rt::test]
+async fn a_stopping_main_acknowledges_no_more_writes_through_its_links_or_its_port() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("drain-main");
+    let mut main = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .start_process();
+    let forwarder = TestApp::builder()
+        .envs(&[("MAINIP", main.host_port())])
+        .start_process();
+    assert_eq!(forwarder.put_val("/kvs/before", "1").await.status, 201);
+    // An upload in flight keeps the main up through its graceful stop, as any slow client may.
+    let (_stalled, _) = half_an_upload(&main.base);
+    actix_rt::time::sleep(UNDER_WAY).await;
+
+    // Redis frozen: removing the registrations takes its 1.5 s, the port still listening.
+    redis.pause();
+    main.signal("TERM");
+    until(
+        Duration::from_secs(5),
+        "the main takes the signal",
+        || async { (!main.logged("SIGTERM").is_empty()).then_some(()) },
+    )
+    .await;
+    let direct = main.put_val("/kvs/direct", "1").await;
+    for n in 0..20 {
+        let relayed = forwarder.put_val(&format!("/kvs/after{n}"), "1").await;
+        assert_eq!(
+            (relayed.status, relayed.json()["error"].as_str()),
+            (404, Some("service is not available")),
+            "PUT after{n} through the forwarder"
+        );
+    }
+    redis.resume();
+    assert_eq!(
+        (direct.status, direct.json()["error"].as_str()),
+        (503, Some("server is shutting down"))
+    );
+    assert!(main.is_running(), "the stop was still under way");
 }
