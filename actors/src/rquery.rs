@@ -252,17 +252,7 @@ impl Handler<Query> for Rquery {
             let command = query.command;
             let answer: RespValue = match redis.command(query.into_command(key)).await {
                 Ok(answer) => answer,
-                // Redis refused it (the key holds another type, say): the client's question,
-                // not a failure; Redis's words say what was wrong.
-                Err(ActorError::Redis(reason)) => {
-                    let reason = reason.to_string();
-                    // A script's error names the script after Redis's words: not the client's.
-                    let words = reason.split(" script: ").next().unwrap_or_default();
-                    return Err(match words.strip_prefix(TOO_LARGE) {
-                        Some(bound) => ActorError::AnswerTooLarge(bound.to_owned()),
-                        None => ActorError::QueryRefused(words.to_owned()),
-                    });
-                }
+                Err(ActorError::Redis(reason)) => return Err(refusal(&reason)),
                 Err(err) => return Err(err),
             };
             Ok(if command == ReadCommand::Hgetall {
@@ -275,21 +265,40 @@ impl Handler<Query> for Rquery {
 }
 
 impl Query {
-    /// The command Redis runs for this query on `key` (a full key): the command itself, or
-    /// the script that bounds its answer.
+    /// The command Redis runs for this query on `key` (a full key).
     fn into_command(self, key: String) -> RespValue {
-        let args = self.args.into_iter().map(RespValue::from);
+        self.command.on(key, self.args)
+    }
+}
+
+impl ReadCommand {
+    /// The command Redis runs on `key` (a full key) with `args` (checked): the command itself,
+    /// or the script that bounds its answer. hrender's `get` and `hash` read with it too.
+    pub(crate) fn on(self, key: String, args: Vec<String>) -> RespValue {
+        let args = args.into_iter().map(RespValue::from);
         let mut parts: Vec<RespValue> = Vec::with_capacity(6 + args.len());
-        match self.command.bounded() {
+        match self.bounded() {
             Some(script) => {
                 parts.extend(["EVAL".into(), script.into(), "1".into(), key.into()]);
                 parts.push(MOST_ITEMS.to_string().into());
-                parts.push(self.command.most_bytes().to_string().into());
+                parts.push(self.most_bytes().to_string().into());
             }
-            None => parts.extend([self.command.name().into(), key.into()]),
+            None => parts.extend([self.name().into(), key.into()]),
         }
         parts.extend(args);
         RespValue::Array(parts)
+    }
+}
+
+/// What Redis refused as the client's question, not a failure: an answer past a bound, or
+/// Redis's own words (the key holds another type, say), without the script's name that Redis
+/// puts after them.
+pub(crate) fn refusal(reason: &crate::error::Cause) -> ActorError {
+    let reason = reason.to_string();
+    let words = reason.split(" script: ").next().unwrap_or_default();
+    match words.strip_prefix(TOO_LARGE) {
+        Some(bound) => ActorError::AnswerTooLarge(bound.to_owned()),
+        None => ActorError::QueryRefused(words.to_owned()),
     }
 }
 

@@ -3,15 +3,24 @@
 //! created. A screenshot is kept in `target/test-artifacts/dashboard.png`.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use awc::http::Method;
 
-use crate::helpers::{free_ports, unique_prefix, until, TestApp, TestRedis};
+use crate::helpers::{free_ports, unique_prefix, until, TempDir, TestApp, TestRedis};
 
 /// Chromium's rendering of `url` after its scripts ran, or a screenshot of it at `screenshot`.
 fn chromium(url: &str, screenshot: Option<&str>) -> String {
+    // A profile of its own: a second Chromium on the same profile hands its page to the first
+    // and exits with nothing.
+    static PROFILES: AtomicUsize = AtomicUsize::new(0);
+    let profile = TempDir::new(&format!(
+        "chromium-{}",
+        PROFILES.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut command = Command::new("chromium");
+    command.arg(format!("--user-data-dir={}", profile.string("profile")));
     command.args([
         "--headless=new",
         "--no-sandbox",
@@ -123,4 +132,25 @@ async fn the_page_is_small_and_loads_nothing_from_elsewhere() {
     assert!(page
         .header("content-security-policy")
         .contains("default-src 'none'"));
+}
+
+#[actix_rt::test]
+async fn with_a_monitor_token_a_browser_given_it_sees_the_dashboard_and_one_without_does_not() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("dashboard-token");
+    let token = "dashboard-monitor-t0ken";
+    let app = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .env("MONITOR_TOKEN", token)
+        .start_process();
+    let address = app.host_port();
+    // The page's own requests for /status carry the Basic credentials the browser was given.
+    let dom = chromium(&format!("http://ops:{token}@{address}/dashboard"), None);
+    assert!(dom.contains("updated "), "the page did not update:\n{dom}");
+    let pid = format!(r#"<td class="n">{}</td>"#, app.pid());
+    assert!(dom.contains(&pid), "the service is not shown:\n{dom}");
+    // Without it, headless Chromium gets the 401 (and gives up on the page at once).
+    let refused = chromium(&format!("http://{address}/dashboard"), None);
+    assert!(!refused.contains(&pid), "{refused}");
+    assert!(!refused.contains("Live services"), "{refused}");
 }

@@ -20,27 +20,22 @@ pub const MOST_LOOKUPS: usize = 100;
 /// The most bytes one render may read from Redis.
 pub const MOST_BYTES: usize = 16 * 1024 * 1024;
 
-// The most items `list` returns, fields `hash` returns, bytes `get` returns: rquery's bounds.
-use crate::rquery::{MOST_ITEMS, MOST_STRING_BYTES};
+// `get` and `hash` read as rquery's `GET` and `HGETALL` do, within the same bounds; `list`
+// returns at most rquery's number of items, from the range's start, within its bytes.
+use crate::rquery::{refusal, ReadCommand, MOST_ANSWER_BYTES, MOST_ITEMS};
 
-/// KEYS[1] a string; ARGV[1] the most bytes. The value, unless it is longer.
-const GET: &str = "if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then \
-      return redis.error_reply('the value is longer than ' .. ARGV[1] .. ' bytes') end \
-    return redis.call('GET', KEYS[1])";
-
-/// KEYS[1] a hash; ARGV[1] the most fields. Its fields and values, unless it has more.
-const HASH: &str = "if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[1]) then \
-      return redis.error_reply('the hash has more than ' .. ARGV[1] .. ' fields') end \
-    return redis.call('HGETALL', KEYS[1])";
-
-/// KEYS[1] a list; ARGV start, stop (as LRANGE's, negative from the end), the most items. At
-/// most that many items from the range's start.
+/// KEYS[1] a list; ARGV start, stop (as LRANGE's, negative from the end), the most items, the
+/// most bytes. At most that many items from the range's start, unless they hold more bytes.
 const LIST: &str = "local n = redis.call('LLEN', KEYS[1]) \
     local first, last = tonumber(ARGV[1]), tonumber(ARGV[2]) \
     if first < 0 then first = math.max(n + first, 0) end \
     if last < 0 then last = n + last end \
     last = math.min(last, first + tonumber(ARGV[3]) - 1) \
-    return redis.call('LRANGE', KEYS[1], first, last)";
+    local items = redis.call('LRANGE', KEYS[1], first, last) \
+    local bytes = 0 for _, item in ipairs(items) do bytes = bytes + #item end \
+    if bytes > tonumber(ARGV[4]) then \
+      return redis.error_reply('TOOLARGE the items hold more than ' .. ARGV[4] .. ' bytes') end \
+    return items";
 
 /// A read a template asked for; keys are taken under the prefix.
 #[derive(Debug, Clone)]
@@ -169,28 +164,32 @@ impl PublicData {
 }
 
 async fn answer(redis: &Redis, key: String, asked: Asked) {
-    let keys = [key];
     let result = match &asked.lookup {
         Lookup::Get(_) => redis
-            .command(eval(GET, &keys, &[MOST_STRING_BYTES.to_string()]))
+            .command(ReadCommand::Get.on(key, Vec::new()))
             .await
             .map(Fetched::Text),
         Lookup::Hash(_) => redis
-            .command(eval(HASH, &keys, &[MOST_ITEMS.to_string()]))
+            .command(ReadCommand::Hgetall.on(key, Vec::new()))
             .await
             .map(Fetched::Fields),
         Lookup::List { start, stop, .. } => {
-            let args = [start.to_string(), stop.to_string(), MOST_ITEMS.to_string()];
+            let args = [
+                start.to_string(),
+                stop.to_string(),
+                MOST_ITEMS.to_string(),
+                MOST_ANSWER_BYTES.to_string(),
+            ];
             redis
-                .command(eval(LIST, &keys, &args))
+                .command(eval(LIST, &[key], &args))
                 .await
                 .map(Fetched::Items)
         }
     };
     // The render may have given up waiting: nobody to tell then.
     let _ = asked.answer.send(result.map_err(|err| match err {
-        // Redis refused it (a key of another type, say): Redis's words say why.
-        ActorError::Redis(reason) => reason.to_string(),
+        // Redis refused it (past a bound, a key of another type): what rquery would answer.
+        ActorError::Redis(reason) => refusal(&reason).to_string(),
         other => chain(&other),
     }));
 }
