@@ -283,7 +283,7 @@ pub fn start(config: &Config) -> io::Result<Running> {
         Some(listener) => Some(start_proxy(config, listener, &shared)?),
         None => None,
     };
-    warn_of_open_routes(config, addr.port());
+    routes::access::warn_of_open_routes(&config.admin_token, &config.monitor_token, addr.port());
     let access = web::Data::new(AccessPolicy {
         admin: config.admin_token.clone(),
         monitor: config.monitor_token.clone(),
@@ -356,37 +356,6 @@ pub fn start(config: &Config) -> io::Result<Running> {
         remote_stop,
         store_gate,
     })
-}
-
-/// Says at start which routes are open to anyone who reaches `port` for want of a token, and
-/// which token is easy to guess.
-fn warn_of_open_routes(config: &Config, port: u16) {
-    let tokens = [
-        (
-            "ADMIN_TOKEN",
-            &config.admin_token,
-            routes::access::ADMIN_ROUTES,
-        ),
-        (
-            "MONITOR_TOKEN",
-            &config.monitor_token,
-            routes::access::MONITOR_ROUTES,
-        ),
-    ];
-    for (variable, token, routes) in tokens {
-        match token {
-            None if variable == "MONITOR_TOKEN" => log::info!(
-                "{variable} is not set: {routes} show this fleet to anyone who reaches port {port}"
-            ),
-            None => log::warn!(
-                "{variable} is not set: {routes} are open to anyone who reaches port {port}"
-            ),
-            Some(token) if token.is_short() => {
-                log::warn!("{variable} is shorter than 16 characters: easy to guess")
-            }
-            Some(_) => {}
-        }
-    }
 }
 
 /// What this process does, as `/services` lists it: its role in the store, then each extra.

@@ -3,6 +3,7 @@
 mod env;
 mod hash;
 mod host;
+mod public;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -10,7 +11,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use switchyard_actors::gateway::routes::RouteRules;
-use switchyard_actors::redis::{namespace_overlap, RedisConfig, DEFAULT_PUBLIC_NAMESPACE};
+use switchyard_actors::redis::{RedisConfig, DEFAULT_PUBLIC_NAMESPACE};
 use thiserror::Error;
 
 use crate::routes::access::AccessToken;
@@ -360,21 +361,7 @@ impl Config {
         let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
             Some(v.to_owned()).filter(|h| !h.contains(['/', ' ', '#', '@']))
         })?;
-        let config_hash = env.0(CONFIG_HASH);
-        let named = config
-            .named_keys()
-            .chain(config_hash.as_deref().map(str::trim));
-        if let Some(own) = namespace_overlap(&config.public_namespace, named) {
-            return Err(ConfigError::new(
-                "PUBLIC_NAMESPACE",
-                config.public_namespace.clone(),
-                format!(
-                    "a namespace apart from switchyard's own keys; this one shares {own:?}, \
-                     e.g. keep the default, public:"
-                )
-                .into(),
-            ));
-        }
+        config.check_public_namespace(env.0(CONFIG_HASH).as_deref())?;
         config.advertise_host = advertise_host.unwrap_or_else(|| {
             if config.ip.is_unspecified() {
                 host::reachable_address()
@@ -461,35 +448,6 @@ impl Config {
             }
         }
         queues
-    }
-
-    /// Every list and hash the variables name (without the prefix): queues, a mover's lists,
-    /// the routes' queues. Keys under the public namespace must be none of these.
-    fn named_keys(&self) -> impl Iterator<Item = &str> {
-        let single = [
-            Some(&self.gateway_queue),
-            self.rquery_queue.as_ref(),
-            self.router_in.as_ref(),
-            self.filer_queue.as_ref(),
-            self.render_queue.as_ref(),
-            self.ndeploy_queue.as_ref(),
-            self.lpush_in.as_ref(),
-            self.lpush_out.as_ref(),
-            self.mpush_in.as_ref(),
-            self.mbalance_in.as_ref(),
-            self.vpush.as_ref().map(|vpush| &vpush.input),
-        ];
-        let many = [
-            Some(&self.worker_queues),
-            self.mpush_out.as_ref(),
-            self.mbalance_out.as_ref(),
-        ];
-        single
-            .into_iter()
-            .flatten()
-            .chain(many.into_iter().flatten().flatten())
-            .map(String::as_str)
-            .chain(self.gateway_routes.queues())
     }
 
     /// The movers the variables ask for.

@@ -101,6 +101,30 @@ impl FromRequest for MonitorAccess {
     }
 }
 
+/// Says at start which routes are open to anyone who reaches `port` for want of a token, and
+/// which token is easy to guess.
+pub fn warn_of_open_routes(admin: &Option<AccessToken>, monitor: &Option<AccessToken>, port: u16) {
+    match admin {
+        None => log::warn!(
+            "ADMIN_TOKEN is not set: {ADMIN_ROUTES} are open to anyone who reaches port {port}"
+        ),
+        Some(token) if token.is_short() => {
+            log::warn!("ADMIN_TOKEN is shorter than 16 characters: easy to guess")
+        }
+        Some(_) => {}
+    }
+    match monitor {
+        None => log::info!(
+            "MONITOR_TOKEN is not set: {MONITOR_ROUTES} show this fleet to anyone who reaches \
+             port {port}"
+        ),
+        Some(token) if token.is_short() => {
+            log::warn!("MONITOR_TOKEN is shorter than 16 characters: easy to guess")
+        }
+        Some(_) => {}
+    }
+}
+
 /// The policy; none configured is a start-up mistake, and refuses rather than opens.
 fn policy(req: &HttpRequest) -> Option<&AccessPolicy> {
     req.app_data::<web::Data<AccessPolicy>>()
