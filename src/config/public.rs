@@ -12,7 +12,9 @@ impl Config {
         &self,
         config_hash: Option<&str>,
     ) -> Result<(), ConfigError> {
-        let named = self.named_keys().chain(config_hash.map(str::trim));
+        // A blank CONFIG_HASH names no hash.
+        let config_hash = config_hash.map(str::trim).filter(|name| !name.is_empty());
+        let named = self.named_keys().chain(config_hash);
         match namespace_overlap(&self.public_namespace, named) {
             None => Ok(()),
             Some(own) => Err(ConfigError::new(

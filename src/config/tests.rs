@@ -265,6 +265,8 @@ fn the_public_namespace_shares_no_key_with_switchyard_s_own() {
         let err = config(&vars).unwrap_err();
         assert_eq!(err.name, "PUBLIC_NAMESPACE", "{vars:?}");
     }
+    // A blank CONFIG_HASH names no hash.
+    assert!(config(&[(CONFIG_HASH, " ")]).is_ok());
     let err = config(&[("PUBLIC_NAMESPACE", "gateway:")]).unwrap_err();
     assert!(
         err.to_string().contains("shares \"gateway:reply:\""),

@@ -37,6 +37,12 @@ async fn answers_past_a_bound_are_413_naming_it_and_those_within_are_whole() {
     let heavy =
         "for i = 1, 5 do redis.call('RPUSH', KEYS[1], string.rep('x', tonumber(ARGV[1]))) end";
     fill_with(&redis, heavy, &key("heavy"), MIB);
+    let heavy_hash =
+        "for i = 1, 5 do redis.call('HSET', KEYS[1], i, string.rep('x', tonumber(ARGV[1]))) end";
+    fill_with(&redis, heavy_hash, &key("heavy-hash"), MIB);
+    let heavy_set =
+        "for i = 1, 5 do redis.call('SADD', KEYS[1], i .. string.rep('x', tonumber(ARGV[1]))) end";
+    fill_with(&redis, heavy_set, &key("heavy-set"), MIB);
     let app = TestApp::builder().redis(&redis.url(), &prefix).start();
 
     let refused = [
@@ -64,6 +70,14 @@ async fn answers_past_a_bound_are_413_naming_it_and_those_within_are_whole() {
         ),
         (
             "/rquery/lrange/heavy/0/-1",
+            "the answer would hold more than 4194304 bytes",
+        ),
+        (
+            "/rquery/hgetall/heavy-hash",
+            "the answer would hold more than 4194304 bytes",
+        ),
+        (
+            "/rquery/smembers/heavy-set",
             "the answer would hold more than 4194304 bytes",
         ),
     ];
@@ -101,7 +115,7 @@ async fn answers_past_a_bound_are_413_naming_it_and_those_within_are_whole() {
 }
 
 #[actix_rt::test]
-async fn a_query_past_rquery_max_inflight_is_refused_at_once() {
+async fn a_query_past_rquery_max_inflight_waits_briefly_then_is_refused() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("rquery-inflight");
     redis.cli(&["SET", &format!("{prefix}public:k"), "v"]);

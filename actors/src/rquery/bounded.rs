@@ -16,25 +16,60 @@ pub const MOST_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// How a script's error starts when a bound would be passed; the rest is for the client.
 const TOO_LARGE: &str = "TOOLARGE ";
 
-/// Lua: `too_large(what)` refuses; `within_bytes(items)` answers `items` unless together they
-/// pass ARGV[2] bytes; `range(n)` is how many items LRANGE or ZRANGE ARGV[3] ARGV[4] answers
-/// from `n`.
+/// Lua, on KEYS[1] with ARGV[2] the most bytes. `too_large(what)` refuses. `range(n)` turns
+/// the indexes ARGV[3], ARGV[4] into the first and last item LRANGE or ZRANGE would answer from
+/// `n`, and their count. `read_range(command, first, last)` and `scan_all(command)` (HSCAN,
+/// SSCAN; what a scan returns twice is kept once) read a few items at a time and give up (nil)
+/// once past the most bytes: no more than that, and one step, is ever copied.
 macro_rules! helpers {
     () => {
         "local function too_large(what) return redis.error_reply('TOOLARGE ' .. what) end \
-         local function within_bytes(items) \
-           local n = 0 for _, item in ipairs(items) do n = n + #item end \
-           if n > tonumber(ARGV[2]) then \
-             return too_large('the answer would hold more than ' .. ARGV[2] .. ' bytes') end \
-           return items end \
+         local most_bytes = tonumber(ARGV[2]) \
          local function range(n) \
            local first, last = tonumber(ARGV[3]), tonumber(ARGV[4]) \
            if first < 0 then first = math.max(n + first, 0) end \
            if last < 0 then last = n + last end \
            last = math.min(last, n - 1) \
-           return math.max(last - first + 1, 0) end "
+           return first, last, math.max(last - first + 1, 0) end \
+         local function read_range(command, first, last) \
+           local items, bytes, i = {}, 0, first \
+           while i <= last do \
+             local step = redis.call(command, KEYS[1], i, math.min(i + 15, last)) \
+             if #step == 0 then break end \
+             for _, item in ipairs(step) do bytes = bytes + #item items[#items + 1] = item end \
+             if bytes > most_bytes then return nil end \
+             i = i + 16 \
+           end \
+           return items end \
+         local function scan_all(command) \
+           local cursor, seen, flat, bytes = '0', {}, {}, 0 \
+           local width = command == 'HSCAN' and 2 or 1 \
+           repeat \
+             local answer = redis.call(command, KEYS[1], cursor, 'COUNT', 16) \
+             cursor = answer[1] \
+             local got = answer[2] \
+             for j = 1, #got, width do \
+               if not seen[got[j]] then \
+                 seen[got[j]] = true \
+                 for k = j, j + width - 1 do flat[#flat + 1] = got[k] bytes = bytes + #got[k] end \
+               end \
+             end \
+             if bytes > most_bytes then return nil end \
+           until cursor == '0' \
+           return flat end \
+         local function too_many_bytes() \
+           return too_large('the answer would hold more than ' .. ARGV[2] .. ' bytes') end "
     };
 }
+
+/// KEYS[1] a list; ARGV the most items, the most bytes, a start and a stop (as LRANGE's): at
+/// most that many items from the range's start (hrender's `list`), within the bytes.
+const FIRST_ITEMS: &str = concat!(
+    helpers!(),
+    "local first, last = range(redis.call('LLEN', KEYS[1])) \
+     last = math.min(last, first + tonumber(ARGV[1]) - 1) \
+     return read_range('LRANGE', first, last) or too_many_bytes()"
+);
 
 impl ReadCommand {
     /// The script that checks this command's answer is within its bounds before reading it
@@ -56,25 +91,27 @@ impl ReadCommand {
                 helpers!(),
                 "if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[1]) then \
                    return too_large('the hash has more than ' .. ARGV[1] .. ' fields') end \
-                 return within_bytes(redis.call('HGETALL', KEYS[1]))"
+                 return scan_all('HSCAN') or too_many_bytes()"
             ),
             Self::Smembers => concat!(
                 helpers!(),
                 "if redis.call('SCARD', KEYS[1]) > tonumber(ARGV[1]) then \
                    return too_large('the set has more than ' .. ARGV[1] .. ' members') end \
-                 return within_bytes(redis.call('SMEMBERS', KEYS[1]))"
+                 return scan_all('SSCAN') or too_many_bytes()"
             ),
             Self::Lrange => concat!(
                 helpers!(),
-                "if range(redis.call('LLEN', KEYS[1])) > tonumber(ARGV[1]) then \
+                "local first, last, count = range(redis.call('LLEN', KEYS[1])) \
+                 if count > tonumber(ARGV[1]) then \
                    return too_large('the range holds more than ' .. ARGV[1] .. ' items') end \
-                 return within_bytes(redis.call('LRANGE', KEYS[1], ARGV[3], ARGV[4]))"
+                 return read_range('LRANGE', first, last) or too_many_bytes()"
             ),
             Self::Zrange => concat!(
                 helpers!(),
-                "if range(redis.call('ZCARD', KEYS[1])) > tonumber(ARGV[1]) then \
+                "local first, last, count = range(redis.call('ZCARD', KEYS[1])) \
+                 if count > tonumber(ARGV[1]) then \
                    return too_large('the range holds more than ' .. ARGV[1] .. ' items') end \
-                 return within_bytes(redis.call('ZRANGE', KEYS[1], ARGV[3], ARGV[4]))"
+                 return read_range('ZRANGE', first, last) or too_many_bytes()"
             ),
             Self::Llen | Self::Scard | Self::Zcard | Self::Ttl | Self::Type | Self::Exists => {
                 return None
@@ -106,6 +143,22 @@ impl ReadCommand {
         parts.extend(args);
         RespValue::Array(parts)
     }
+}
+
+/// hrender's `list`: at most [`MOST_ITEMS`] items of the list at `key` (a full key) from the
+/// range's start, within [`MOST_ANSWER_BYTES`].
+pub(crate) fn first_items(key: String, start: i64, stop: i64) -> RespValue {
+    let mut parts: Vec<RespValue> = vec!["EVAL".into(), FIRST_ITEMS.into(), "1".into()];
+    parts.push(key.into());
+    for arg in [
+        MOST_ITEMS.to_string(),
+        MOST_ANSWER_BYTES.to_string(),
+        start.to_string(),
+        stop.to_string(),
+    ] {
+        parts.push(arg.into());
+    }
+    RespValue::Array(parts)
 }
 
 /// What Redis refused as the client's question, not a failure: an answer past a bound, or

@@ -15,8 +15,11 @@ use tokio::sync::Semaphore;
 
 use crate::error::ActorError;
 use crate::redis::{PublicKeys, Redis};
-pub(crate) use bounded::refusal;
+pub(crate) use bounded::{first_items, refusal};
 pub use bounded::{MOST_ANSWER_BYTES, MOST_ITEMS, MOST_STRING_BYTES};
+
+/// The longest a query waits for one of the process's `RQUERY_MAX_INFLIGHT` turns.
+pub const TURN_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The commands rquery runs, each with the number of arguments after the key it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,9 +169,11 @@ impl Handler<Query> for Rquery {
     fn handle(&mut self, query: Query, _: &mut Self::Context) -> Self::Result {
         let redis = self.redis.clone();
         let key = self.public.key(&query.key);
-        let permit = Arc::clone(&self.under_way).try_acquire_owned();
+        let under_way = Arc::clone(&self.under_way);
         Box::pin(async move {
-            let Ok(_permit) = permit else {
+            // A burst waits a little for its turn; a flood is refused.
+            let permit = tokio::time::timeout(TURN_WAIT, under_way.acquire_owned()).await;
+            let Ok(Ok(_permit)) = permit else {
                 return Err(ActorError::TooManyQueries);
             };
             let command = query.command;

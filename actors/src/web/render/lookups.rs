@@ -12,7 +12,7 @@ use minijinja::{Error, ErrorKind, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{chain, ActorError};
-use crate::redis::{eval, PublicKeys, Redis, COMMAND_TIMEOUT};
+use crate::redis::{PublicKeys, Redis, COMMAND_TIMEOUT};
 
 /// The most Redis reads one render may make.
 pub const MOST_LOOKUPS: usize = 100;
@@ -22,20 +22,7 @@ pub const MOST_BYTES: usize = 16 * 1024 * 1024;
 
 // `get` and `hash` read as rquery's `GET` and `HGETALL` do, within the same bounds; `list`
 // returns at most rquery's number of items, from the range's start, within its bytes.
-use crate::rquery::{refusal, ReadCommand, MOST_ANSWER_BYTES, MOST_ITEMS};
-
-/// KEYS[1] a list; ARGV start, stop (as LRANGE's, negative from the end), the most items, the
-/// most bytes. At most that many items from the range's start, unless they hold more bytes.
-const LIST: &str = "local n = redis.call('LLEN', KEYS[1]) \
-    local first, last = tonumber(ARGV[1]), tonumber(ARGV[2]) \
-    if first < 0 then first = math.max(n + first, 0) end \
-    if last < 0 then last = n + last end \
-    last = math.min(last, first + tonumber(ARGV[3]) - 1) \
-    local items = redis.call('LRANGE', KEYS[1], first, last) \
-    local bytes = 0 for _, item in ipairs(items) do bytes = bytes + #item end \
-    if bytes > tonumber(ARGV[4]) then \
-      return redis.error_reply('TOOLARGE the items hold more than ' .. ARGV[4] .. ' bytes') end \
-    return items";
+use crate::rquery::{first_items, refusal, ReadCommand};
 
 /// A read a template asked for; keys are taken under the prefix.
 #[derive(Debug, Clone)]
@@ -173,18 +160,10 @@ async fn answer(redis: &Redis, key: String, asked: Asked) {
             .command(ReadCommand::Hgetall.on(key, Vec::new()))
             .await
             .map(Fetched::Fields),
-        Lookup::List { start, stop, .. } => {
-            let args = [
-                start.to_string(),
-                stop.to_string(),
-                MOST_ITEMS.to_string(),
-                MOST_ANSWER_BYTES.to_string(),
-            ];
-            redis
-                .command(eval(LIST, &[key], &args))
-                .await
-                .map(Fetched::Items)
-        }
+        Lookup::List { start, stop, .. } => redis
+            .command(first_items(key, *start, *stop))
+            .await
+            .map(Fetched::Items),
     };
     // The render may have given up waiting: nobody to tell then.
     let _ = asked.answer.send(result.map_err(|err| match err {
