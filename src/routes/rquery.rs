@@ -1,4 +1,4 @@
-//! `/rquery/<command>/<key>[/<arg>...]`: read-only Redis commands on keys under the prefix,
+//! `/rquery/<command>/<key>[/<arg>...]`: read-only Redis commands on keys of the public namespace,
 //! answered as JSON (docs/web-server.md).
 
 use actix::Addr;

@@ -7,7 +7,7 @@ use awc::http::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    gateway_process, play_worker, raw_request, response_to, unique_prefix, TestRedis, BASE64,
+    gateway_process, play_worker, raw_request, response_to, unique_prefix, until, TestRedis, BASE64,
 };
 use base64::Engine as _;
 
@@ -244,4 +244,51 @@ async fn past_the_queue_cap_requests_are_refused_at_once_and_the_queue_holds_the
         assert!(*took < Duration::from_secs(1), "{took:?}");
     }
     assert_eq!(redis.cli(&["LLEN", &format!("{prefix}gateway:req")]), "2");
+}
+
+#[actix_rt::test]
+async fn a_route_s_queue_of_another_type_holds_the_router_s_requests_until_fixed() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("router-type");
+    let api = format!("{prefix}api");
+    let router = crate::helpers::TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[("GATEWAY_ROUTES", "^/api/=api"), ("ROUTER_IN", "incoming")])
+        .start_process();
+    redis.cli(&["SET", &api, "not a list"]);
+    let dumb_process = gateway_process(
+        &redis,
+        &prefix,
+        &[
+            ("GATEWAY_QUEUE", "incoming"),
+            ("GATEWAY_TIMEOUT_MS", "20000"),
+        ],
+    );
+    let dumb = dumb_process.gateway();
+    for n in 0..3 {
+        let client = crate::helpers::TestApp::connect(&dumb.base);
+        actix_rt::spawn(async move { client.get(&format!("/api/r{n}")).await });
+    }
+    until(Duration::from_secs(5), "the refusal is logged", || async {
+        (!router.logged("WRONGTYPE").is_empty()).then_some(())
+    })
+    .await;
+    // Retried every 250 ms meanwhile: one line per router holding requests (the process runs
+    // two), not one per retry.
+    actix_rt::time::sleep(Duration::from_millis(800)).await;
+    let logged = router.logged("WRONGTYPE");
+    assert!((1..=2).contains(&logged.len()), "{logged:?}");
+    assert!(logged[0].contains(&api), "{}", logged[0]);
+    redis.cli(&["DEL", &api]);
+    until(Duration::from_secs(5), "every request routed", || async {
+        (redis.cli(&["LLEN", &api]) == "3").then_some(())
+    })
+    .await;
+    until(
+        Duration::from_secs(5),
+        "each router says it answers again",
+        || async { (router.logged("answers again").len() == logged.len()).then_some(()) },
+    )
+    .await;
+    assert_eq!(redis.cli(&["LLEN", &format!("{prefix}incoming")]), "0");
 }

@@ -43,9 +43,10 @@ impl DeployRequest {
                 && !text.chars().any(|c| c.is_control() || c.is_whitespace())
         };
         if !plain(&git) {
-            return Err(format!(
-                "git must be a repository URL without spaces, not starting with '-': {git:?}"
-            ));
+            // Not quoted: a URL may carry credentials, and this text is logged and kept.
+            return Err(
+                "git must be a repository URL without spaces, not starting with '-'".to_owned(),
+            );
         }
         if let Some(branch) = branch.as_deref().filter(|b| !plain(b)) {
             return Err(format!(

@@ -65,7 +65,7 @@ async fn run(mut command: Command, step: &str, by: Instant) -> Result<String, St
     };
     match timeout_at(by, finished).await {
         Ok((Ok(status), output)) => {
-            let output = String::from_utf8_lossy(&output).trim().to_owned();
+            let output = without_credentials(String::from_utf8_lossy(&output).trim());
             if status.success() {
                 Ok(output)
             } else {
@@ -112,5 +112,45 @@ async fn kill_group(group: u32) {
         Ok(status) if status.success() => {}
         Ok(status) => log::warn!("a timed-out command's processes were not killed: {status}"),
         Err(err) => log::warn!("a timed-out command's processes were not killed: {err}"),
+    }
+}
+/// `text` with the credentials of every URL in it (`scheme://user:password@host`) replaced by
+/// `***`: a command's output is logged and kept in the result hash for a week.
+fn without_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let authority_end = after
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"')
+            .unwrap_or(after.len());
+        match after[..authority_end].rfind('@') {
+            Some(user_end) => {
+                out.push_str("***");
+                rest = &after[user_end..];
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_in_urls_are_never_kept() {
+        assert_eq!(
+            without_credentials("fatal: could not read from 'https://ada:s3cret@host/r.git/': 403"),
+            "fatal: could not read from 'https://***@host/r.git/': 403"
+        );
+        assert_eq!(
+            without_credentials("ssh://git@host:22/r and https://host/x"),
+            "ssh://***@host:22/r and https://host/x"
+        );
+        assert_eq!(without_credentials("no url here"), "no url here");
     }
 }

@@ -32,25 +32,37 @@ macro_rules! take_function {
     };
 }
 
-/// Lua: `push_outcomes(first_key, first_arg)` pushes the outcomes, one `LPUSH` per destination
-/// in the order given, then sets each destination's expiry once. Outcome i goes to
-/// KEYS[first_key + i - 1]; it is ARGV[first_arg + 2(i - 1)], its expiry in ms (0 for none) the
-/// next argument; an empty outcome pushes nothing.
+/// Lua: `outcomes(first_key, first_arg)` groups the outcomes by destination, in the order
+/// given, and checks that every destination is a list (or none): it answers an error naming
+/// the first that is not, before the script writes anything, since Lua would not take back a
+/// request removed from the busy list before a push that failed. `push(outcomes)` then pushes
+/// them, one `LPUSH` per destination, and sets each destination's expiry once. Outcome i goes
+/// to KEYS[first_key + i - 1]; it is ARGV[first_arg + 2(i - 1)], its expiry in ms (0 for none)
+/// the next argument; an empty outcome pushes nothing.
 macro_rules! push_outcomes_function {
     () => {
-        "local function push_outcomes(first_key, first_arg) \
+        "local function outcomes(first_key, first_arg) \
            local order, by_key, expire = {}, {}, {} \
            for i = first_key, #KEYS do \
              local n = first_arg + (i - first_key) * 2 \
              local key = KEYS[i] \
              if ARGV[n] ~= '' then \
-               if not by_key[key] then by_key[key] = {} order[#order + 1] = key end \
+               if not by_key[key] then \
+                 local kind = redis.call('TYPE', key).ok \
+                 if kind ~= 'list' and kind ~= 'none' then \
+                   return nil, redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a list') \
+                 end \
+                 by_key[key] = {} order[#order + 1] = key \
+               end \
                table.insert(by_key[key], ARGV[n]) \
              end \
              if ARGV[n + 1] ~= '0' then expire[key] = ARGV[n + 1] end \
            end \
-           for _, key in ipairs(order) do redis.call('LPUSH', key, unpack(by_key[key])) end \
-           for key, ms in pairs(expire) do redis.call('PEXPIRE', key, ms) end \
+           return {order = order, by_key = by_key, expire = expire} \
+         end \
+         local function push(grouped) \
+           for _, key in ipairs(grouped.order) do redis.call('LPUSH', key, unpack(grouped.by_key[key])) end \
+           for key, ms in pairs(grouped.expire) do redis.call('PEXPIRE', key, ms) end \
          end "
     };
 }
@@ -66,8 +78,10 @@ pub const TAKE: &str = concat!(
 /// the outcomes from ARGV[#KEYS].
 pub const FINISH_SOME: &str = concat!(
     push_outcomes_function!(),
-    "for i = 1, #KEYS - 1 do redis.call('LREM', KEYS[1], 1, ARGV[i]) end \
-     push_outcomes(2, #KEYS) return 0"
+    "local grouped, refused = outcomes(2, #KEYS) \
+     if refused then return refused end \
+     for i = 1, #KEYS - 1 do redis.call('LREM', KEYS[1], 1, ARGV[i]) end \
+     push(grouped) return 0"
 );
 
 /// Every request in hand is finished (under load, the common case), and more are taken in the
@@ -77,7 +91,9 @@ pub const FINISH_SOME: &str = concat!(
 pub const FINISH_ALL_AND_TAKE: &str = concat!(
     push_outcomes_function!(),
     take_function!(),
-    "redis.call('DEL', KEYS[1]) push_outcomes(3, 2) \
+    "local grouped, refused = outcomes(3, 2) \
+     if refused then return refused end \
+     redis.call('DEL', KEYS[1]) push(grouped) \
      local most = tonumber(ARGV[1]) \
      if most == 0 then return {} end \
      return take(KEYS[2], KEYS[1], most)"

@@ -133,9 +133,13 @@ impl Taker {
         // when Redis or this process paused): until the busy list is read again, what it
         // holds is not known, and it must not be deleted whole.
         let mut busy_may_hold = false;
+        // Redis refusing a script (a destination of another type) is logged once while it
+        // lasts; its outages are logged by its handle.
+        let mut refused = false;
         while !*stopping.borrow() {
             // Nothing is in hand here: what is finished goes in the same script as the next
             // take.
+            let reconciling = busy_may_hold;
             let taken = if busy_may_hold {
                 self.reconcile(&mut unpushed).await
             } else if unpushed.is_empty() {
@@ -160,13 +164,24 @@ impl Taker {
             };
             let taken = match taken {
                 Ok(taken) => taken,
-                Err(_) => {
-                    // Redis's outage is logged by its handle.
+                Err(err) => {
+                    if matches!(err, ActorError::Redis(_)) && !refused {
+                        log::error!(
+                            "worker on {}: {}; what it holds waits",
+                            self.queue,
+                            crate::error::chain(&err)
+                        );
+                        refused = true;
+                    }
                     busy_may_hold = true;
                     tokio::time::sleep(RETRY_AFTER).await;
                     continue;
                 }
             };
+            if refused && !reconciling {
+                log::info!("worker on {} answers again", self.queue);
+                refused = false;
+            }
             busy_may_hold = false;
             queue_was_empty = taken.is_empty();
             let mut handling = FuturesUnordered::new();
