@@ -33,9 +33,10 @@ macro_rules! take_function {
 }
 
 /// Lua: `outcomes(first_key, first_arg)` groups the outcomes by destination, in the order
-/// given, and checks that every destination is a list (or none): it answers an error naming
-/// the first that is not, before the script writes anything, since Lua would not take back a
-/// request removed from the busy list before a push that failed. `push(outcomes)` then pushes
+/// given, and checks that every queue among them (a destination without an expiry: a reply
+/// list, always given one, is the gateway's own key and is not looked at) is a list or none:
+/// it answers an error naming the first that is not, before the script writes anything, since
+/// Lua would not take back a request removed from the busy list before a push that failed. `push(outcomes)` then pushes
 /// them, one `LPUSH` per destination, and sets each destination's expiry once. Outcome i goes
 /// to KEYS[first_key + i - 1]; it is ARGV[first_arg + 2(i - 1)], its expiry in ms (0 for none)
 /// the next argument; an empty outcome pushes nothing.
@@ -48,9 +49,11 @@ macro_rules! push_outcomes_function {
              local key = KEYS[i] \
              if ARGV[n] ~= '' then \
                if not by_key[key] then \
-                 local kind = redis.call('TYPE', key).ok \
-                 if kind ~= 'list' and kind ~= 'none' then \
-                   return nil, redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a list') \
+                 if ARGV[n + 1] == '0' then \
+                   local kind = redis.call('TYPE', key).ok \
+                   if kind ~= 'list' and kind ~= 'none' then \
+                     return nil, redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a list') \
+                   end \
                  end \
                  by_key[key] = {} order[#order + 1] = key \
                end \

@@ -5,6 +5,7 @@ use redis_async::resp::RespValue;
 
 use super::ReadCommand;
 use crate::error::{ActorError, Cause};
+use crate::redis::Redis;
 
 /// The longest string (or hash field) an answer holds.
 pub const MOST_STRING_BYTES: usize = 1024 * 1024;
@@ -77,11 +78,6 @@ impl ReadCommand {
     /// `None` for the commands whose answer is a number or a word.
     fn bounded(self) -> Option<&'static str> {
         Some(match self {
-            Self::Get => {
-                "if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[2]) then \
-                   return redis.error_reply('TOOLARGE the value is longer than ' .. ARGV[2] .. ' bytes') \
-                 end return redis.call('GET', KEYS[1])"
-            }
             Self::Hget => {
                 "if redis.call('HSTRLEN', KEYS[1], ARGV[3]) > tonumber(ARGV[2]) then \
                    return redis.error_reply('TOOLARGE the value is longer than ' .. ARGV[2] .. ' bytes') \
@@ -113,9 +109,14 @@ impl ReadCommand {
                    return too_large('the range holds more than ' .. ARGV[1] .. ' items') end \
                  return read_range('ZRANGE', first, last) or too_many_bytes()"
             ),
-            Self::Llen | Self::Scard | Self::Zcard | Self::Ttl | Self::Type | Self::Exists => {
-                return None
-            }
+            // GET is read with GETRANGE instead ([`string_within`]): no script to run.
+            Self::Get
+            | Self::Llen
+            | Self::Scard
+            | Self::Zcard
+            | Self::Ttl
+            | Self::Type
+            | Self::Exists => return None,
         })
     }
 
@@ -143,6 +144,27 @@ impl ReadCommand {
         parts.extend(args);
         RespValue::Array(parts)
     }
+}
+
+/// The string at `key` (a full key), `None` when there is none, within [`MOST_STRING_BYTES`]:
+/// `GETRANGE` reads at most one byte more than the bound, so a longer value is never copied
+/// whole; only an empty answer costs a second command (`EXISTS`), to tell "" from nothing.
+pub(crate) async fn string_within(redis: &Redis, key: &str) -> Result<Option<Vec<u8>>, ActorError> {
+    let last = MOST_STRING_BYTES.to_string();
+    let read = RespValue::Array(vec!["GETRANGE".into(), key.into(), "0".into(), last.into()]);
+    let value: Vec<u8> = redis.command(read).await?;
+    if value.len() > MOST_STRING_BYTES {
+        return Err(ActorError::AnswerTooLarge(format!(
+            "the value is longer than {MOST_STRING_BYTES} bytes"
+        )));
+    }
+    if !value.is_empty() {
+        return Ok(Some(value));
+    }
+    let exists: i64 = redis
+        .command(RespValue::Array(vec!["EXISTS".into(), key.into()]))
+        .await?;
+    Ok((exists == 1).then_some(value))
 }
 
 /// hrender's `list`: at most [`MOST_ITEMS`] items of the list at `key` (a full key) from the

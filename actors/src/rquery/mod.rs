@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::ActorError;
 use crate::redis::{PublicKeys, Redis};
-pub(crate) use bounded::{first_items, refusal};
+pub(crate) use bounded::{first_items, refusal, string_within};
 pub use bounded::{MOST_ANSWER_BYTES, MOST_ITEMS, MOST_STRING_BYTES};
 
 /// The longest a query waits for one of the process's `RQUERY_MAX_INFLIGHT` turns.
@@ -177,6 +177,15 @@ impl Handler<Query> for Rquery {
                 return Err(ActorError::TooManyQueries);
             };
             let command = query.command;
+            if command == ReadCommand::Get {
+                return match string_within(&redis, &key).await {
+                    Ok(value) => Ok(value.map_or(Json::Null, |bytes| {
+                        Json::String(String::from_utf8_lossy(&bytes).into_owned())
+                    })),
+                    Err(ActorError::Redis(reason)) => Err(refusal(&reason)),
+                    Err(err) => Err(err),
+                };
+            }
             let answer: RespValue = match redis.command(query.into_command(key)).await {
                 Ok(answer) => answer,
                 Err(ActorError::Redis(reason)) => return Err(refusal(&reason)),

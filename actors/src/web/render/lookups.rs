@@ -22,7 +22,7 @@ pub const MOST_BYTES: usize = 16 * 1024 * 1024;
 
 // `get` and `hash` read as rquery's `GET` and `HGETALL` do, within the same bounds; `list`
 // returns at most rquery's number of items, from the range's start, within its bytes.
-use crate::rquery::{first_items, refusal, ReadCommand};
+use crate::rquery::{first_items, refusal, string_within, ReadCommand};
 
 /// A read a template asked for; keys are taken under the prefix.
 #[derive(Debug, Clone)]
@@ -152,10 +152,7 @@ impl PublicData {
 
 async fn answer(redis: &Redis, key: String, asked: Asked) {
     let result = match &asked.lookup {
-        Lookup::Get(_) => redis
-            .command(ReadCommand::Get.on(key, Vec::new()))
-            .await
-            .map(Fetched::Text),
+        Lookup::Get(_) => string_within(redis, &key).await.map(Fetched::Text),
         Lookup::Hash(_) => redis
             .command(ReadCommand::Hgetall.on(key, Vec::new()))
             .await
