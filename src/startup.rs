@@ -32,7 +32,7 @@ use switchyard_actors::registry::{AppServer, Launcher, RegistrySettings, ServerR
 use switchyard_actors::rquery::Rquery;
 use switchyard_actors::services::{ServiceInfo, ServiceRegistration};
 use switchyard_actors::status::StatusReader;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 
 use crate::config::{Config, Role};
 use crate::error::ApiError;
@@ -87,8 +87,8 @@ pub(crate) struct AppShared {
     image_queue_max: usize,
     /// The only keys `/rquery` reads.
     public_keys: PublicKeys,
-    /// `/rquery` queries under way in the process, at most `RQUERY_MAX_INFLIGHT`.
-    rquery_under_way: Arc<Semaphore>,
+    /// `/rquery` queries under way at once on each HTTP thread: `RQUERY_MAX_INFLIGHT`.
+    rquery_max_inflight: usize,
     pub(crate) serve: ServeSettings,
     pub(crate) metrics: Metrics,
 }
@@ -98,7 +98,7 @@ impl AppShared {
         let redis = Redis::new(config.redis.clone());
         Self {
             public_keys: redis.keys().public(&config.public_namespace),
-            rquery_under_way: Arc::new(Semaphore::new(config.rquery_max_inflight)),
+            rquery_max_inflight: config.rquery_max_inflight,
             redis,
             redis_config: config.redis.clone(),
             image_redis: Redis::new(config.redis.clone()),
@@ -148,12 +148,7 @@ impl AppShared {
             self.image_queue_max,
         )
         .start();
-        let rquery = Rquery::new(
-            redis,
-            self.public_keys.clone(),
-            Arc::clone(&self.rquery_under_way),
-        )
-        .start();
+        let rquery = Rquery::new(redis, self.public_keys.clone(), self.rquery_max_inflight).start();
         let visits = recent.clone();
         App::new()
             .app_data(web::Data::new(rquery))

@@ -89,7 +89,7 @@ pub enum ActorError {
     #[error("too large to answer: {0}")]
     AnswerTooLarge(String),
 
-    /// The process ran `RQUERY_MAX_INFLIGHT` queries for as long as this one waited.
+    /// The thread ran `RQUERY_MAX_INFLIGHT` queries for as long as this one waited.
     #[error("too many queries in progress: try again shortly")]
     TooManyQueries,
 

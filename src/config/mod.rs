@@ -237,8 +237,9 @@ config! {
         /// a client can reach. It may share no key with switchyard's own.
         public_namespace: String = DEFAULT_PUBLIC_NAMESPACE.into(), "PUBLIC_NAMESPACE",
             "a key namespace of 1 to 200 visible characters, e.g. public:", list_name;
-        /// the most `/rquery` queries one process runs at once; past it, 503.
-        rquery_max_inflight: usize = 32, "RQUERY_MAX_INFLIGHT", "a number of queries above 0",
+        /// the most `/rquery` queries each HTTP thread runs at once; past it a query waits
+        /// briefly, then 503.
+        rquery_max_inflight: usize = 16, "RQUERY_MAX_INFLIGHT", "a number of queries above 0",
             positive::<usize>;
         /// when true, this instance may control the number of app servers `<prefix>replicas`
         /// declares (one such instance at a time).

@@ -121,7 +121,11 @@ async fn a_query_past_rquery_max_inflight_waits_briefly_then_is_refused() {
     redis.cli(&["SET", &format!("{prefix}public:k"), "v"]);
     let app = TestApp::builder()
         .redis(&redis.url(), &prefix)
-        .config(|config| config.rquery_max_inflight = 1)
+        .config(|config| {
+            config.rquery_max_inflight = 1;
+            // One thread: the bound is each thread's.
+            config.workers = Some(1);
+        })
         .start();
     assert_eq!(app.get("/rquery/get/k").await.json()["value"], "v");
     // Frozen, Redis holds the first query for its whole timeout.

@@ -6,7 +6,7 @@
 
 mod bounded;
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use actix::prelude::*;
 use redis_async::resp::RespValue;
@@ -137,20 +137,22 @@ impl Query {
 }
 
 /// Runs queries on the thread's connection; one per worker thread, as the other app actors,
-/// all of a process sharing one bound on the queries under way.
+/// each with its own bound on the queries under way.
 pub struct Rquery {
     redis: Redis,
     public: PublicKeys,
-    under_way: Arc<Semaphore>,
+    /// This thread's turns: a semaphore shared by threads cost a tenth of the throughput
+    /// (bench-redis), its counter bouncing between cores.
+    under_way: Rc<Semaphore>,
 }
 
 impl Rquery {
-    /// Reads keys of `public` only; at most `under_way`'s permits at once in the process.
-    pub fn new(redis: Redis, public: PublicKeys, under_way: Arc<Semaphore>) -> Self {
+    /// Reads keys of `public` only; at most `most_at_once` queries at once on this thread.
+    pub fn new(redis: Redis, public: PublicKeys, most_at_once: usize) -> Self {
         Self {
             redis,
             public,
-            under_way,
+            under_way: Rc::new(Semaphore::new(most_at_once)),
         }
     }
 }
@@ -169,12 +171,15 @@ impl Handler<Query> for Rquery {
     fn handle(&mut self, query: Query, _: &mut Self::Context) -> Self::Result {
         let redis = self.redis.clone();
         let key = self.public.key(&query.key);
-        let under_way = Arc::clone(&self.under_way);
+        let under_way = Rc::clone(&self.under_way);
         Box::pin(async move {
-            // A burst waits a little for its turn; a flood is refused.
-            let permit = tokio::time::timeout(TURN_WAIT, under_way.acquire_owned()).await;
-            let Ok(Ok(_permit)) = permit else {
-                return Err(ActorError::TooManyQueries);
+            // A burst waits a little for its turn (a timer only then); a flood is refused.
+            let _permit = match under_way.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => match tokio::time::timeout(TURN_WAIT, under_way.acquire()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => return Err(ActorError::TooManyQueries),
+                },
             };
             let command = query.command;
             if command == ReadCommand::Get {
