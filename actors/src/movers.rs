@@ -17,7 +17,7 @@ use crate::error::ActorError;
 use crate::gateway::worker::StopTaking;
 use crate::metrics::{Metrics, Operation};
 use crate::redis::{busy_list, eval, Redis};
-use crate::run_loop::{until_registered, RunLoop};
+use crate::run_loop::{until_registered, RefusalLog, RunLoop};
 
 /// The most messages one script moves.
 pub const MOST_PER_MOVE: usize = 64;
@@ -166,30 +166,16 @@ impl Moving {
         if !until_registered(&self.registered, &mut stopping).await {
             return;
         }
-        let mut failing = false;
+        let mut refusals = RefusalLog::new(format!("mover from {}", self.input), "moves again");
         // A wait leaves what it took in the pending list; so may a failed delivery.
         let mut pending_may_hold = true;
         while !*stopping.borrow() {
-            let step = self.step(&mut pending_may_hold).await;
-            match step {
-                Ok(()) => {
-                    if failing {
-                        log::info!("mover from {} moves again", self.input);
-                        failing = false;
-                    }
-                }
-                // A key of another type: Redis answered, the mover cannot go on until fixed.
-                Err(err @ ActorError::Redis(_)) => {
-                    pending_may_hold = true;
-                    if !failing {
-                        log::error!("mover from {}: {}", self.input, crate::error::chain(&err));
-                        failing = true;
-                    }
-                    tokio::time::sleep(RETRY_AFTER).await;
-                }
-                // Redis's outage is logged by its handle. A wait that timed out may still have
+            match self.step(&mut pending_may_hold).await {
+                Ok(()) => refusals.went_through(),
+                // A key of another type, or an outage. A wait that timed out may still have
                 // moved a message into the pending list when Redis woke.
-                Err(_) => {
+                Err(err) => {
+                    refusals.failed(&err);
                     pending_may_hold = true;
                     tokio::time::sleep(RETRY_AFTER).await
                 }

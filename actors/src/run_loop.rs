@@ -6,6 +6,8 @@ use std::future::Future;
 use actix::prelude::*;
 use tokio::sync::watch;
 
+use crate::error::{chain, ActorError};
+
 pub struct RunLoop {
     stopping: watch::Sender<bool>,
     stopped: watch::Receiver<bool>,
@@ -59,5 +61,42 @@ pub async fn until_registered(
     tokio::select! {
         _ = registered.wait_for(|done| *done) => true,
         _ = stopping.wait_for(|stop| *stop) => false,
+    }
+}
+
+/// A taker's refusals by Redis (a key of another type: nothing to do until someone fixes it),
+/// logged when they start and when they end, not at every retry. Outages are logged by the
+/// Redis handle.
+pub struct RefusalLog {
+    /// Who is refused, as the log names it: `mover from <list>`.
+    taker: String,
+    /// What the taker does again once it is not: `moves again`.
+    again: &'static str,
+    refused: bool,
+}
+
+impl RefusalLog {
+    pub fn new(taker: String, again: &'static str) -> Self {
+        Self {
+            taker,
+            again,
+            refused: false,
+        }
+    }
+
+    /// After a step that failed with `err`.
+    pub fn failed(&mut self, err: &ActorError) {
+        if matches!(err, ActorError::Redis(_)) && !self.refused {
+            log::error!("{}: {}", self.taker, chain(err));
+            self.refused = true;
+        }
+    }
+
+    /// After a step that went through.
+    pub fn went_through(&mut self) {
+        if self.refused {
+            log::info!("{} {}", self.taker, self.again);
+            self.refused = false;
+        }
     }
 }

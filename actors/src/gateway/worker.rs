@@ -22,7 +22,7 @@ use super::message::GatewayRequest;
 use super::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME, TAKE};
 use crate::error::ActorError;
 use crate::redis::{busy_list, Redis};
-use crate::run_loop::{until_registered, RunLoop};
+use crate::run_loop::{until_registered, RefusalLog, RunLoop};
 
 /// After Redis failed, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
@@ -133,9 +133,8 @@ impl Taker {
         // when Redis or this process paused): until the busy list is read again, what it
         // holds is not known, and it must not be deleted whole.
         let mut busy_may_hold = false;
-        // Redis refusing a script (a destination of another type) is logged once while it
-        // lasts; its outages are logged by its handle.
-        let mut refused = false;
+        // A destination of another type refuses the answers that go to it.
+        let mut refusals = RefusalLog::new(format!("worker on {}", self.queue), "answers again");
         while !*stopping.borrow() {
             // Nothing is in hand here: what is finished goes in the same script as the next
             // take.
@@ -165,22 +164,15 @@ impl Taker {
             let taken = match taken {
                 Ok(taken) => taken,
                 Err(err) => {
-                    if matches!(err, ActorError::Redis(_)) && !refused {
-                        log::error!(
-                            "worker on {}: {}; what it holds waits",
-                            self.queue,
-                            crate::error::chain(&err)
-                        );
-                        refused = true;
-                    }
+                    refusals.failed(&err);
                     busy_may_hold = true;
                     tokio::time::sleep(RETRY_AFTER).await;
                     continue;
                 }
             };
-            if refused && !reconciling {
-                log::info!("worker on {} answers again", self.queue);
-                refused = false;
+            // Reading the busy list going through says nothing of the answers' destinations.
+            if !reconciling {
+                refusals.went_through();
             }
             busy_may_hold = false;
             queue_was_empty = taken.is_empty();

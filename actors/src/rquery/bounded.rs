@@ -1,7 +1,7 @@
 //! The bounds on what rquery (and hrender's reads) answer: each command that could answer
 //! much is run as a script that checks the size in Redis before anything is read.
 
-use redis_async::resp::RespValue;
+use redis_async::resp::{FromResp, RespValue};
 
 use super::ReadCommand;
 use crate::error::{ActorError, Cause};
@@ -123,14 +123,14 @@ impl ReadCommand {
     /// The bound on bytes this command's answer is checked against.
     fn most_bytes(self) -> usize {
         match self {
-            Self::Get | Self::Hget => MOST_STRING_BYTES,
+            Self::Hget => MOST_STRING_BYTES,
             _ => MOST_ANSWER_BYTES,
         }
     }
 
     /// The command Redis runs on `key` (a full key) with `args` (checked): the command itself,
-    /// or the script that bounds its answer. hrender's `get` and `hash` read with it too.
-    pub(crate) fn on(self, key: String, args: Vec<String>) -> RespValue {
+    /// or the script that bounds its answer.
+    fn on(self, key: &str, args: Vec<String>) -> RespValue {
         let args = args.into_iter().map(RespValue::from);
         let mut parts: Vec<RespValue> = Vec::with_capacity(6 + args.len());
         match self.bounded() {
@@ -146,13 +146,32 @@ impl ReadCommand {
     }
 }
 
-/// The string at `key` (a full key), `None` when there is none, within [`MOST_STRING_BYTES`]:
-/// `GETRANGE` reads at most one byte more than the bound, so a longer value is never copied
-/// whole; only an empty answer costs a second command (`EXISTS`), to tell "" from nothing.
-pub(crate) async fn string_within(redis: &Redis, key: &str) -> Result<Option<Vec<u8>>, ActorError> {
+/// Runs `command` on `key` (a full key) with `args` (checked) within its bounds: what rquery
+/// answers, and hrender's `get` and `hash`. What Redis refuses is the client's question
+/// ([`refusal`]).
+pub(crate) async fn read<T: FromResp>(
+    redis: &Redis,
+    command: ReadCommand,
+    key: &str,
+    args: Vec<String>,
+) -> Result<T, ActorError> {
+    let answer = match command {
+        ReadCommand::Get => match string_within(redis, key).await? {
+            Some(value) => RespValue::BulkString(value),
+            None => RespValue::Nil,
+        },
+        _ => run(redis, command.on(key, args)).await?,
+    };
+    T::from_resp(answer).map_err(|err| ActorError::Redis(Cause::new(err)))
+}
+
+/// The string at `key`, `None` when there is none, within [`MOST_STRING_BYTES`]: `GETRANGE`
+/// reads at most one byte more than the bound, so a longer value is never copied whole; only
+/// an empty answer costs a second command (`EXISTS`), to tell "" from nothing.
+async fn string_within(redis: &Redis, key: &str) -> Result<Option<Vec<u8>>, ActorError> {
     let last = MOST_STRING_BYTES.to_string();
-    let read = RespValue::Array(vec!["GETRANGE".into(), key.into(), "0".into(), last.into()]);
-    let value: Vec<u8> = redis.command(read).await?;
+    let range = RespValue::Array(vec!["GETRANGE".into(), key.into(), "0".into(), last.into()]);
+    let value: Vec<u8> = run(redis, range).await?;
     if value.len() > MOST_STRING_BYTES {
         return Err(ActorError::AnswerTooLarge(format!(
             "the value is longer than {MOST_STRING_BYTES} bytes"
@@ -161,15 +180,18 @@ pub(crate) async fn string_within(redis: &Redis, key: &str) -> Result<Option<Vec
     if !value.is_empty() {
         return Ok(Some(value));
     }
-    let exists: i64 = redis
-        .command(RespValue::Array(vec!["EXISTS".into(), key.into()]))
-        .await?;
+    let exists: i64 = run(redis, RespValue::Array(vec!["EXISTS".into(), key.into()])).await?;
     Ok((exists == 1).then_some(value))
 }
 
 /// hrender's `list`: at most [`MOST_ITEMS`] items of the list at `key` (a full key) from the
 /// range's start, within [`MOST_ANSWER_BYTES`].
-pub(crate) fn first_items(key: String, start: i64, stop: i64) -> RespValue {
+pub(crate) async fn first_items(
+    redis: &Redis,
+    key: &str,
+    start: i64,
+    stop: i64,
+) -> Result<Vec<Vec<u8>>, ActorError> {
     let mut parts: Vec<RespValue> = vec!["EVAL".into(), FIRST_ITEMS.into(), "1".into()];
     parts.push(key.into());
     for arg in [
@@ -180,13 +202,21 @@ pub(crate) fn first_items(key: String, start: i64, stop: i64) -> RespValue {
     ] {
         parts.push(arg.into());
     }
-    RespValue::Array(parts)
+    run(redis, RespValue::Array(parts)).await
+}
+
+/// `command`, with what Redis refuses made the client's question.
+async fn run<T: FromResp>(redis: &Redis, command: RespValue) -> Result<T, ActorError> {
+    redis.command(command).await.map_err(|err| match err {
+        ActorError::Redis(reason) => refusal(&reason),
+        other => other,
+    })
 }
 
 /// What Redis refused as the client's question, not a failure: an answer past a bound, or
 /// Redis's own words (the key holds another type, say), without the script's name that Redis
 /// puts after them.
-pub(crate) fn refusal(reason: &Cause) -> ActorError {
+fn refusal(reason: &Cause) -> ActorError {
     let reason = reason.to_string();
     let words = reason.split(" script: ").next().unwrap_or_default();
     match words.strip_prefix(TOO_LARGE) {

@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::ActorError;
 use crate::redis::{PublicKeys, Redis};
-pub(crate) use bounded::{first_items, refusal, string_within};
+pub(crate) use bounded::{first_items, read};
 pub use bounded::{MOST_ANSWER_BYTES, MOST_ITEMS, MOST_STRING_BYTES};
 
 /// The longest a query waits for one of the process's `RQUERY_MAX_INFLIGHT` turns.
@@ -182,33 +182,13 @@ impl Handler<Query> for Rquery {
                 },
             };
             let command = query.command;
-            if command == ReadCommand::Get {
-                return match string_within(&redis, &key).await {
-                    Ok(value) => Ok(value.map_or(Json::Null, |bytes| {
-                        Json::String(String::from_utf8_lossy(&bytes).into_owned())
-                    })),
-                    Err(ActorError::Redis(reason)) => Err(refusal(&reason)),
-                    Err(err) => Err(err),
-                };
-            }
-            let answer: RespValue = match redis.command(query.into_command(key)).await {
-                Ok(answer) => answer,
-                Err(ActorError::Redis(reason)) => return Err(refusal(&reason)),
-                Err(err) => return Err(err),
-            };
+            let answer: RespValue = read(&redis, command, &key, query.args).await?;
             Ok(if command == ReadCommand::Hgetall {
                 object(answer)
             } else {
                 json(answer)
             })
         })
-    }
-}
-
-impl Query {
-    /// The command Redis runs for this query on `key` (a full key).
-    fn into_command(self, key: String) -> RespValue {
-        self.command.on(key, self.args)
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use minijinja::{Error, ErrorKind, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::error::{chain, ActorError};
+use crate::error::chain;
 use crate::redis::{PublicKeys, Redis, COMMAND_TIMEOUT};
 
 /// The most Redis reads one render may make.
@@ -22,7 +22,7 @@ pub const MOST_BYTES: usize = 16 * 1024 * 1024;
 
 // `get` and `hash` read as rquery's `GET` and `HGETALL` do, within the same bounds; `list`
 // returns at most rquery's number of items, from the range's start, within its bytes.
-use crate::rquery::{first_items, refusal, string_within, ReadCommand};
+use crate::rquery::{first_items, read, ReadCommand};
 
 /// A read a template asked for; keys are taken under the prefix.
 #[derive(Debug, Clone)]
@@ -152,20 +152,17 @@ impl PublicData {
 
 async fn answer(redis: &Redis, key: String, asked: Asked) {
     let result = match &asked.lookup {
-        Lookup::Get(_) => string_within(redis, &key).await.map(Fetched::Text),
-        Lookup::Hash(_) => redis
-            .command(ReadCommand::Hgetall.on(key, Vec::new()))
+        Lookup::Get(_) => read(redis, ReadCommand::Get, &key, Vec::new())
+            .await
+            .map(Fetched::Text),
+        Lookup::Hash(_) => read(redis, ReadCommand::Hgetall, &key, Vec::new())
             .await
             .map(Fetched::Fields),
-        Lookup::List { start, stop, .. } => redis
-            .command(first_items(key, *start, *stop))
+        Lookup::List { start, stop, .. } => first_items(redis, &key, *start, *stop)
             .await
             .map(Fetched::Items),
     };
-    // The render may have given up waiting: nobody to tell then.
-    let _ = asked.answer.send(result.map_err(|err| match err {
-        // Redis refused it (past a bound, a key of another type): what rquery would answer.
-        ActorError::Redis(reason) => refusal(&reason).to_string(),
-        other => chain(&other),
-    }));
+    // The render may have given up waiting: nobody to tell then. Past a bound, or a key of
+    // another type: what rquery would answer.
+    let _ = asked.answer.send(result.map_err(|err| chain(&err)));
 }
