@@ -30,14 +30,10 @@ impl TestApp {
         self.wait_for_exit(Duration::from_secs(15));
     }
 
-    /// Sends the child process `SIGname`, e.g. `TERM`, and returns at once.
+    /// Sends the child process `SIGname`, e.g. `TERM`; after `STOP`, returns once it is stopped.
     pub fn signal(&mut self, name: &str) {
         let child = self.process.as_mut().expect("a child process");
-        let status = Command::new("kill")
-            .args([format!("-{name}"), child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        send_signal(child.id(), name);
     }
 
     /// The child process's resident memory, in KiB.
@@ -77,4 +73,38 @@ impl TestApp {
         child.kill().expect("kill");
         child.wait().expect("wait");
     }
+}
+
+/// Sends process `pid` `SIGname`. `kill` returns before a stop has reached every thread of the
+/// process, so after `STOP` this waits until each thread shows as stopped: a test that then
+/// expects no answer must not meet a thread still finishing its last step.
+pub fn send_signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {pid}");
+    if name == "STOP" {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !every_thread_stopped(pid) {
+            assert!(Instant::now() < deadline, "process {pid} never stopped");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Whether every thread of `pid` is in state `T` (stopped by a signal).
+fn every_thread_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            .map(|stat| {
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('T'))
+            })
+            .unwrap_or(false)
+    })
 }

@@ -88,12 +88,8 @@ impl TestRedis {
     }
 
     fn signal(&self, name: &str) {
-        let pid = self.process.as_ref().expect("running").id().to_string();
-        let status = Command::new("kill")
-            .args([format!("-{name}"), pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        let pid = self.process.as_ref().expect("running").id();
+        super::process::send_signal(pid, name);
     }
 
     pub fn url(&self) -> String {
