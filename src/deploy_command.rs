@@ -1,20 +1,17 @@
 //! `switchyard deploy <git url> [branch] [commit]`: queues a deployment for ndeploy, waits for
 //! its result, prints the directory (exit 0) or the error on stderr (exit 1). Reads
-//! `REDIS_URL`, `REDIS_PREFIX`, `NDEPLOY_QUEUE` (`ndeploy:queue` when unset) and
-//! `NDEPLOY_TIMEOUT_S` as the deployers do.
+//! `REDIS_URL`, `REDIS_PREFIX` and `NDEPLOY_TIMEOUT_S` as the deployers do; its queue is
+//! `--queue` or `NDEPLOY_QUEUE` (`ndeploy:queue` when unset).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use switchyard_actors::deploy::request::{self, DeployRequest};
-use switchyard_actors::gateway::routes::is_list_name;
 use switchyard_actors::redis::Redis;
+use switchyard_actors::web::ndeploy::request::{self, DeployRequest};
 use tokio::time::Instant;
 
+use crate::cli::{deploy_usage, DeployArgs};
 use crate::config;
-
-/// The queue the command uses when `NDEPLOY_QUEUE` is unset.
-pub const DEFAULT_QUEUE: &str = "ndeploy:queue";
 
 /// How often the result is looked for.
 const POLL: Duration = Duration::from_millis(250);
@@ -25,33 +22,18 @@ const GRACE: Duration = Duration::from_secs(60);
 /// After this long still queued, the command says so (once).
 const HINT_AFTER: Duration = Duration::from_secs(10);
 
-const USAGE: &str = "usage: switchyard deploy <git url> [branch] [commit]";
-
-/// Runs the command with the arguments after `deploy`.
-pub async fn run(args: &[String]) -> ExitCode {
-    let [git, rest @ ..] = args else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    if rest.len() > 2 {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    }
-    let optional = |n: usize| rest.get(n).filter(|v| !v.is_empty()).cloned();
-    let request = match DeployRequest::new(git.clone(), optional(0), optional(1)) {
+/// Runs the command.
+pub async fn run(args: DeployArgs) -> ExitCode {
+    let given = |value: Option<String>| value.filter(|v| !v.is_empty());
+    let request = match DeployRequest::new(args.git_url, given(args.branch), given(args.commit)) {
         Ok(request) => request,
         Err(err) => {
-            eprintln!("{err}\n{USAGE}");
+            eprintln!("{err}\n{}", deploy_usage());
             return ExitCode::from(2);
         }
     };
-    let queue = std::env::var("NDEPLOY_QUEUE").unwrap_or_else(|_| DEFAULT_QUEUE.to_owned());
-    if !is_list_name(&queue) {
-        eprintln!("NDEPLOY_QUEUE={queue:?} is not valid: expected a list name");
-        return ExitCode::from(2);
-    }
-    // The deployer's own variables (NDEPLOY_QUEUE needs NDEPLOY_DIR there) are not this
-    // command's concern.
+    // The deployers' own variables (NDEPLOY_QUEUE needs NDEPLOY_DIR there) are not this
+    // command's concern: its queue is its `--queue`.
     let lookup = |name: &str| match name {
         "NDEPLOY_QUEUE" => None,
         _ => std::env::var(name).ok(),
@@ -64,7 +46,7 @@ pub async fn run(args: &[String]) -> ExitCode {
         }
     };
     let redis = Redis::new(config.redis.clone());
-    let queue = redis.keys().named(&queue);
+    let queue = redis.keys().named(&args.queue);
     let id = match request.queue(&redis, &queue).await {
         Ok(id) => id,
         Err(err) => {

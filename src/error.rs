@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use switchyard_actors::error::{chain, ClientFault};
 use switchyard_actors::kvs::keyvalue::{KeyError, ValueError};
-use switchyard_actors::rquery::QueryError;
+use switchyard_actors::web::rquery::QueryError;
 use switchyard_actors::ActorError;
 use thiserror::Error;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use actix::Addr;
 use actix_web::dev::{Server, ServerHandle};
 use futures_util::future::{join, join_all, select, select_all, Either};
+use switchyard_actors::ops::services::{DeregisterService, ServiceRegistration};
 use switchyard_actors::registry::{DeregisterAll, ServerRegistry, StopSpawned};
-use switchyard_actors::services::{DeregisterService, ServiceRegistration};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::oneshot;
 

@@ -22,23 +22,20 @@
 use actix::{Actor, Context};
 
 pub mod cache;
-pub mod deploy;
 pub mod error;
 pub mod gateway;
+pub mod heartbeat;
 pub mod http;
 pub mod images;
 pub mod kvs;
-pub mod metrics;
 pub mod movers;
+pub mod ops;
 pub mod proxy;
 pub mod recent;
 pub mod redis;
 pub mod registry;
-pub mod rquery;
+pub mod roster;
 pub mod run_loop;
-pub mod services;
-pub mod status;
-pub mod vpush;
 pub mod web;
 
 pub use error::ActorError;

@@ -1,5 +1,6 @@
-//! [`RunLoop`]: the stop switch of an actor whose work is one loop (a worker, a mover): the
-//! loop runs in the actor's context and watches `stopping`; a stop waits until it has ended.
+//! The one loop actor every taker is built from (a gateway worker, a mover, vpush, a
+//! deployer): a [`Taker`] is the loop's body, [`TakerActor`] runs it from the moment it starts
+//! and, on [`StopTaking`], tells it to stop and answers once it has finished what it took.
 
 use std::future::Future;
 
@@ -8,45 +9,61 @@ use tokio::sync::watch;
 
 use crate::error::{chain, ActorError};
 
-pub struct RunLoop {
+/// Stops taking; answers once what was taken is finished and pushed (or Redis failed).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct StopTaking;
+
+/// A loop that takes work from Redis until told to stop.
+pub trait Taker: Sized + Unpin + 'static {
+    /// Takes and handles until `stopping` turns true, then finishes what it holds.
+    fn run(self, stopping: watch::Receiver<bool>) -> impl Future<Output = ()> + 'static;
+
+    /// Runs this taker as an actor of its own on the calling thread.
+    fn start_taking(self) -> Addr<TakerActor<Self>> {
+        TakerActor {
+            taker: Some(self),
+            stopping: watch::channel(false).0,
+            stopped: watch::channel(false).1,
+        }
+        .start()
+    }
+}
+
+/// Runs a [`Taker`]'s loop in its context.
+pub struct TakerActor<T> {
+    /// Moved into the loop when the actor starts.
+    taker: Option<T>,
     stopping: watch::Sender<bool>,
     stopped: watch::Receiver<bool>,
 }
 
-impl Default for RunLoop {
-    fn default() -> Self {
-        let (stopping, _) = watch::channel(false);
-        let (_, stopped) = watch::channel(false);
-        Self { stopping, stopped }
-    }
-}
+impl<T: Taker> Actor for TakerActor<T> {
+    type Context = Context<Self>;
 
-impl RunLoop {
-    /// Runs the loop `run` makes from the stop signal, in `ctx`.
-    pub fn spawn<A, F>(
-        &mut self,
-        ctx: &mut Context<A>,
-        run: impl FnOnce(watch::Receiver<bool>) -> F,
-    ) where
-        A: Actor<Context = Context<A>>,
-        F: Future<Output = ()> + 'static,
-    {
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let Some(taker) = self.taker.take() else {
+            return;
+        };
         let (done, stopped) = watch::channel(false);
         self.stopped = stopped;
-        let running = run(self.stopping.subscribe());
+        let running = taker.run(self.stopping.subscribe());
         ctx.spawn(fut::wrap_future(async move {
             running.await;
             let _ = done.send(true);
         }));
     }
+}
 
-    /// Tells the loop to stop; the future ends once it has.
-    pub fn stop(&self) -> impl Future<Output = ()> + 'static {
+impl<T: Taker> Handler<StopTaking> for TakerActor<T> {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
         let _ = self.stopping.send(true);
         let mut stopped = self.stopped.clone();
-        async move {
+        Box::pin(async move {
             let _ = stopped.wait_for(|done| *done).await;
-        }
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use switchyard_actors::gateway::routes::is_list_name;
+use switchyard_actors::gateway::routing::is_list_name;
 use switchyard_actors::http::address::{is_host_port, is_server_url};
 
 use super::ConfigError;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use switchyard_actors::error::chain;
 use switchyard_actors::redis::Redis;
 
-use super::{Config, CONFIG_HASH, VARIABLES};
+use super::{variables, Config, CONFIG_HASH};
 
 /// Where the hash is: read from the environment only.
 const FROM_ENVIRONMENT_ONLY: [&str; 3] = ["REDIS_URL", "REDIS_PREFIX", CONFIG_HASH];
@@ -39,7 +39,7 @@ pub async fn load(env: impl Fn(&str) -> Option<String>) -> Result<Config, String
     for name in fields.keys() {
         if FROM_ENVIRONMENT_ONLY.contains(&name.as_str()) {
             log::warn!("{key}: field {name} ignored: it is read from the environment only");
-        } else if !VARIABLES.contains(&name.as_str()) {
+        } else if !variables().any(|variable| variable == name) {
             log::warn!("{key}: field {name} ignored: switchyard reads no such variable");
         }
     }

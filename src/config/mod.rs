@@ -4,28 +4,30 @@ mod env;
 mod hash;
 mod host;
 mod public;
+pub mod takers;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use switchyard_actors::gateway::routes::RouteRules;
+use switchyard_actors::gateway::routing::RouteRules;
 use switchyard_actors::redis::{RedisConfig, DEFAULT_PUBLIC_NAMESPACE};
 use thiserror::Error;
 
 use crate::routes::access::AccessToken;
 use env::{
-    directory, list_name, list_names, millis, parse_bool, parse_host_port, parse_http_url,
-    parse_ports, port, positive, secs, within, Env,
+    list_name, millis, parse_bool, parse_host_port, parse_http_url, parse_ports, port, positive,
+    secs, within, Env,
 };
 pub use hash::load;
 pub use host::url_host;
+pub use takers::TakerSpec;
 
 const DEFAULT_REDIS_PREFIX: &str = "switchyard:";
 
 /// What `REDIS_URL` and `VPUSH_URL` take.
-const REDIS_URL_FORM: &str = "redis://[[user]:password@]host[:port][/db]";
+pub(crate) const REDIS_URL_FORM: &str = "redis://[[user]:password@]host[:port][/db]";
 
 /// The variable naming a Redis hash the other variables may come from.
 pub const CONFIG_HASH: &str = "CONFIG_HASH";
@@ -121,11 +123,10 @@ macro_rules! config {
             }
         }
 
-        /// Every variable switchyard reads.
-        pub const VARIABLES: &[&str] = &[
+        /// The variables read here; [`takers::VARIABLES`] has the takers'.
+        const OWN_VARIABLES: &[&str] = &[
             "IP", "ISMAIN", "MAINIP", "REDIS_URL", "REDIS_PREFIX", "ADVERTISE_HOST",
-            "GATEWAY_ROUTES", CONFIG_HASH, "VPUSH_IN", "VPUSH_URL", "VPUSH_OUT", "VPUSH_PREFIX",
-            $($var),*
+            "GATEWAY_ROUTES", CONFIG_HASH, $($var),*
         ];
     };
 }
@@ -143,8 +144,9 @@ config! {
         advertise_host: String = "127.0.0.1".into();
         /// `GATEWAY_ROUTES`: `regex=queue;...`, the queue of a request by its path.
         gateway_routes: RouteRules = RouteRules::default();
-        /// `VPUSH_IN`, `VPUSH_URL`, `VPUSH_OUT`, `VPUSH_PREFIX`: vpush's input and the remote list.
-        vpush: Option<VpushSpec> = None;
+        /// What this process takes from Redis: gateway workers, router, filer, renderer,
+        /// deployer, movers, vpush ([`takers`]).
+        takers: Vec<TakerSpec> = Vec::new();
     }
     one_to_one {
         /// the port to bind; 0 lets the system pick one.
@@ -218,21 +220,6 @@ config! {
         /// a request queue holding this many requests takes no more (503).
         gateway_queue_max: usize = 10_000, "GATEWAY_QUEUE_MAX", "a number of requests above 0",
             positive::<usize>;
-        /// when set, this process answers the requests queued on these lists (under
-        /// `REDIS_PREFIX`).
-        worker_queues: Vec<String> = Vec::new(), "WORKER_QUEUES",
-            "list names separated by commas, none repeated", list_names;
-        /// how many requests this process's workers handle at once (each worker one
-        /// connection to Redis).
-        worker_concurrency: usize = 8, "WORKER_CONCURRENCY", "a number of workers from 1 to 256",
-            within(1..=256_usize);
-        /// when set, this process routes the requests queued on this list by `GATEWAY_ROUTES`.
-        router_in: Option<String> = None, "ROUTER_IN",
-            "a list name of 1 to 200 visible characters", list_name;
-        /// when set, this process's gateway workers also answer the requests queued on this
-        /// list (under `REDIS_PREFIX`), e.g. those `GATEWAY_ROUTES` sends `/rquery/` to.
-        rquery_queue: Option<String> = None, "RQUERY_QUEUE",
-            "a list name of 1 to 200 visible characters", list_name;
         /// the keys `/rquery` and hrender's templates read, under `REDIS_PREFIX`: the only ones
         /// a client can reach. It may share no key with switchyard's own.
         public_namespace: String = DEFAULT_PUBLIC_NAMESPACE.into(), "PUBLIC_NAMESPACE",
@@ -244,53 +231,10 @@ config! {
         /// when true, this instance may control the number of app servers `<prefix>replicas`
         /// declares (one such instance at a time).
         rcontrol: bool = false, "RCONTROL", "true or false", parse_bool;
-        /// hfiler: the list its workers answer, with `FILER_ROOT`.
-        filer_queue: Option<String> = None, "FILER_QUEUE",
-            "a list name of 1 to 200 visible characters", list_name;
-        /// hfiler: the directory whose files it serves.
-        filer_root: Option<std::path::PathBuf> = None, "FILER_ROOT", "an existing directory",
-            directory;
-        /// hfiler: how long a file stays in Redis.
-        filer_ttl: Duration = Duration::from_secs(60), "FILER_TTL_SECS", "whole seconds above 0",
-            secs;
-        /// hrender: the list its workers answer, with `TEMPLATES_DIR`.
-        render_queue: Option<String> = None, "RENDER_QUEUE",
-            "a list name of 1 to 200 visible characters", list_name;
-        /// hrender: the directory of the templates it renders.
-        templates_dir: Option<std::path::PathBuf> = None, "TEMPLATES_DIR",
-            "an existing directory", directory;
-        /// ndeploy: the list of deployment ids this process deploys, with `NDEPLOY_DIR`; the
-        /// `deploy` command queues on it.
-        ndeploy_queue: Option<String> = None, "NDEPLOY_QUEUE",
-            "a list name of 1 to 200 visible characters", list_name;
-        /// ndeploy: the directory each deployment is cloned under (`<dir>/<id>`).
-        ndeploy_dir: Option<std::path::PathBuf> = None, "NDEPLOY_DIR", "an existing directory",
-            directory;
         /// ndeploy: the shell command run in a deployment's directory after the checkout;
-        /// unset, `npm install` when there is a `package.json`, nothing otherwise.
-        ndeploy_install: Option<String> = None, "NDEPLOY_INSTALL", "a shell command",
-            |v: &str| Some(v.to_owned());
         /// ndeploy: how long one deployment (clone, checkout, install) may take.
         ndeploy_timeout: Duration = Duration::from_secs(600), "NDEPLOY_TIMEOUT_S",
             "whole seconds above 0", secs;
-        /// lpush: the list it moves from, with `LPUSH_OUT`.
-        lpush_in: Option<String> = None, "LPUSH_IN", "a list name of 1 to 200 visible characters",
-            list_name;
-        /// lpush: the list it moves to.
-        lpush_out: Option<String> = None, "LPUSH_OUT",
-            "a list name of 1 to 200 visible characters", list_name;
-        /// mpush: the list it copies from, with `MPUSH_OUT`.
-        mpush_in: Option<String> = None, "MPUSH_IN", "a list name of 1 to 200 visible characters",
-            list_name;
-        /// mpush: the lists every message goes to.
-        mpush_out: Option<Vec<String>> = None, "MPUSH_OUT",
-            "list names separated by commas, none repeated", list_names;
-        /// mbalance: the list it spreads from, with `MBALANCE_OUT`.
-        mbalance_in: Option<String> = None, "MBALANCE_IN",
-            "a list name of 1 to 200 visible characters", list_name;
-        /// mbalance: the lists each message may go to, the shortest taking it.
-        mbalance_out: Option<Vec<String>> = None, "MBALANCE_OUT",
-            "list names separated by commas, none repeated", list_names;
     }
 }
 
@@ -321,28 +265,6 @@ impl Config {
                 })
             }
         };
-        config.check_movers()?;
-        if config.filer_queue.is_some() && config.filer_root.is_none() {
-            return Err(ConfigError {
-                name: "FILER_QUEUE",
-                value: config.filer_queue.clone().unwrap_or_default(),
-                expected: "FILER_ROOT set as well: the directory to serve".into(),
-            });
-        }
-        if config.ndeploy_queue.is_some() && config.ndeploy_dir.is_none() {
-            return Err(ConfigError {
-                name: "NDEPLOY_QUEUE",
-                value: config.ndeploy_queue.clone().unwrap_or_default(),
-                expected: "NDEPLOY_DIR set as well: the directory deployments go under".into(),
-            });
-        }
-        if config.render_queue.is_some() && config.templates_dir.is_none() {
-            return Err(ConfigError {
-                name: "RENDER_QUEUE",
-                value: config.render_queue.clone().unwrap_or_default(),
-                expected: "TEMPLATES_DIR set as well: the directory of the templates".into(),
-            });
-        }
         if let Some(spec) = env.0("GATEWAY_ROUTES") {
             config.gateway_routes = RouteRules::parse(&spec).map_err(|bad| ConfigError {
                 name: "GATEWAY_ROUTES",
@@ -358,7 +280,7 @@ impl Config {
                 RedisConfig::from_url(v, redis_prefix)
             })?
             .unwrap_or_else(|| RedisConfig::local(redis_prefix));
-        config.vpush = read_vpush(&env, redis_prefix)?;
+        config.takers = takers::read(&env, redis_prefix)?;
         let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
             Some(v.to_owned()).filter(|h| !h.contains(['/', ' ', '#', '@']))
         })?;
@@ -374,169 +296,9 @@ impl Config {
     }
 }
 
-/// vpush: from a list on `REDIS_URL` to a list on another Redis.
-#[derive(Debug, Clone)]
-pub struct VpushSpec {
-    /// Under `REDIS_PREFIX`.
-    pub input: String,
-    /// `VPUSH_URL`, its prefix `VPUSH_PREFIX` (by default `REDIS_PREFIX`).
-    pub remote: RedisConfig,
-    /// Under the remote's prefix.
-    pub output: String,
-}
-
-/// The vpush variables: `VPUSH_IN`, `VPUSH_URL` and `VPUSH_OUT` all, or none.
-fn read_vpush<F: Fn(&str) -> Option<String>>(
-    env: &Env<F>,
-    redis_prefix: &str,
-) -> Result<Option<VpushSpec>, ConfigError> {
-    const LIST: &str = "a list name of 1 to 200 visible characters";
-    let input = env.parsed("VPUSH_IN", LIST, list_name)?;
-    let output = env.parsed("VPUSH_OUT", LIST, list_name)?;
-    let prefix = env.parsed("VPUSH_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
-    let prefix = prefix.as_deref().unwrap_or(redis_prefix);
-    let remote = env.parsed_or_why("VPUSH_URL", REDIS_URL_FORM, |v| {
-        RedisConfig::from_url(v, prefix)
-    })?;
-    match (input, remote, output) {
-        (Some(input), Some(remote), Some(output)) => Ok(Some(VpushSpec {
-            input,
-            remote,
-            output,
-        })),
-        (None, None, None) => Ok(None),
-        (input, remote, output) => {
-            let missing = [
-                ("VPUSH_IN", input.is_none()),
-                ("VPUSH_URL", remote.is_none()),
-                ("VPUSH_OUT", output.is_none()),
-            ];
-            let name = missing
-                .iter()
-                .find(|(_, is_missing)| *is_missing)
-                .map_or("VPUSH_IN", |(name, _)| *name);
-            Err(ConfigError {
-                name,
-                value: String::new(),
-                expected: "VPUSH_IN, VPUSH_URL and VPUSH_OUT set together".into(),
-            })
-        }
-    }
-}
-
-/// A mover's input and outputs, as the variables name them (without the prefix).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoverSpec {
-    pub kind: MoverKind,
-    pub input: String,
-    pub outputs: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MoverKind {
-    Lpush,
-    Mpush,
-    Mbalance,
-}
-
-impl Config {
-    /// The lists this process's gateway workers answer: `WORKER_QUEUES`, and `RQUERY_QUEUE`.
-    pub fn answered_queues(&self) -> Vec<String> {
-        let mut queues = self.worker_queues.clone();
-        if let Some(rquery) = &self.rquery_queue {
-            if !queues.contains(rquery) {
-                queues.push(rquery.clone());
-            }
-        }
-        queues
-    }
-
-    /// The movers the variables ask for.
-    pub fn movers(&self) -> Vec<MoverSpec> {
-        let one = |output: &Option<String>| output.iter().cloned().collect();
-        let pairs = [
-            (MoverKind::Lpush, &self.lpush_in, one(&self.lpush_out)),
-            (
-                MoverKind::Mpush,
-                &self.mpush_in,
-                self.mpush_out.clone().unwrap_or_default(),
-            ),
-            (
-                MoverKind::Mbalance,
-                &self.mbalance_in,
-                self.mbalance_out.clone().unwrap_or_default(),
-            ),
-        ];
-        pairs
-            .into_iter()
-            .filter_map(|(kind, input, outputs)| {
-                Some(MoverSpec {
-                    kind,
-                    input: input.clone()?,
-                    outputs,
-                })
-            })
-            .collect()
-    }
-
-    /// Each mover's input needs its outputs and the other way round, and no output may be its
-    /// input (the mover would move its messages round forever).
-    fn check_movers(&self) -> Result<(), ConfigError> {
-        let joined = |outputs: &Option<Vec<String>>| outputs.as_ref().map(|o| o.join(","));
-        let movers = [
-            (
-                "LPUSH_IN",
-                "LPUSH_OUT",
-                self.lpush_in.clone(),
-                self.lpush_out.clone(),
-            ),
-            (
-                "MPUSH_IN",
-                "MPUSH_OUT",
-                self.mpush_in.clone(),
-                joined(&self.mpush_out),
-            ),
-            (
-                "MBALANCE_IN",
-                "MBALANCE_OUT",
-                self.mbalance_in.clone(),
-                joined(&self.mbalance_out),
-            ),
-        ];
-        for (input, output, input_value, output_value) in movers {
-            match (input_value, output_value) {
-                (Some(value), None) => {
-                    return Err(ConfigError {
-                        name: input,
-                        value,
-                        expected: "its outputs named too (the _OUT variable)".into(),
-                    })
-                }
-                (None, Some(value)) => {
-                    return Err(ConfigError {
-                        name: output,
-                        value,
-                        expected: "its input named too (the _IN variable)".into(),
-                    })
-                }
-                _ => {}
-            }
-        }
-        for mover in self.movers() {
-            if mover.outputs.contains(&mover.input) {
-                return Err(ConfigError {
-                    name: match mover.kind {
-                        MoverKind::Lpush => "LPUSH_OUT",
-                        MoverKind::Mpush => "MPUSH_OUT",
-                        MoverKind::Mbalance => "MBALANCE_OUT",
-                    },
-                    value: mover.outputs.join(","),
-                    expected: "lists other than the input".into(),
-                });
-            }
-        }
-        Ok(())
-    }
+/// Every variable switchyard reads.
+pub fn variables() -> impl Iterator<Item = &'static str> {
+    OWN_VARIABLES.iter().chain(takers::VARIABLES).copied()
 }
 
 #[cfg(test)]

@@ -31,30 +31,16 @@ impl Config {
 
     /// Every list and hash the variables name (without the prefix): queues, a mover's lists,
     /// the routes' queues. Keys under the public namespace must be none of these.
-    fn named_keys(&self) -> impl Iterator<Item = &str> {
-        let single = [
-            Some(&self.gateway_queue),
-            self.rquery_queue.as_ref(),
-            self.router_in.as_ref(),
-            self.filer_queue.as_ref(),
-            self.render_queue.as_ref(),
-            self.ndeploy_queue.as_ref(),
-            self.lpush_in.as_ref(),
-            self.lpush_out.as_ref(),
-            self.mpush_in.as_ref(),
-            self.mbalance_in.as_ref(),
-            self.vpush.as_ref().map(|vpush| &vpush.input),
-        ];
-        let many = [
-            Some(&self.worker_queues),
-            self.mpush_out.as_ref(),
-            self.mbalance_out.as_ref(),
-        ];
-        single
-            .into_iter()
-            .flatten()
-            .chain(many.into_iter().flatten().flatten())
-            .map(String::as_str)
+    pub(super) fn named_keys(&self) -> impl Iterator<Item = &str> {
+        let takers = self.takers.iter().flat_map(|taker| {
+            taker
+                .lists()
+                .into_iter()
+                .map(|named| named.list)
+                .collect::<Vec<_>>()
+        });
+        std::iter::once(self.gateway_queue.as_str())
+            .chain(takers)
             .chain(self.gateway_routes.queues())
     }
 }

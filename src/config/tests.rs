@@ -1,5 +1,6 @@
 //! The configuration read from variables: defaults, every refusal naming its variable.
 
+use super::takers::{MoverKind, MoverSpec};
 use super::*;
 
 fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -149,7 +150,7 @@ fn the_admin_token_never_shows_in_debug_output() {
 #[test]
 fn every_variable_is_documented() {
     let reference = include_str!("../../docs/configuration.md");
-    for name in VARIABLES {
+    for name in variables() {
         assert!(reference.contains(&format!("`{name}`")), "{name}");
     }
 }
@@ -179,16 +180,16 @@ fn a_mover_needs_its_input_and_its_outputs_and_no_output_may_be_its_input() {
     );
     let circle = config(&[("MBALANCE_IN", "in"), ("MBALANCE_OUT", "a,in")]).unwrap_err();
     assert_eq!(circle.name, "MBALANCE_OUT");
-    let movers = config(&[("MBALANCE_IN", "in"), ("MBALANCE_OUT", "a,b")])
+    let takers = config(&[("MBALANCE_IN", "in"), ("MBALANCE_OUT", "a,b")])
         .unwrap()
-        .movers();
+        .takers;
     assert_eq!(
-        movers,
-        [MoverSpec {
+        takers,
+        [TakerSpec::Mover(MoverSpec {
             kind: MoverKind::Mbalance,
             input: "in".into(),
             outputs: vec!["a".into(), "b".into()],
-        }]
+        })]
     );
 }
 
@@ -213,15 +214,17 @@ fn vpush_needs_all_three_variables_and_a_well_formed_url() {
             .contains("it must start with redis://"),
         "{malformed}"
     );
-    let vpush = config(&[
+    let takers = config(&[
         ("REDIS_PREFIX", "here:"),
         ("VPUSH_IN", "in"),
         ("VPUSH_URL", "redis://10.0.0.9:6380/2"),
         ("VPUSH_OUT", "out"),
     ])
     .unwrap()
-    .vpush
-    .unwrap();
+    .takers;
+    let [TakerSpec::Vpush(vpush)] = takers.as_slice() else {
+        panic!("one vpush: {takers:?}");
+    };
     assert_eq!((vpush.input.as_str(), vpush.output.as_str()), ("in", "out"));
     assert_eq!(
         (

@@ -4,7 +4,7 @@
 use actix::Addr;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use switchyard_actors::status::{ReadStatus, StatusReader};
+use switchyard_actors::ops::status::{ReadStatus, StatusReader};
 
 use crate::error::ApiError;
 use crate::routes::access::MonitorAccess;

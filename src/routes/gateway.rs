@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use switchyard_actors::error::{ActorError, Cause, ClientFault};
 use switchyard_actors::gateway::front::{Gateway, Submit};
 use switchyard_actors::gateway::message::GatewayResponse;
-use switchyard_actors::gateway::routes::Routes;
+use switchyard_actors::gateway::routing::RouteTable;
 use switchyard_actors::http::headers::{content_length, end_to_end, forwarded_for};
 
 use crate::error::ApiError;
@@ -17,7 +17,7 @@ use crate::error::ApiError;
 /// What the gateway's routes on one thread use.
 pub struct GatewayFront {
     pub gateway: Addr<Gateway>,
-    pub routes: Routes,
+    pub routes: RouteTable,
     /// `GATEWAY_MAX_BODY`.
     pub max_body: usize,
 }

@@ -9,14 +9,43 @@ use actix::Addr;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{web, HttpResponse};
 use pin_project_lite::pin_project;
-use switchyard_actors::metrics::{Metrics, MetricsScraper, Scrape};
+use switchyard_actors::ops::metrics::{Metrics, MetricsScraper, Scrape};
 
 use crate::error::ApiError;
 use crate::routes::access::MonitorAccess;
 
 /// Which listener a request came in on, as `/metrics` labels it.
-#[derive(Debug, Clone, Copy)]
-pub struct Listener(pub &'static str);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The instance's own port.
+    Main,
+    /// The load-balancing proxy.
+    Proxy,
+    /// The gateway.
+    Gateway,
+    /// An app server `/spawn` started.
+    Spawned,
+    /// The gateway workers' app, called in process.
+    Worker,
+}
+
+impl Listener {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Main => "main",
+            Self::Proxy => "proxy",
+            Self::Gateway => "gateway",
+            Self::Spawned => "spawned",
+            Self::Worker => "worker",
+        }
+    }
+
+    /// The proxy and the gateway relay every path: counting each would let a client make a
+    /// label of every path it invents.
+    fn relays_every_path(self) -> bool {
+        matches!(self, Self::Proxy | Self::Gateway)
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics));
@@ -73,11 +102,12 @@ where
         let listener = req.app_data::<Listener>().copied();
         let counting = match (metrics, listener) {
             (Some(metrics), Some(listener)) => {
-                let route = match listener {
-                    Listener("proxy" | "gateway") => "*",
-                    _ => route_of(req.path()),
+                let route = if listener.relays_every_path() {
+                    "*"
+                } else {
+                    route_of(req.path())
                 };
-                Some((metrics, listener.0, route))
+                Some((metrics, listener.label(), route))
             }
             _ => None,
         };

@@ -10,7 +10,7 @@ use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::TryStreamExt as _;
 use switchyard_actors::http::headers::{content_length, end_to_end};
-use switchyard_actors::metrics::{Metrics, Operation};
+use switchyard_actors::ops::metrics::{Metrics, Operation};
 use switchyard_actors::proxy::balancer::LoadBalancer;
 use switchyard_actors::proxy::client::{ProxiedRequest, ProxyClient};
 

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::Value as Json;
-use switchyard_actors::rquery::{Query, ReadCommand, Rquery};
+use switchyard_actors::web::rquery::{Query, ReadCommand, Rquery};
 
 use crate::error::ApiError;
 

@@ -3,7 +3,7 @@
 use actix::Addr;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use switchyard_actors::services::{ListServices, ServiceRegistration, StopService};
+use switchyard_actors::ops::services::{ListServices, ServiceRegistration, StopService};
 
 use crate::error::ApiError;
 use crate::routes::access::{AdminAccess, MonitorAccess};

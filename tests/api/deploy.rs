@@ -203,7 +203,7 @@ fn bad_requests_are_refused_and_nothing_is_queued() {
         let out = deploy(&redis, &prefix, &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(
-            text(&out.stderr).contains("usage: switchyard deploy"),
+            text(&out.stderr).contains("Usage: switchyard deploy"),
             "{args:?}"
         );
     }

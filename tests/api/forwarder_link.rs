@@ -13,7 +13,7 @@ use serde_json::json;
 use switchyard_actors::kvs::forwarder::RELAYED_HEADER;
 use switchyard_actors::kvs::keyvalue::{Key, Value};
 use switchyard_actors::kvs::link_frame::{LinkAnswer, LinkRequest};
-use switchyard_actors::kvs::store::PutOutcome;
+use switchyard_actors::kvs::messages::PutOutcome;
 
 use crate::forwarding::assert_unavailable;
 use crate::helpers::TestApp;

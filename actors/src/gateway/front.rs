@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::message::{unix_millis, GatewayRequest, GatewayResponse};
 use super::scripts::PUSH_WITHIN_BOUND;
 use crate::error::{ActorError, Cause};
-use crate::metrics::{Metrics, Operation};
+use crate::ops::metrics::{Metrics, Operation};
 use crate::redis::{Redis, COMMAND_TIMEOUT};
 
 /// The most requests one push carries (each is one argument of the script).

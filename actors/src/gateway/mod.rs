@@ -4,16 +4,17 @@
 //! - [`front::Gateway`] queues each request (`Submit`) and hands it its response; one per HTTP
 //!   thread, in [`threads::GatewayThreads`].
 //! - [`dispatcher::Dispatcher`] reads the process's reply list and delivers each response.
-//! - [`worker::Worker`] takes requests reliably and answers them with a [`worker::Job`].
-//! - [`registry::WorkerRegistry`]: the workers' heartbeat, and the recovery of what dead
-//!   workers had taken.
-//! - [`routes`]: the queue for a path (`GATEWAY_ROUTES`), and the standalone router's job.
+//! - [`worker::Worker`] takes requests reliably and answers them with a [`job::Job`]; its
+//!   heartbeat and the recovery of what dead workers had taken are
+//!   [`crate::roster::TakerRoster`]'s.
+//! - [`message`]: the request and response messages, as JSON on the lists.
+//! - [`routing`]: the queue for a path (`GATEWAY_ROUTES`), and the standalone router's job.
 
 pub mod dispatcher;
 pub mod front;
+pub mod job;
 pub mod message;
-pub mod registry;
-pub mod routes;
+pub mod routing;
 mod scripts;
 pub mod threads;
 pub mod worker;

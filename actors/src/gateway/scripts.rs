@@ -1,9 +1,7 @@
 //! The gateway's Lua scripts, each one atomic step on its lists: the gateway's push, the
-//! workers' take and answer, and the heartbeat's recovery of dead workers' requests.
+//! workers' take and answer.
 
 use redis_async::resp::RespValue;
-
-use crate::redis::with_now;
 
 // The gateway.
 
@@ -100,35 +98,6 @@ pub const FINISH_ALL_AND_TAKE: &str = concat!(
      local most = tonumber(ARGV[1]) \
      if most == 0 then return {} end \
      return take(KEYS[2], KEYS[1], most)"
-);
-
-// The workers' heartbeat and recovery.
-
-/// KEYS[1] the registrations, KEYS[2..] the queues served; ARGV[1] the lifetime in ms,
-/// ARGV[2..] this process's worker ids. Renews those, then moves the busy lists (on the queues
-/// served) of up to 100 lapsed workers back onto their queue, oldest request to be taken
-/// first, and forgets them. Answers how many requests it put back.
-pub const BEAT: &str = with_now!(
-    "for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end \
-     local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100) \
-     local moved = 0 \
-     for _, id in ipairs(lapsed) do \
-       for q = 2, #KEYS do \
-         local busy = KEYS[q] .. ':busy:' .. id \
-         while redis.call('LMOVE', busy, KEYS[q], 'LEFT', 'RIGHT') do moved = moved + 1 end \
-       end \
-       redis.call('ZREM', KEYS[1], id) \
-     end return moved"
-);
-
-/// KEYS[1] a busy list, KEYS[2] its queue, KEYS[3] the registrations; ARGV[1] its worker's id.
-/// Puts the busy list back unless that worker is registered and live.
-pub const RECOVER_ORPHAN: &str = with_now!(
-    "local lapses = redis.call('ZSCORE', KEYS[3], ARGV[1]) \
-     if lapses and tonumber(lapses) > now then return 0 end \
-     local moved = 0 \
-     while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end \
-     return moved"
 );
 
 /// `EVAL source` on `keys` with `args`.

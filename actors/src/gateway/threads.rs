@@ -53,7 +53,7 @@ mod tests {
                     let settings = GatewaySettings {
                         timeout: Duration::from_secs(5),
                         queue_max: 10,
-                        metrics: crate::metrics::Metrics::new(|_| Duration::from_secs(1)),
+                        metrics: crate::ops::metrics::Metrics::new(|_| Duration::from_secs(1)),
                     };
                     Gateway::new(
                         Redis::new(config.clone()),

@@ -2,7 +2,7 @@
 //!
 //! A request is moved to the worker's busy list as it is taken (`BLMOVE`, or a script that
 //! moves several at once under load), and leaves it only in the script that pushes its outcome:
-//! a worker that dies leaves its requests there for [`super::registry::WorkerRegistry`] to put
+//! a worker that dies leaves its requests there for [`crate::roster::TakerRoster`] to put
 //! back. Outcomes are pushed as they finish, those finished together in one script. A command
 //! whose answer was lost (a pause of Redis or of this process past the command's timer) may
 //! still have run: the busy list is then read again before anything else, and what it holds is
@@ -11,41 +11,20 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use actix::prelude::*;
-use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use redis_async::resp::RespValue;
 use tokio::sync::watch;
 
+use super::job::{Job, Outcome};
 use super::message::GatewayRequest;
 use super::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME, TAKE};
 use crate::error::ActorError;
 use crate::redis::{busy_list, Redis};
-use crate::run_loop::{until_registered, RefusalLog, RunLoop};
+use crate::run_loop::{until_registered, RefusalLog, Taker};
 
 /// After Redis failed, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
-
-/// How long a reply list outlives its last response: a gateway that died leaves nothing behind
-/// for long.
-pub const REPLY_LIST_LIFETIME_MS: u64 = 60_000;
-
-/// What a worker does with a request.
-pub trait Job {
-    /// Where to push what, for `request` (whose message is `raw`).
-    fn handle(&self, raw: Rc<str>, request: GatewayRequest) -> LocalBoxFuture<'static, Outcome>;
-}
-
-/// What is pushed, and where, once a request is handled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// A full Redis key.
-    pub destination: String,
-    pub message: Vec<u8>,
-    /// Set on the destination after the push (a reply list, never a queue).
-    pub expire_ms: Option<u64>,
-}
 
 /// A request done with: its outcome, or none (past its deadline, or not a request at all).
 struct Finished {
@@ -53,19 +32,9 @@ struct Finished {
     outcome: Option<Outcome>,
 }
 
-/// Stops taking from the list; answers once what was taken is finished and pushed (or Redis
-/// failed). Workers and movers both take it.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct StopTaking;
-
+/// Takes requests from one queue and answers them with a [`Job`]; runs as a
+/// [`TakerActor`](crate::run_loop::TakerActor).
 pub struct Worker {
-    taker: Option<Taker>,
-    run_loop: RunLoop,
-}
-
-/// The loop's own state, moved into it when the worker starts.
-struct Taker {
     redis: Redis,
     queue: String,
     busy: String,
@@ -87,39 +56,17 @@ impl Worker {
         registered: watch::Receiver<bool>,
     ) -> Self {
         Self {
-            taker: Some(Taker {
-                busy: busy_list(&queue, worker_id),
-                redis,
-                queue,
-                job,
-                most_per_take,
-                registered,
-            }),
-            run_loop: RunLoop::default(),
+            busy: busy_list(&queue, worker_id),
+            redis,
+            queue,
+            job,
+            most_per_take,
+            registered,
         }
     }
 }
 
-impl Actor for Worker {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        let Some(taker) = self.taker.take() else {
-            return;
-        };
-        self.run_loop.spawn(ctx, |stopping| taker.run(stopping));
-    }
-}
-
-impl Handler<StopTaking> for Worker {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.run_loop.stop())
-    }
-}
-
-impl Taker {
+impl Taker for Worker {
     async fn run(self, mut stopping: watch::Receiver<bool>) {
         if !until_registered(&self.registered, &mut stopping).await {
             return;
@@ -240,7 +187,9 @@ impl Taker {
             let _ = self.finish_all_and_take(&unpushed, 0).await;
         }
     }
+}
 
+impl Worker {
     /// Reads the busy list after a command whose answer was lost: what it holds is what this
     /// worker has taken and not answered. Keeps in `unpushed` those still there (the others
     /// were pushed by the lost command), and answers the requests it holds that are not in

@@ -6,11 +6,12 @@ use actix::{Actor, Context, Handler, ResponseFuture};
 
 use super::keyvalue::Value;
 use super::link_frame::{LinkAnswer, LinkRequest};
-use super::main_link::{unavailable, MainLink};
-use super::store::{Delete, DeleteOutcome, Get, Put, PutOutcome};
+use super::main_link::MainLink;
+use super::messages::{Delete, DeleteOutcome, Get, Put, PutOutcome};
+use super::relaying::unavailable;
 use crate::error::ActorError;
 
-pub use super::main_link::RELAYED_HEADER;
+pub use super::relaying::RELAYED_HEADER;
 
 /// Relays `Put`, `Get` and `Delete` to the main instance's `/kvs` API and keeps no key-value
 /// state of its own.

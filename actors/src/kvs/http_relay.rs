@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::keyvalue::{Value, MAX_VALUE_BYTES};
 use super::link_frame::{LinkAnswer, LinkRequest};
-use super::main_link::{unavailable, FORWARDER_NAMED};
-use super::store::PutOutcome;
+use super::messages::PutOutcome;
+use super::relaying::{unavailable, FORWARDER_NAMED};
 use crate::error::ActorError;
 
 /// A GET answer carries the value JSON-escaped: a control character becomes six bytes.

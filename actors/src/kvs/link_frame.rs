@@ -12,7 +12,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::keyvalue::{Key, Value, MAX_KEY_LEN, MAX_VALUE_BYTES};
-use super::store::{DeleteOutcome, PutOutcome};
+use super::messages::{DeleteOutcome, PutOutcome};
 
 /// The largest WebSocket message either side accepts: the frames a writer puts in one message
 /// stop past [`MESSAGE_TARGET_BYTES`], so one frame with the largest value fits, with room.

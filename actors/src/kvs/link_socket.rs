@@ -8,34 +8,21 @@
 //! time (a main that went silent), or when the main sends something malformed; every request
 //! still waiting on it is then answered unavailable.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use awc::error::{WsClientError, WsProtocolError};
+use awc::error::WsClientError;
 use awc::http::StatusCode;
-use awc::ws::{Frame, Message};
 use awc::Client;
-use bytes::{Bytes, BytesMut};
 use futures_util::future::{FutureExt as _, LocalBoxFuture, Shared};
-use futures_util::{Sink, SinkExt as _, Stream, StreamExt as _};
-use tokio::sync::{oneshot, Notify};
+use futures_util::StreamExt as _;
 use tokio::time::{timeout, timeout_at, Instant};
 
-use super::link_frame::{
-    LinkAnswer, LinkRequest, Malformed, MAX_FRAMES_PER_MESSAGE, MAX_MESSAGE_BYTES,
-    MESSAGE_TARGET_BYTES,
-};
-use super::main_link::{no_answer_within, unavailable, FORWARDER_NAMED};
+use super::link_connection::{read, write, Connection, LINK_CLOSED};
+use super::link_frame::{LinkAnswer, LinkRequest, MAX_MESSAGE_BYTES};
+use super::relaying::{no_answer_within, unavailable, FORWARDER_NAMED};
 use crate::error::ActorError;
-
-/// An idle link sends a ping this often: the main closes a connection that sends nothing for
-/// its `CLIENT_TIMEOUT_MS`.
-const PING_EVERY: Duration = Duration::from_millis(500);
-
-/// Why a request that was on a link, or about to go on it, is answered unavailable.
-const LINK_CLOSED: &str = "the link to the main closed";
 
 /// How long a forwarder relays over plain HTTP after the main answered that it has no link
 /// (a main from before it) before it asks again.
@@ -64,7 +51,8 @@ enum OpenFailure {
 
 enum State {
     Closed,
-    Opening(Opening),
+    /// An opening under way, and when it began.
+    Opening(Opening, Instant),
     Open(Rc<Connection>),
     /// The main answered the upgrade 404, at the instant given.
     Unsupported(Instant),
@@ -123,19 +111,21 @@ impl LinkSocket {
                 State::Unsupported(since) if since.elapsed() < ASK_AGAIN_AFTER => {
                     return Err(LinkFailure::Unsupported)
                 }
-                State::Opening(opening) if still_useful(opening) => opening.clone(),
+                State::Opening(opening, began) if still_useful(opening, *began, self.timeout) => {
+                    opening.clone()
+                }
                 _ => {
                     let opening = open(self.client.clone(), Rc::clone(&self.url), self.timeout)
                         .boxed_local()
                         .shared();
-                    *state = State::Opening(opening.clone());
+                    *state = State::Opening(opening.clone(), Instant::now());
                     opening
                 }
             }
         };
         let opened = opening.await;
         let mut state = self.state.borrow_mut();
-        if matches!(*state, State::Opening(_)) {
+        if matches!(*state, State::Opening(..)) {
             *state = match &opened {
                 Ok(connection) => State::Open(Rc::clone(connection)),
                 Err(OpenFailure::Unsupported) => State::Unsupported(Instant::now()),
@@ -149,13 +139,15 @@ impl LinkSocket {
     }
 }
 
-/// Whether waiting on `opening` can still give a link: it is under way, or it ended with one
-/// that is open, or with the main's "no link here". An opening that ended while no request was
-/// waiting (they had all timed out) may hold a link that closed since, or a failure that is old
-/// news: the next request opens anew.
-fn still_useful(opening: &Opening) -> bool {
+/// Whether waiting on `opening`, begun at `began`, can still give a link: it is under way, or
+/// it ended with one that is open, or with the main's "no link here". An opening that ended
+/// while no request was waiting (they had all timed out) may hold a link that closed since, or
+/// a failure that is old news; one left unfinished when they timed out is polled by nobody, and
+/// its own timer, past by now, would fail the next request at once although the main may be
+/// back: the next request opens anew.
+fn still_useful(opening: &Opening, began: Instant, limit: Duration) -> bool {
     match opening.peek() {
-        None => true,
+        None => began.elapsed() < limit,
         Some(Ok(connection)) => !connection.closed.get(),
         Some(Err(OpenFailure::Unsupported)) => true,
         Some(Err(OpenFailure::Unavailable(_))) => false,
@@ -185,157 +177,44 @@ async fn open(
             ))))
         }
     };
-    let connection = Rc::new(Connection {
-        url,
-        ..Connection::default()
-    });
+    let connection = Rc::new(Connection::new(url));
     let (sink, stream) = framed.split();
     actix_rt::spawn(write(Rc::clone(&connection), sink));
     actix_rt::spawn(read(Rc::clone(&connection), stream));
     Ok(connection)
 }
 
-/// One open WebSocket: the requests waiting for answers, and the frames waiting to be written.
-#[derive(Default)]
-struct Connection {
-    url: Rc<str>,
-    next_id: Cell<u32>,
-    waiting: RefCell<HashMap<u32, oneshot::Sender<LinkAnswer>>>,
-    outbox: RefCell<Outbox>,
-    /// Wakes the writer: frames to write, or the connection closed.
-    to_write: Notify,
-    /// Wake the writer (in the middle of a write) and the reader when the connection closed.
-    closing_writer: Notify,
-    closing_reader: Notify,
-    closed: Cell<bool>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Frames not yet written, as the messages they will go in: each message holds frames until
-/// it passes `MESSAGE_TARGET_BYTES` or `MAX_FRAMES_PER_MESSAGE`.
-#[derive(Default)]
-struct Outbox {
-    full: VecDeque<Bytes>,
-    filling: BytesMut,
-    frames: usize,
-}
-
-impl Outbox {
-    fn push(&mut self, id: u32, request: &LinkRequest) {
-        request.encode(id, &mut self.filling);
-        self.frames += 1;
-        if self.filling.len() >= MESSAGE_TARGET_BYTES || self.frames == MAX_FRAMES_PER_MESSAGE {
-            self.full.push_back(self.filling.split().freeze());
-            self.frames = 0;
-        }
+    fn never_opens() -> Opening {
+        futures_util::future::pending().boxed_local().shared()
     }
 
-    fn next_message(&mut self) -> Option<Bytes> {
-        if let Some(message) = self.full.pop_front() {
-            return Some(message);
-        }
-        if self.filling.is_empty() {
-            return None;
-        }
-        self.frames = 0;
-        Some(self.filling.split().freeze())
-    }
-}
-
-impl Connection {
-    /// Queues `request`; the receiver gets its answer, or is dropped if the connection closes.
-    fn send(&self, request: &LinkRequest) -> Result<oneshot::Receiver<LinkAnswer>, ActorError> {
-        if self.closed.get() {
-            return Err(unavailable(LINK_CLOSED));
-        }
-        let id = self.next_id.get();
-        self.next_id.set(id.wrapping_add(1));
-        let (answer, answered) = oneshot::channel();
-        self.waiting.borrow_mut().insert(id, answer);
-        self.outbox.borrow_mut().push(id, request);
-        self.to_write.notify_one();
-        Ok(answered)
+    #[actix::test]
+    async fn an_opening_under_way_is_joined_until_its_time_is_up() {
+        let limit = Duration::from_millis(1500);
+        assert!(still_useful(&never_opens(), Instant::now(), limit));
+        // Left unfinished by requests that timed out: its own timer is past, and polling it
+        // again would fail the next request at once, whether the main is back or not.
+        let began = Instant::now() - limit;
+        assert!(!still_useful(&never_opens(), began, limit));
     }
 
-    fn answer(&self, id: u32, answer: LinkAnswer) {
-        if let Some(waiting) = self.waiting.borrow_mut().remove(&id) {
-            // The request may have given up meanwhile: nobody to tell.
-            let _ = waiting.send(answer);
-        }
+    #[actix::test]
+    async fn an_opening_that_failed_is_not_joined_and_no_link_here_is() {
+        let limit = Duration::from_millis(1500);
+        let failed: Opening =
+            futures_util::future::ready(Err(OpenFailure::Unavailable(unavailable("refused"))))
+                .boxed_local()
+                .shared();
+        let _ = failed.clone().await;
+        assert!(!still_useful(&failed, Instant::now(), limit));
+        let unsupported: Opening = futures_util::future::ready(Err(OpenFailure::Unsupported))
+            .boxed_local()
+            .shared();
+        let _ = unsupported.clone().await;
+        assert!(still_useful(&unsupported, Instant::now(), limit));
     }
-
-    /// Drops every waiting request (each is answered unavailable) and stops both tasks.
-    fn close(&self) {
-        self.closed.set(true);
-        self.waiting.borrow_mut().clear();
-        self.to_write.notify_one();
-        self.closing_writer.notify_one();
-        self.closing_reader.notify_one();
-    }
-}
-
-/// Writes the outbox a message at a time: while one is being written, the next fills.
-async fn write<S>(connection: Rc<Connection>, mut sink: S)
-where
-    S: Sink<Message, Error = WsProtocolError> + Unpin,
-{
-    while !connection.closed.get() {
-        let next = connection.outbox.borrow_mut().next_message();
-        let message = match next {
-            Some(frames) => Message::Binary(frames),
-            None => match timeout(PING_EVERY, connection.to_write.notified()).await {
-                Ok(()) => continue,
-                Err(_) => Message::Ping(Bytes::new()),
-            },
-        };
-        // A main that stopped reading would hold the write: closing ends it.
-        let sent = tokio::select! {
-            sent = sink.send(message) => sent,
-            () = connection.closing_writer.notified() => break,
-        };
-        if let Err(err) = sent {
-            log::debug!("link to the main: write failed: {err}");
-            break;
-        }
-    }
-    connection.close();
-}
-
-fn answer_all(connection: &Connection, message: &mut Bytes) -> Result<(), Malformed> {
-    while let Some((id, answer)) = LinkAnswer::decode(message)? {
-        connection.answer(id, answer);
-    }
-    Ok(())
-}
-
-/// Hands each answer to its request until the connection ends or closes.
-async fn read<S>(connection: Rc<Connection>, mut stream: S)
-where
-    S: Stream<Item = Result<Frame, WsProtocolError>> + Unpin,
-{
-    // Why the main ended the link; nothing when this side closed it (a request that timed
-    // out, logged with the outage).
-    let ended = loop {
-        let frame = tokio::select! {
-            frame = stream.next() => frame,
-            () = connection.closing_reader.notified() => break None,
-        };
-        match frame {
-            Some(Ok(Frame::Binary(mut message))) => {
-                if let Err(err) = answer_all(&connection, &mut message) {
-                    break Some(err.to_string());
-                }
-            }
-            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
-            Some(Ok(Frame::Close(reason))) => {
-                break Some(format!("closed by the main: {reason:?}"))
-            }
-            Some(Ok(_)) => break Some("a text frame from the main".to_owned()),
-            Some(Err(err)) => break Some(err.to_string()),
-            None => break Some("connection ended".to_owned()),
-        }
-    };
-    if let Some(why) = ended {
-        log::info!("link to the main at {} closed: {why}", connection.url);
-    }
-    connection.close();
 }

@@ -13,25 +13,9 @@ use tokio::time::{timeout_at, Instant};
 use super::http_relay::HttpRelay;
 use super::link_frame::{LinkAnswer, LinkRequest};
 use super::link_socket::{LinkFailure, LinkSocket};
-use crate::error::{ActorError, Cause};
+use super::relaying::{no_answer_within, RELAYED_HEADER};
+use crate::error::ActorError;
 use crate::IDLE_CONNECTION_LIFETIME;
-
-/// Marks the requests a forwarder relays, so the main does not record them as visits a second
-/// time (the forwarder recorded the client's request already), and so a forwarder can refuse
-/// one another forwarder relayed to it.
-pub const RELAYED_HEADER: &str = "x-switchyard-relayed";
-
-/// What a forwarder is told when its `MAINIP` names another forwarder.
-pub(super) const FORWARDER_NAMED: &str = "MAINIP names a forwarding instance, not the main";
-
-pub fn unavailable(description: impl std::fmt::Display) -> ActorError {
-    ActorError::MainUnavailable(Cause::described(description))
-}
-
-/// The main did not answer a request within the forward timeout.
-pub(super) fn no_answer_within(timeout: Duration) -> ActorError {
-    unavailable(format_args!("no answer within {timeout:?}"))
-}
 
 /// One worker's link to the main: `awc::Client` is not `Send`, so each worker thread has its
 /// own. Cloning shares it.

@@ -6,10 +6,13 @@
 pub mod forwarder;
 mod http_relay;
 pub mod keyvalue;
+mod link_connection;
 pub mod link_frame;
 mod link_socket;
 mod main_link;
+pub mod messages;
 mod packed_shard;
+mod relaying;
 pub mod sharded_map;
 pub mod store;
 pub mod store_gate;

@@ -6,46 +6,10 @@ use actix::{Actor, Context, Handler, Message};
 
 use super::keyvalue::{Key, Value};
 use super::link_frame::{LinkAnswer, LinkRequest};
+use super::messages::{Delete, DeleteOutcome, Get, Put, PutOutcome};
 use super::sharded_map::{Full, ShardedMap};
 use super::store_gate::StoreGate;
 use crate::error::ActorError;
-
-/// Store `value` under `key`, replacing any value there. Refused with
-/// [`ActorError::StoreFull`] when the store would pass its byte cap.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<PutOutcome, ActorError>")]
-pub struct Put {
-    pub key: Key,
-    pub value: Value,
-}
-
-/// What a `Put` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PutOutcome {
-    Created,
-    Replaced,
-}
-
-/// Read the value under `key`; `None` when there is none.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Option<Value>, ActorError>")]
-pub struct Get {
-    pub key: Key,
-}
-
-/// Remove `key` and its value.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<DeleteOutcome, ActorError>")]
-pub struct Delete {
-    pub key: Key,
-}
-
-/// What a `Delete` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeleteOutcome {
-    Deleted,
-    NotFound,
-}
 
 /// The requests of one message of a forwarder's link (`/kvs-link`), applied in their order:
 /// a GET after a PUT to the same key sees it. Each answer carries its request's id. Fewer

@@ -14,8 +14,8 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use redis_async::resp::{FromResp, RespValue};
 
+use crate::gateway::job::{Job, Outcome};
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
-use crate::gateway::worker::{Job, Outcome};
 use crate::redis::Redis;
 use crate::web::confine::{content_type, file_under, request_path};
 use crate::web::{error_response, header, reply};

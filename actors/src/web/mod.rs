@@ -3,10 +3,12 @@
 
 pub mod confine;
 pub mod filer;
+pub mod ndeploy;
 pub mod render;
+pub mod rquery;
 
+use crate::gateway::job::{Outcome, REPLY_LIST_LIFETIME_MS};
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
-use crate::gateway::worker::{Outcome, REPLY_LIST_LIFETIME_MS};
 
 /// `response` pushed on the reply list `request` names.
 fn reply(request: &GatewayRequest, response: &GatewayResponse) -> Outcome {

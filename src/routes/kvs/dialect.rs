@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use switchyard_actors::error::{ActorError, ClientFault};
 use switchyard_actors::kvs::keyvalue::{KeyError, Value, ValueError, MAX_KEY_LEN};
-use switchyard_actors::kvs::store::PutOutcome;
+use switchyard_actors::kvs::messages::PutOutcome;
 
 use crate::error::ApiError;
 

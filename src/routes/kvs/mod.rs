@@ -12,9 +12,10 @@ use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use switchyard_actors::kvs::forwarder::{Forwarder, RELAYED_HEADER};
 use switchyard_actors::kvs::keyvalue::{Key, KeyError};
-use switchyard_actors::kvs::store::{ApplyLinkRequests, Delete, DeleteOutcome, Get, Put, Store};
+use switchyard_actors::kvs::messages::{Delete, DeleteOutcome, Get, Put};
+use switchyard_actors::kvs::store::{ApplyLinkRequests, Store};
 use switchyard_actors::kvs::store_gate::StoreGate;
-use switchyard_actors::metrics::{Metrics, Operation};
+use switchyard_actors::ops::metrics::{Metrics, Operation};
 
 use crate::error::ApiError;
 use dialect::{Dialect, KvStore, Kvs};

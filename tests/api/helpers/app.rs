@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use awc::Client;
 use switchyard::config::{Config, Role};
-use switchyard::startup;
+use switchyard::routes::metrics::Listener;
+use switchyard::startup::Application;
 use switchyard_actors::redis::RedisConfig;
 
 use super::fleet::free_ports;
@@ -125,20 +126,17 @@ impl TestAppBuilder {
 
     /// Starts the instance in this process.
     pub fn start(self) -> TestApp {
-        let running = startup::start(&self.config).expect("server starts");
-        actix_rt::spawn(running.server);
-        let proxy_base = running.proxy.map(|(addr, proxy)| {
-            actix_rt::spawn(proxy);
-            format!("http://{addr}")
-        });
-        let gateway_base = running.gateway.map(|(addr, gateway)| {
-            actix_rt::spawn(gateway);
-            format!("http://{addr}")
-        });
-        // Workers run until the test's system stops.
-        std::mem::forget(running.workers);
+        let application = Application::build(&self.config).expect("server starts");
+        let base_of = |listener| {
+            application
+                .address(listener)
+                .map(|addr| format!("http://{addr}"))
+        };
+        let base = base_of(Listener::Main).expect("the main port");
+        let (proxy_base, gateway_base) = (base_of(Listener::Proxy), base_of(Listener::Gateway));
+        application.spawn();
         TestApp {
-            base: format!("http://{}", running.addr),
+            base,
             proxy_base,
             gateway_base,
             client: client(),

@@ -22,7 +22,7 @@ pub const MOST_BYTES: usize = 16 * 1024 * 1024;
 
 // `get` and `hash` read as rquery's `GET` and `HGETALL` do, within the same bounds; `list`
 // returns at most rquery's number of items, from the range's start, within its bytes.
-use crate::rquery::{first_items, read, ReadCommand};
+use crate::web::rquery::{first_items, read, ReadCommand};
 
 /// A read a template asked for; keys are taken under the prefix.
 #[derive(Debug, Clone)]

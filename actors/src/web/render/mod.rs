@@ -16,8 +16,8 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 use minijinja::{context, Environment, Error, ErrorKind, Value};
 
+use crate::gateway::job::{Job, Outcome};
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
-use crate::gateway::worker::{Job, Outcome};
 use crate::redis::{PublicKeys, Redis};
 use crate::web::confine::{content_type, file_under, relative, request_path};
 use crate::web::{error_response, reply};

@@ -13,9 +13,9 @@ use actix_web::http::{Method, StatusCode, Uri, Version};
 use actix_web::web::Bytes;
 use actix_web::ResponseError;
 use futures_util::future::LocalBoxFuture;
+use switchyard_actors::gateway::job::{Job, Outcome, REPLY_LIST_LIFETIME_MS};
 use switchyard_actors::gateway::message::{GatewayRequest, GatewayResponse};
-use switchyard_actors::gateway::worker::{Job, Outcome, REPLY_LIST_LIFETIME_MS};
-use switchyard_actors::metrics::{Metrics, Operation};
+use switchyard_actors::ops::metrics::{Metrics, Operation};
 
 use crate::error::ApiError;
 
@@ -23,6 +23,7 @@ use crate::error::ApiError;
 /// `IMAGE_MAX_BYTES`, 10 MiB by default).
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
+/// Answers each request with the app, called in process.
 pub struct AppJob<S> {
     app: Rc<S>,
     metrics: Metrics,

@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::error::{chain, ActorError};
+use crate::heartbeat::{self, Beat, FirstBeat};
 use crate::redis::{eval, with_now, Redis};
 
 /// KEYS[1] the id sequence, KEYS[2] the live ids; ARGV[1] the hashes' key prefix, ARGV[2] the
@@ -111,7 +112,6 @@ pub struct ServiceRegistration {
     id: Option<u64>,
     /// Fired when the registration was deleted: the process stops as on SIGTERM.
     stop: Option<oneshot::Sender<()>>,
-    renewing: bool,
 }
 
 impl ServiceRegistration {
@@ -141,7 +141,6 @@ impl ServiceRegistration {
             heartbeat,
             id: None,
             stop: Some(stop),
-            renewing: false,
         }
     }
 
@@ -153,11 +152,7 @@ impl ServiceRegistration {
         self.redis.keys().service_prefix()
     }
 
-    fn beat(&mut self, ctx: &mut Context<Self>) {
-        if self.renewing {
-            return;
-        }
-        self.renewing = true;
+    fn beat(&mut self) -> Beat<Self> {
         let redis = self.redis.clone();
         let keys = redis.keys().clone();
         let mut args = match self.id {
@@ -180,8 +175,7 @@ impl ServiceRegistration {
                 }
             }
         };
-        ctx.spawn(fut::wrap_future(work).map(|result, act: &mut Self, ctx| {
-            act.renewing = false;
+        Box::pin(fut::wrap_future(work).map(|result, act: &mut Self, ctx| {
             match result {
                 Ok((id, outcome)) => {
                     let had_registered = act.id.replace(id).is_some();
@@ -203,7 +197,7 @@ impl ServiceRegistration {
                 // Redis's outage is logged by its handle; the next heartbeat tries again.
                 Err(err) => log::debug!("service registration not renewed: {}", chain(&err)),
             }
-        }));
+        }))
     }
 }
 
@@ -211,8 +205,7 @@ impl Actor for ServiceRegistration {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.beat(ctx);
-        ctx.run_interval(self.heartbeat, |act, ctx| act.beat(ctx));
+        heartbeat::every(ctx, self.heartbeat, FirstBeat::AtOnce, Self::beat);
     }
 }
 

@@ -4,19 +4,19 @@
 //!
 //! Recording is a lock and a few additions: never a Redis write per request.
 
+pub use flusher::MetricsFlusher;
+pub use scraper::{MetricsScraper, Scrape};
+
+mod flusher;
+mod scraper;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use actix::prelude::*;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-
-use redis_async::resp::RespValue;
-
-use crate::error::ActorError;
-use crate::redis::{eval, Redis};
 
 /// The operations measured, each with its own timeout (its histogram's range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,143 +280,6 @@ fn register<M: prometheus::core::Collector + Clone + 'static>(
         .register(Box::new(metric.clone()))
         .expect("each metric registered once");
     metric
-}
-
-/// KEYS[1] the operation's hash; ARGV: count, sum (ms), max (ms), the bucket width (ms), the
-/// ten buckets, past the timeout. Adds them; `max` compared here, so no process's is lost.
-const FLUSH: &str = "redis.call('HINCRBY', KEYS[1], 'count', ARGV[1]) \
-    redis.call('HINCRBYFLOAT', KEYS[1], 'sum', ARGV[2]) \
-    local max = tonumber(redis.call('HGET', KEYS[1], 'max') or '0') \
-    if tonumber(ARGV[3]) > max then redis.call('HSET', KEYS[1], 'max', ARGV[3]) end \
-    redis.call('HSET', KEYS[1], 'bucket_ms', ARGV[4]) \
-    for i = 0, 9 do redis.call('HINCRBY', KEYS[1], 'b' .. i, ARGV[5 + i]) end \
-    redis.call('HINCRBY', KEYS[1], 'over', ARGV[15]) \
-    return 1";
-
-/// Flushes the process's metrics to Redis once a second.
-pub struct MetricsFlusher {
-    redis: Redis,
-    metrics: Metrics,
-    flushing: bool,
-}
-
-impl MetricsFlusher {
-    pub const EVERY: Duration = Duration::from_secs(1);
-
-    pub fn new(redis: Redis, metrics: Metrics) -> Self {
-        Self {
-            redis,
-            metrics,
-            flushing: false,
-        }
-    }
-
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.flushing {
-            return;
-        }
-        self.flushing = true;
-        let (redis, metrics) = (self.redis.clone(), self.metrics.clone());
-        let work = async move {
-            for (operation, window, timeout_ms) in metrics.take() {
-                if window.count == 0 {
-                    continue;
-                }
-                if let Err(err) = flush_one(&redis, operation, &window, timeout_ms).await {
-                    // Kept for the next flush: nothing measured is lost to an outage.
-                    metrics.put_back(operation, &window);
-                    log::debug!("metrics of {} not flushed: {err}", operation.name());
-                }
-            }
-        };
-        ctx.spawn(fut::wrap_future(work).map(|(), act: &mut Self, _| act.flushing = false));
-    }
-}
-
-async fn flush_one(
-    redis: &Redis,
-    operation: Operation,
-    window: &Window,
-    timeout_ms: f64,
-) -> Result<(), ActorError> {
-    let mut args = vec![
-        window.count.to_string(),
-        format!("{:.3}", window.sum_ms),
-        format!("{:.3}", window.max_ms),
-        format!("{:.3}", timeout_ms / BUCKETS as f64),
-    ];
-    args.extend(window.buckets.iter().map(u64::to_string));
-    args.push(window.over.to_string());
-    let keys = [redis.keys().metrics(operation.name())];
-    let _: i64 = redis.command(eval(FLUSH, &keys, &args)).await?;
-    Ok(())
-}
-
-impl Actor for MetricsFlusher {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(Self::EVERY, |act, ctx| act.flush(ctx));
-    }
-}
-
-/// Everything for `/metrics`, the figures read at that moment included.
-#[derive(Debug, Message)]
-#[rtype(result = "String")]
-pub struct Scrape;
-
-/// Reads what `/metrics` shows at the moment it is asked: the lengths of the lists this process
-/// takes from or moves to, the registry's size, the store's keys and bytes.
-pub struct MetricsScraper {
-    redis: Redis,
-    metrics: Metrics,
-    /// Full keys.
-    lists: Vec<String>,
-    store: Option<Arc<crate::kvs::sharded_map::ShardedMap>>,
-}
-
-impl MetricsScraper {
-    pub fn new(
-        redis: Redis,
-        metrics: Metrics,
-        lists: Vec<String>,
-        store: Option<Arc<crate::kvs::sharded_map::ShardedMap>>,
-    ) -> Self {
-        Self {
-            redis,
-            metrics,
-            lists,
-            store,
-        }
-    }
-}
-
-impl Actor for MetricsScraper {
-    type Context = Context<Self>;
-}
-
-impl Handler<Scrape> for MetricsScraper {
-    type Result = ResponseFuture<String>;
-
-    fn handle(&mut self, _: Scrape, _: &mut Self::Context) -> Self::Result {
-        let (redis, metrics, lists) =
-            (self.redis.clone(), self.metrics.clone(), self.lists.clone());
-        let (kvs_keys, kvs_bytes) = self.store.as_ref().map_or((0, 0), |store| {
-            (store.len() as i64, store.bytes_held() as i64)
-        });
-        Box::pin(async move {
-            let queue_lengths = redis.lengths(lists).await;
-            let servers = RespValue::Array(vec!["ZCARD".into(), redis.keys().servers().into()]);
-            let state = State {
-                queue_lengths,
-                servers: redis.command::<i64>(servers).await.ok(),
-                kvs_keys,
-                kvs_bytes,
-            };
-            metrics.set_state(&state);
-            metrics.render()
-        })
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! [`WorkerRegistry`]: the heartbeat of this process's workers in `<prefix>workers`, and the
-//! recovery of what dead workers had taken.
+//! [`TakerRoster`]: the heartbeat of this process's takers (gateway workers, movers, deployers)
+//! in `<prefix>workers`, and the recovery of what dead ones had taken.
 //!
 //! Apart from the server registry: a worker is not an app server and never appears in
 //! `/listservers`. Every heartbeat, one script renews this process's registrations and puts the
@@ -14,9 +14,9 @@ use actix::prelude::*;
 use redis_async::resp_array;
 use tokio::sync::watch;
 
-use super::scripts::{BEAT, RECOVER_ORPHAN};
 use crate::error::ActorError;
-use crate::redis::{busy_lists_pattern, eval, Redis};
+use crate::heartbeat::{self, Beat, FirstBeat};
+use crate::redis::{busy_lists_pattern, eval, with_now, Redis};
 
 /// Heartbeats between two scans for busy lists nobody registered.
 pub const SCAN_EVERY: u32 = 10;
@@ -26,12 +26,39 @@ pub const SCAN_EVERY: u32 = 10;
 const SCAN_COUNT: &str = "1000";
 const SCAN_CALLS: usize = 20;
 
+/// KEYS[1] the registrations, KEYS[2..] the queues served; ARGV[1] the lifetime in ms,
+/// ARGV[2..] this process's worker ids. Renews those, then moves the busy lists (on the queues
+/// served) of up to 100 lapsed workers back onto their queue, oldest request to be taken
+/// first, and forgets them. Answers how many requests it put back.
+const BEAT: &str = with_now!(
+    "for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end \
+     local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100) \
+     local moved = 0 \
+     for _, id in ipairs(lapsed) do \
+       for q = 2, #KEYS do \
+         local busy = KEYS[q] .. ':busy:' .. id \
+         while redis.call('LMOVE', busy, KEYS[q], 'LEFT', 'RIGHT') do moved = moved + 1 end \
+       end \
+       redis.call('ZREM', KEYS[1], id) \
+     end return moved"
+);
+
+/// KEYS[1] a busy list, KEYS[2] its queue, KEYS[3] the registrations; ARGV[1] its worker's id.
+/// Puts the busy list back unless that worker is registered and live.
+const RECOVER_ORPHAN: &str = with_now!(
+    "local lapses = redis.call('ZSCORE', KEYS[3], ARGV[1]) \
+     if lapses and tonumber(lapses) > now then return 0 end \
+     local moved = 0 \
+     while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end \
+     return moved"
+);
+
 /// Removes this process's registrations (after its workers stopped).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), ActorError>")]
-pub struct DeregisterWorkers;
+pub struct DeregisterTakers;
 
-pub struct WorkerRegistry {
+pub struct TakerRoster {
     redis: Redis,
     worker_ids: Vec<String>,
     /// Full keys.
@@ -41,10 +68,9 @@ pub struct WorkerRegistry {
     beats: u32,
     /// Where each queue's scan goes on: a big keyspace is covered over several heartbeats.
     cursors: Vec<u64>,
-    beating: bool,
 }
 
-impl WorkerRegistry {
+impl TakerRoster {
     /// `registered` turns true at the first heartbeat Redis took.
     pub fn new(
         redis: Redis,
@@ -62,15 +88,10 @@ impl WorkerRegistry {
             registered,
             beats: 0,
             cursors,
-            beating: false,
         }
     }
 
-    fn beat(&mut self, ctx: &mut Context<Self>) {
-        if self.beating {
-            return;
-        }
-        self.beating = true;
+    fn beat(&mut self) -> Beat<Self> {
         let scan = self.beats.is_multiple_of(SCAN_EVERY);
         self.beats = self.beats.wrapping_add(1);
         let redis = self.redis.clone();
@@ -93,8 +114,7 @@ impl WorkerRegistry {
             }
             Ok::<_, ActorError>(next_cursors)
         };
-        ctx.spawn(fut::wrap_future(work).map(|result, act: &mut Self, _| {
-            act.beating = false;
+        Box::pin(fut::wrap_future(work).map(|result, act: &mut Self, _| {
             match result {
                 Ok(cursors) => {
                     act.cursors = cursors;
@@ -105,7 +125,7 @@ impl WorkerRegistry {
                 // Redis's outage is logged by its handle; the next heartbeat tries again.
                 Err(err) => log::debug!("workers' heartbeat failed: {err}"),
             }
-        }));
+        }))
     }
 }
 
@@ -149,19 +169,18 @@ async fn recover_orphans(redis: &Redis, queue: &str, mut cursor: u64) -> Result<
     Ok(cursor)
 }
 
-impl Actor for WorkerRegistry {
+impl Actor for TakerRoster {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.beat(ctx);
-        ctx.run_interval(self.heartbeat, |act, ctx| act.beat(ctx));
+        heartbeat::every(ctx, self.heartbeat, FirstBeat::AtOnce, Self::beat);
     }
 }
 
-impl Handler<DeregisterWorkers> for WorkerRegistry {
+impl Handler<DeregisterTakers> for TakerRoster {
     type Result = ResponseFuture<Result<(), ActorError>>;
 
-    fn handle(&mut self, _: DeregisterWorkers, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: DeregisterTakers, ctx: &mut Self::Context) -> Self::Result {
         // No more heartbeats: they would register the workers again.
         ctx.stop();
         let redis = self.redis.clone();

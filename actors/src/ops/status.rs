@@ -8,10 +8,10 @@ use actix::prelude::*;
 use serde::Serialize;
 
 use crate::error::ActorError;
-use crate::metrics::Operation;
+use crate::ops::metrics::Operation;
+use crate::ops::services::{ListServices, Service, ServiceRegistration};
 use crate::recent::{RecentList, RecentVisits};
 use crate::registry::{ListServers, ServerRegistry};
-use crate::services::{ListServices, Service, ServiceRegistration};
 
 /// The dashboard's one JSON document.
 #[derive(Debug, Serialize)]

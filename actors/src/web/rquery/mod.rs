@@ -7,6 +7,7 @@
 mod bounded;
 
 use std::rc::Rc;
+use strum::{EnumString, IntoStaticStr};
 
 use actix::prelude::*;
 use redis_async::resp::RespValue;
@@ -21,8 +22,10 @@ pub use bounded::{MOST_ANSWER_BYTES, MOST_ITEMS, MOST_STRING_BYTES};
 /// The longest a query waits for one of the process's `RQUERY_MAX_INFLIGHT` turns.
 pub const TURN_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// The commands rquery runs, each with the number of arguments after the key it takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The commands rquery runs, each with the arguments after the key it takes; parsed from their
+/// names in any case, and named in capitals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "UPPERCASE", ascii_case_insensitive)]
 pub enum ReadCommand {
     Get,
     Hget,
@@ -41,38 +44,11 @@ pub enum ReadCommand {
 impl ReadCommand {
     /// The command `name` names, in any case; `None` for any other.
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name.to_ascii_uppercase().as_str() {
-            "GET" => Self::Get,
-            "HGET" => Self::Hget,
-            "HGETALL" => Self::Hgetall,
-            "LRANGE" => Self::Lrange,
-            "LLEN" => Self::Llen,
-            "SMEMBERS" => Self::Smembers,
-            "SCARD" => Self::Scard,
-            "ZRANGE" => Self::Zrange,
-            "ZCARD" => Self::Zcard,
-            "TTL" => Self::Ttl,
-            "TYPE" => Self::Type,
-            "EXISTS" => Self::Exists,
-            _ => return None,
-        })
+        name.parse().ok()
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Hget => "HGET",
-            Self::Hgetall => "HGETALL",
-            Self::Lrange => "LRANGE",
-            Self::Llen => "LLEN",
-            Self::Smembers => "SMEMBERS",
-            Self::Scard => "SCARD",
-            Self::Zrange => "ZRANGE",
-            Self::Zcard => "ZCARD",
-            Self::Ttl => "TTL",
-            Self::Type => "TYPE",
-            Self::Exists => "EXISTS",
-        }
+        self.into()
     }
 
     /// What follows the key: a field, or a start and a stop (integers).

@@ -10,15 +10,13 @@ mod steps;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use actix::prelude::*;
 use redis_async::resp_array;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::gateway::message::unix_millis;
-use crate::gateway::worker::StopTaking;
 use crate::redis::{busy_list, eval, Redis};
-use crate::run_loop::{until_registered, RunLoop};
+use crate::run_loop::{until_registered, Taker};
 use request::{DeployRequest, KEPT_SECS};
 
 /// After Redis failed, before the next try.
@@ -44,12 +42,9 @@ pub struct DeploySettings {
     pub timeout: Duration,
 }
 
+/// Deploys the ids it takes from its queue, one at a time; runs as a
+/// [`TakerActor`](crate::run_loop::TakerActor).
 pub struct Deployer {
-    taker: Option<Taker>,
-    run_loop: RunLoop,
-}
-
-struct Taker {
     redis: Redis,
     queue: String,
     busy: String,
@@ -68,38 +63,16 @@ impl Deployer {
         registered: watch::Receiver<bool>,
     ) -> Self {
         Self {
-            taker: Some(Taker {
-                busy: busy_list(&queue, deployer_id),
-                redis,
-                queue,
-                settings,
-                registered,
-            }),
-            run_loop: RunLoop::default(),
+            busy: busy_list(&queue, deployer_id),
+            redis,
+            queue,
+            settings,
+            registered,
         }
     }
 }
 
-impl Actor for Deployer {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        if let Some(taker) = self.taker.take() {
-            self.run_loop.spawn(ctx, |stopping| taker.run(stopping));
-        }
-    }
-}
-
-/// Stops taking; answers once the deployment in hand (if any) has its result.
-impl Handler<StopTaking> for Deployer {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.run_loop.stop())
-    }
-}
-
-impl Taker {
+impl Taker for Deployer {
     async fn run(self, mut stopping: watch::Receiver<bool>) {
         if !until_registered(&self.registered, &mut stopping).await {
             return;
@@ -146,7 +119,9 @@ impl Taker {
             }
         }
     }
+}
 
+impl Deployer {
     /// The oldest id in the busy list when it may hold one, else the next from the queue.
     async fn take(&self, busy_may_hold: &mut bool) -> Result<Option<String>, crate::ActorError> {
         if *busy_may_hold {

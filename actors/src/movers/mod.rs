@@ -1,23 +1,24 @@
-//! [`Mover`]: moves messages from one Redis list to others reliably, oldest first
-//! (docs/services.md): lpush (to one list), mpush (to every list), mbalance (to the shortest).
+//! The queue movers (docs/services.md). [`Mover`] moves messages from one Redis list to others
+//! reliably, oldest first: lpush (to one list), mpush (to every list), mbalance (to the
+//! shortest); [`vpush`] moves them to a list on another Redis.
 //!
 //! Under load one script moves up to [`MOST_PER_MOVE`] messages whole: each leaves the input and
 //! reaches its outputs in the same atomic step. When the input is empty a blocking `BLMOVE`
 //! waits: straight to the output for lpush, else into the mover's pending list, delivered from
 //! there by the same script. A mover that dies holding a pending message lapses in
-//! `<prefix>workers` (its process's `WorkerRegistry`) and the message goes back on the input.
+//! `<prefix>workers` (its process's `TakerRoster`) and the message goes back on the input.
+
+pub mod vpush;
 
 use std::time::Duration;
 
-use actix::prelude::*;
 use redis_async::resp::RespValue;
 use tokio::sync::watch;
 
 use crate::error::ActorError;
-use crate::gateway::worker::StopTaking;
-use crate::metrics::{Metrics, Operation};
+use crate::ops::metrics::{Metrics, Operation};
 use crate::redis::{busy_list, eval, Redis};
-use crate::run_loop::{until_registered, RefusalLog, RunLoop};
+use crate::run_loop::{until_registered, RefusalLog, Taker};
 
 /// The most messages one script moves.
 pub const MOST_PER_MOVE: usize = 64;
@@ -94,13 +95,9 @@ impl Delivery {
     }
 }
 
+/// Moves from one list to others by its [`Delivery`]; runs as a
+/// [`TakerActor`](crate::run_loop::TakerActor).
 pub struct Mover {
-    run: Option<Moving>,
-    run_loop: RunLoop,
-}
-
-/// The loop's own state, moved into it when the mover starts.
-struct Moving {
     redis: Redis,
     input: String,
     delivery: Delivery,
@@ -127,41 +124,18 @@ impl Mover {
             Delivery::All(_) | Delivery::Shortest(_) => Some(busy_list(&input, mover_id)),
         };
         Self {
-            run: Some(Moving {
-                script: delivery.script(),
-                redis,
-                input,
-                delivery,
-                pending,
-                registered,
-                metrics,
-            }),
-            run_loop: RunLoop::default(),
+            script: delivery.script(),
+            redis,
+            input,
+            delivery,
+            pending,
+            registered,
+            metrics,
         }
     }
 }
 
-impl Actor for Mover {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        let Some(moving) = self.run.take() else {
-            return;
-        };
-        self.run_loop.spawn(ctx, |stopping| moving.run(stopping));
-    }
-}
-
-/// Stops moving; answers once the mover has.
-impl Handler<StopTaking> for Mover {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.run_loop.stop())
-    }
-}
-
-impl Moving {
+impl Taker for Mover {
     async fn run(self, mut stopping: watch::Receiver<bool>) {
         if !until_registered(&self.registered, &mut stopping).await {
             return;
@@ -182,7 +156,9 @@ impl Moving {
             }
         }
     }
+}
 
+impl Mover {
     /// Moves what the input holds, up to [`MOST_PER_MOVE`]; when it held nothing, waits for
     /// the next message and moves it.
     async fn step(&self, pending_may_hold: &mut bool) -> Result<(), ActorError> {

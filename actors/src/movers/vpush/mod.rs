@@ -10,16 +10,18 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use actix::prelude::*;
 use redis_async::resp::{FromResp, RespValue};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+mod scripts;
+
+use scripts::{DELIVER, DONE_AND_CLAIM, MARK_LIFETIME_MS};
+
 use crate::error::{chain, ActorError};
-use crate::gateway::worker::StopTaking;
-use crate::metrics::{Metrics, Operation};
+use crate::ops::metrics::{Metrics, Operation};
 use crate::redis::{eval, hold_lease, vpush_mark, Redis, COMMAND_TIMEOUT};
-use crate::run_loop::RunLoop;
+use crate::run_loop::Taker;
 
 /// The longest a `BLMOVE` blocks when the input is empty (at most a heartbeat, so the lease is
 /// renewed in time): also how soon a stopping mover notices.
@@ -27,46 +29,6 @@ const BLOCK: Duration = Duration::from_secs(1);
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(5);
-
-/// How long the remote remembers a message was delivered: far longer than any takeover.
-const MARK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// KEYS: the lease, the input, the pending list, its numbers (a list in the same order), the
-/// sequence. ARGV: this replica, the lease's lifetime in ms, the number of a delivered message
-/// to remove (or ''), how many messages to hold pending. Unless another replica holds the lease
-/// (answers 'lost'): renews the lease, removes the delivered message when it is the oldest
-/// pending, tops the pending list up from the input, numbers what has no number yet, and
-/// answers the pending messages oldest first as {number, message, number, message, ...}.
-const DONE_AND_CLAIM: &str = "local lease, input, pending, numbers, seq = \
-      KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] \
-    local holder = redis.call('GET', lease) \
-    if holder and holder ~= ARGV[1] then return 'lost' end \
-    redis.call('SET', lease, ARGV[1], 'PX', ARGV[2]) \
-    if ARGV[3] ~= '' and redis.call('LINDEX', numbers, -1) == ARGV[3] then \
-      redis.call('RPOP', pending) redis.call('RPOP', numbers) \
-    end \
-    local want = tonumber(ARGV[4]) \
-    while redis.call('LLEN', pending) < want do \
-      if not redis.call('LMOVE', input, pending, 'RIGHT', 'LEFT') then break end \
-    end \
-    local held = redis.call('LLEN', pending) \
-    if held == 0 then redis.call('DEL', numbers) return {} end \
-    for i = 1, held - redis.call('LLEN', numbers) do \
-      redis.call('LPUSH', numbers, tostring(redis.call('INCR', seq))) \
-    end \
-    local messages = redis.call('LRANGE', pending, 0, -1) \
-    local ids = redis.call('LRANGE', numbers, -held, -1) \
-    local answer = {} \
-    for i = held, 1, -1 do answer[#answer + 1] = ids[i] answer[#answer + 1] = messages[i] end \
-    return answer";
-
-/// On the remote. KEYS[1] the mark, KEYS[2] the output; ARGV[1] the message, ARGV[2] the mark's
-/// lifetime in ms. Pushes unless the mark says it was pushed before. The push comes before the
-/// mark: a push that fails (the output holds another type) writes nothing, so the retry pushes
-/// again; Lua would not take back a mark written before it.
-const DELIVER: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \
-    redis.call('LPUSH', KEYS[2], ARGV[1]) \
-    redis.call('SET', KEYS[1], '1', 'PX', ARGV[2]) return 1";
 
 /// Where vpush moves from and to.
 #[derive(Debug, Clone)]
@@ -79,12 +41,9 @@ pub struct VpushRoute {
     pub remote_prefix: String,
 }
 
+/// Moves from a list on this Redis to one on another, one in flight across replicas; runs as
+/// a [`TakerActor`](crate::run_loop::TakerActor).
 pub struct Vpush {
-    run: Option<Moving>,
-    run_loop: RunLoop,
-}
-
-struct Moving {
     /// The source Redis, this replica's own connection: it blocks.
     source: Redis,
     remote: Redis,
@@ -121,45 +80,18 @@ impl Vpush {
         metrics: Metrics,
     ) -> Self {
         Self {
-            run: Some(Moving {
-                source,
-                remote,
-                route,
-                replica,
-                lease_lifetime: heartbeat * 3,
-                heartbeat,
-                metrics,
-            }),
-            run_loop: RunLoop::default(),
+            source,
+            remote,
+            route,
+            replica,
+            lease_lifetime: heartbeat * 3,
+            heartbeat,
+            metrics,
         }
     }
 }
 
-impl Actor for Vpush {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        let Some(moving) = self.run.take() else {
-            return;
-        };
-        self.run_loop.spawn(ctx, |stopping| moving.run(stopping));
-    }
-}
-
-/// Stops moving; answers once the message in flight is delivered or given up.
-impl Handler<StopTaking> for Vpush {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: StopTaking, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.run_loop.stop())
-    }
-}
-
-impl Moving {
-    fn key(&self, suffix: &str) -> String {
-        format!("{}:vpush:{suffix}", self.route.input)
-    }
-
+impl Taker for Vpush {
     async fn run(self, stopping: watch::Receiver<bool>) {
         // Delivered and not yet removed from the pending list: removed by the next claim.
         let mut delivered: Option<String> = None;
@@ -233,6 +165,12 @@ impl Moving {
             // Removed now rather than by the next holder (who would find it marked anyway).
             let _ = self.done_and_claim(Some(&id), 0).await;
         }
+    }
+}
+
+impl Vpush {
+    fn key(&self, suffix: &str) -> String {
+        format!("{}:vpush:{suffix}", self.route.input)
     }
 
     /// This source list's random id, set once for all replicas: it keeps the remote's marks of

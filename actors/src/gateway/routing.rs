@@ -1,14 +1,14 @@
-//! Routing by URL (the notes' `hrouter`): [`Routes`] picks a request's queue by the first
-//! regular expression that matches its path; [`RouteJob`] is the standalone router, a
-//! [`Job`](super::worker::Job) that moves each request to its queue.
+//! Routing by URL (the notes' `hrouter`): [`RouteTable`] picks a request's queue by the first
+//! regular expression that matches its path; [`RouterJob`] is the standalone router, a
+//! [`Job`](super::job::Job) that moves each request to its queue.
 
 use std::rc::Rc;
 
 use futures_util::future::{ready, LocalBoxFuture};
 use regex::Regex;
 
+use super::job::{Job, Outcome};
 use super::message::GatewayRequest;
-use super::worker::{Job, Outcome};
 use crate::redis::Keys;
 
 /// `GATEWAY_ROUTES` as written: `regex=queue;regex=queue`, queue names without the prefix.
@@ -68,12 +68,12 @@ pub fn is_list_name(name: &str) -> bool {
 
 /// The rules with their queues as full keys, and where the rest goes.
 #[derive(Debug, Clone)]
-pub struct Routes {
+pub struct RouteTable {
     rules: Vec<(Regex, String)>,
     fallback: String,
 }
 
-impl Routes {
+impl RouteTable {
     /// `fallback` is a full key.
     pub fn new(rules: &RouteRules, keys: &Keys, fallback: String) -> Self {
         Self {
@@ -96,9 +96,9 @@ impl Routes {
 }
 
 /// The standalone router (`ROUTER_IN`): each request, unchanged, onto its route's queue.
-pub struct RouteJob(pub Routes);
+pub struct RouterJob(pub RouteTable);
 
-impl Job for RouteJob {
+impl Job for RouterJob {
     fn handle(&self, raw: Rc<str>, request: GatewayRequest) -> LocalBoxFuture<'static, Outcome> {
         let outcome = Outcome {
             destination: self.0.queue_for(&request.path).to_owned(),
@@ -117,7 +117,7 @@ mod tests {
     fn the_first_matching_rule_picks_the_queue_and_the_rest_go_to_the_fallback() {
         let rules = RouteRules::parse("^/static/=files; ^/api/(v=1)?=api ;").unwrap();
         let keys = Keys::new("p:");
-        let routes = Routes::new(&rules, &keys, "p:gateway:req".into());
+        let routes = RouteTable::new(&rules, &keys, "p:gateway:req".into());
         assert_eq!(routes.queue_for("/static/a.css"), "p:files");
         assert_eq!(routes.queue_for("/api/v=1"), "p:api");
         assert_eq!(routes.queue_for("/other"), "p:gateway:req");

@@ -1,30 +1,29 @@
-//! Starting the gateway (docs/gateway.md): its listener, a `Gateway` per HTTP thread and the
-//! process's dispatcher. Its workers are started with the other list takers (`pool.rs`).
-
-pub(crate) mod app_job;
+//! The gateway (`GATEWAY_PORT`, docs/gateway.md): its listener, a `Gateway` per HTTP thread
+//! and the process's dispatcher. Its workers are started with the other takers
+//! ([`crate::takers`]).
 
 use std::net::{SocketAddr, TcpListener};
 
 use actix::Actor;
 use actix_web::dev::Server;
-use actix_web::{web, App};
+use actix_web::web;
 use switchyard_actors::gateway::dispatcher::Dispatcher;
 use switchyard_actors::gateway::front::{Gateway, GatewaySettings};
-use switchyard_actors::gateway::routes::Routes;
+use switchyard_actors::gateway::routing::RouteTable;
 use switchyard_actors::gateway::threads::GatewayThreads;
 use switchyard_actors::random_id;
 use switchyard_actors::redis::Redis;
 
+use crate::app::{listener_app, AppShared};
 use crate::config::Config;
 use crate::routes;
 use crate::routes::gateway::GatewayFront;
 use crate::routes::metrics::Listener;
 use crate::server::serve;
-use crate::startup::AppShared;
 
 /// The gateway on `listener`: its requests queued by `GATEWAY_ROUTES`, answered through the
 /// process's dispatcher.
-pub(crate) fn start_gateway(
+pub fn start(
     config: &Config,
     listener: TcpListener,
     shared: &AppShared,
@@ -38,12 +37,12 @@ pub(crate) fn start_gateway(
         queue_max: config.gateway_queue_max,
         metrics: shared.metrics.clone(),
     };
-    let metrics = web::Data::new(shared.metrics.clone());
+    let metrics = shared.metrics.clone();
     let gateways = GatewayThreads::default();
     // Its own connection: its pops block.
     let replies = Redis::new(config.redis.clone());
     Dispatcher::new(replies, reply_to.clone(), gateways.clone()).start();
-    let routes = Routes::new(
+    let routes = RouteTable::new(
         &config.gateway_routes,
         &keys,
         keys.named(&config.gateway_queue),
@@ -66,12 +65,9 @@ pub(crate) fn start_gateway(
             routes: routes.clone(),
             max_body,
         };
-        App::new()
+        listener_app(Listener::Gateway, &metrics)
             .app_data(web::Data::new(front))
-            .app_data(metrics.clone())
-            .app_data(Listener("gateway"))
             .configure(routes::gateway::configure)
-            .wrap(routes::metrics::CountRequests)
     })?;
     Ok((addr, server))
 }

@@ -1,0 +1,53 @@
+//! What start-up checks and shows of the takers' lists: each a pass over the config's
+//! [`TakerSpec`](crate::config::TakerSpec)s.
+
+use switchyard_actors::redis::{Keys, Redis};
+
+use crate::config::Config;
+
+/// Every list this process takes from or moves to (full keys): their lengths are in
+/// `/metrics` and `/status`.
+pub fn lists(config: &Config, keys: &Keys) -> Vec<String> {
+    let mut lists: Vec<String> = Vec::new();
+    if config.gateway_port.is_some() {
+        lists.push(config.gateway_queue.clone());
+    }
+    for taker in &config.takers {
+        lists.extend(taker.lists().into_iter().map(|named| named.list.to_owned()));
+    }
+    lists.sort();
+    lists.dedup();
+    lists.iter().map(|list| keys.named(list)).collect()
+}
+
+/// Every list a taker's variable names must be a list, or not exist yet: a key of another type
+/// stops the program, naming the variable. Unchecked (with a warning) when Redis does not
+/// answer: the takers then log the error when they reach it.
+pub async fn check_list_types(config: &Config) -> Result<(), String> {
+    let named: Vec<_> = config
+        .takers
+        .iter()
+        .flat_map(|taker| taker.lists())
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let redis = Redis::new(config.redis.clone());
+    for list in named {
+        let (variable, key) = (list.variable, redis.keys().named(list.list));
+        match redis.key_type(&key).await {
+            Ok(kind) if kind == "list" || kind == "none" => {}
+            Ok(kind) => {
+                return Err(format!(
+                    "{variable} names {key}, which holds a {kind}, not a list: \
+                     name another list or remove that key"
+                ))
+            }
+            Err(err) => {
+                log::warn!("could not check that {variable}'s lists are lists: {err}");
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
