@@ -23,9 +23,9 @@ use switchyard_actors::web::rquery::Rquery;
 use crate::config::{Config, Role};
 use crate::error::ApiError;
 use crate::routes;
+use crate::routes::counting::{CountRequests, Listener};
 use crate::routes::images::UploadLimits;
 use crate::routes::kvs::KvsActors;
-use crate::routes::metrics::{CountRequests, Listener};
 use crate::server::ServeSettings;
 
 /// The range of a mover step's histogram: a script moving messages takes milliseconds.
@@ -149,7 +149,7 @@ impl AppShared {
             .app_data(web::Data::new(self.upload_limits.clone()))
             .wrap(DefaultHeaders::new().add((SERVED_BY, served_by.to_owned())))
             .wrap_fn(move |req, app| {
-                routes::recent::record_visit(&visits, &req);
+                routes::visits::record_visit(&visits, &req);
                 app.call(req)
             })
             .configure(routes::home::configure)

@@ -25,7 +25,7 @@ use crate::listeners::main_port::FleetActors;
 use crate::listeners::spawned::AppServerLauncher;
 use crate::listeners::{self, bind};
 use crate::routes::access::{self, AccessPolicy};
-use crate::routes::metrics::Listener;
+use crate::routes::counting::Listener;
 use crate::shutdown::{self, StopSignals};
 use crate::takers::{self, TakerPool};
 

@@ -17,8 +17,8 @@ use switchyard_actors::redis::Redis;
 use crate::app::{listener_app, AppShared};
 use crate::config::Config;
 use crate::routes;
+use crate::routes::counting::Listener;
 use crate::routes::gateway::GatewayFront;
-use crate::routes::metrics::Listener;
 use crate::server::serve;
 
 /// The gateway on `listener`: its requests queued by `GATEWAY_ROUTES`, answered through the
@@ -36,17 +36,17 @@ pub fn start(
         timeout: config.gateway_timeout,
         queue_max: config.gateway_queue_max,
         metrics: shared.metrics.clone(),
+        routes: RouteTable::new(
+            &config.gateway_routes,
+            &keys,
+            keys.named(&config.gateway_queue),
+        ),
     };
     let metrics = shared.metrics.clone();
     let gateways = GatewayThreads::default();
     // Its own connection: its pops block.
     let replies = Redis::new(config.redis.clone());
     Dispatcher::new(replies, reply_to.clone(), gateways.clone()).start();
-    let routes = RouteTable::new(
-        &config.gateway_routes,
-        &keys,
-        keys.named(&config.gateway_queue),
-    );
     let (redis, max_body) = (config.redis.clone(), config.gateway_max_body);
     let server = serve(listener, shared.serve, move || {
         // Each thread pushes its requests on a connection of its own.
@@ -60,11 +60,7 @@ pub fn start(
                 settings.clone(),
             )
         });
-        let front = GatewayFront {
-            gateway,
-            routes: routes.clone(),
-            max_body,
-        };
+        let front = GatewayFront { gateway, max_body };
         listener_app(Listener::Gateway, &metrics)
             .app_data(web::Data::new(front))
             .configure(routes::gateway::configure)

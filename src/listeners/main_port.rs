@@ -14,7 +14,7 @@ use switchyard_actors::registry::ServerRegistry;
 use crate::app::{AppShared, KvsRole};
 use crate::routes;
 use crate::routes::access::AccessPolicy;
-use crate::routes::metrics::Listener;
+use crate::routes::counting::Listener;
 use crate::server::serve;
 
 /// The actors the fleet's routes ask, on top of the app's.

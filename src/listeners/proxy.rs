@@ -13,7 +13,7 @@ use switchyard_actors::proxy::server_list::{ServerList, ServerListWatcher};
 use crate::app::{listener_app, AppShared};
 use crate::config::Config;
 use crate::routes;
-use crate::routes::metrics::Listener;
+use crate::routes::counting::Listener;
 use crate::server::serve;
 
 /// The proxy on `listener`, its copy of the registry kept by a watcher of its own.

@@ -9,7 +9,7 @@ use actix_web::dev::ServerHandle;
 use switchyard_actors::registry::{AppServer, Launcher};
 
 use crate::app::AppShared;
-use crate::routes::metrics::Listener;
+use crate::routes::counting::Listener;
 use crate::server::serve;
 
 /// Starts the app servers of `/spawn` in this process.

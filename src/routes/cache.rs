@@ -6,6 +6,13 @@ use serde::Serialize;
 use switchyard_actors::cache::{Cache, GetMessage, SetMessage};
 
 use crate::error::ApiError;
+use crate::routes::label::RouteLabel;
+
+/// How `/metrics` labels this module's routes.
+pub const LABELS: &[RouteLabel] = &[
+    RouteLabel::visit("set", "/set"),
+    RouteLabel::visit("get", "/get"),
+];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/set", web::get().to(set))

@@ -8,8 +8,15 @@ use switchyard_actors::ops::status::{ReadStatus, StatusReader};
 
 use crate::error::ApiError;
 use crate::routes::access::MonitorAccess;
+use crate::routes::label::RouteLabel;
 
 const PAGE: &str = include_str!("dashboard.html");
+
+/// How `/metrics` labels this module's routes: monitoring asks them every second, not visits.
+pub const LABELS: &[RouteLabel] = &[
+    RouteLabel::not_a_visit("dashboard", "/dashboard"),
+    RouteLabel::not_a_visit("status", "/status"),
+];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/dashboard", web::get().to(dashboard))

@@ -1,14 +1,16 @@
-//! `/recent`, and the recording of every other request.
+//! `/recent`: the latest visits ([`super::visits`] records them).
 
 use actix::Addr;
-use actix_web::dev::ServiceRequest;
 use actix_web::{web, HttpResponse};
-use switchyard_actors::kvs::forwarder::RELAYED_HEADER;
-use switchyard_actors::recent::{RecentList, RecentVisits, RecordVisit};
+use switchyard_actors::recent::{RecentList, RecentVisits};
 
 use crate::error::ApiError;
+use crate::routes::label::RouteLabel;
 
 const PATH: &str = "/recent";
+
+/// How `/metrics` labels this module's routes: reading the visits is not one.
+pub const LABELS: &[RouteLabel] = &[RouteLabel::not_a_visit("recent", PATH)];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(PATH, web::get().to(recent));
@@ -17,18 +19,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn recent(list: web::Data<Addr<RecentList>>) -> Result<HttpResponse, ApiError> {
     let visits = list.send(RecentVisits {}).await??;
     Ok(HttpResponse::Ok().json(visits))
-}
-
-/// Paths that are not visits: `/recent` itself, and what monitoring asks every second.
-const NOT_VISITS: [&str; 4] = [PATH, "/status", "/dashboard", "/metrics"];
-
-/// Records `req` as `"GET /kvs/foo"`, unless it is no visit ([`NOT_VISITS`]) or a forwarder
-/// relayed it (the forwarder recorded it). Fire and forget: the request neither waits for nor
-/// fails with the recording.
-pub fn record_visit(list: &Addr<RecentList>, req: &ServiceRequest) {
-    if !NOT_VISITS.contains(&req.path()) && !req.headers().contains_key(RELAYED_HEADER) {
-        list.do_send(RecordVisit {
-            visit: format!("{} {}", req.method(), req.path()),
-        });
-    }
 }

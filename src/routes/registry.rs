@@ -7,6 +7,14 @@ use switchyard_actors::registry::{DestroyServer, ListServers, ServerRegistry, Sp
 
 use crate::error::ApiError;
 use crate::routes::access::{AdminAccess, MonitorAccess};
+use crate::routes::label::RouteLabel;
+
+/// How `/metrics` labels this module's routes.
+pub const LABELS: &[RouteLabel] = &[
+    RouteLabel::visit("spawn", "/spawn"),
+    RouteLabel::visit("destroy", "/destroy"),
+    RouteLabel::visit("listservers", "/listservers"),
+];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/spawn", web::post().to(spawn))

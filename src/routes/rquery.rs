@@ -10,8 +10,12 @@ use serde_json::Value as Json;
 use switchyard_actors::web::rquery::{Query, ReadCommand, Rquery};
 
 use crate::error::ApiError;
+use crate::routes::label::RouteLabel;
 
 const PREFIX: &str = "/rquery/";
+
+/// How `/metrics` labels this module's routes.
+pub const LABELS: &[RouteLabel] = &[RouteLabel::visit("rquery", "/rquery/{command}/{key}")];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/rquery").default_service(web::to(query)));

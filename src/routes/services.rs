@@ -7,6 +7,10 @@ use switchyard_actors::ops::services::{ListServices, ServiceRegistration, StopSe
 
 use crate::error::ApiError;
 use crate::routes::access::{AdminAccess, MonitorAccess};
+use crate::routes::label::RouteLabel;
+
+/// How `/metrics` labels this module's routes (`/services/<id>/stop` among them).
+pub const LABELS: &[RouteLabel] = &[RouteLabel::visit("services", "/services")];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/services", web::get().to(list))

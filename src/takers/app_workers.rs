@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::app_job::AppJob;
 use super::{Starting, Takers, MOST_PER_TAKE};
 use crate::app::{AppShared, KvsRole};
-use crate::routes::metrics::Listener;
+use crate::routes::counting::Listener;
 
 /// Starts `concurrency` workers (at least one per queue) over `queues` (as named, without the
 /// prefix).

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::message::{unix_millis, GatewayRequest, GatewayResponse};
+use super::routing::RouteTable;
 use super::scripts::PUSH_WITHIN_BOUND;
 use crate::error::{ActorError, Cause};
 use crate::ops::metrics::{Metrics, Operation};
@@ -27,12 +28,10 @@ use crate::redis::{Redis, COMMAND_TIMEOUT};
 const MOST_PER_PUSH: usize = 256;
 
 /// What a client's request becomes: everything but the id, the reply list and the deadline,
-/// which the gateway adds.
+/// which the gateway adds, and the queue, which the gateway picks by its path.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<GatewayResponse, ActorError>")]
 pub struct Submit {
-    /// The full key of the list it goes to (`GATEWAY_QUEUE` or a route's).
-    pub queue: String,
     pub method: String,
     pub path: String,
     pub query: String,
@@ -73,6 +72,8 @@ pub struct GatewaySettings {
     pub queue_max: usize,
     /// Where each round trip's time is counted.
     pub metrics: Metrics,
+    /// `GATEWAY_ROUTES`: the queue for a request's path, `GATEWAY_QUEUE` when none matches.
+    pub routes: RouteTable,
 }
 
 type Answer = oneshot::Sender<Result<GatewayResponse, ActorError>>;
@@ -206,8 +207,9 @@ impl Handler<Submit> for Gateway {
         let (answer, answered) = oneshot::channel();
         self.waiting.insert(request.id, answer);
         let (queued, pushed) = oneshot::channel();
+        let queue = self.settings.routes.queue_for(&request.path).to_owned();
         self.outgoing
-            .entry(submit.queue)
+            .entry(queue)
             .or_default()
             .push(Outgoing { message, queued });
         self.push(ctx);
@@ -276,6 +278,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             queue_max: 10,
             metrics: Metrics::new(|_| Duration::from_secs(1)),
+            routes: RouteTable::only("p:gateway:req".into()),
         };
         Gateway::new(
             Redis::new(config),
@@ -314,7 +317,6 @@ mod tests {
     async fn a_request_that_cannot_be_queued_fails_at_once_and_leaves_nothing_waiting() {
         let gateway = gateway_without_redis();
         let submit = Submit {
-            queue: "p:gateway:req".into(),
             method: "GET".into(),
             path: "/".into(),
             query: String::new(),

@@ -74,6 +74,15 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
+    /// Every request to `fallback`: for tests.
+    #[cfg(test)]
+    pub(crate) fn only(fallback: String) -> Self {
+        Self {
+            rules: Vec::new(),
+            fallback,
+        }
+    }
+
     /// `fallback` is a full key.
     pub fn new(rules: &RouteRules, keys: &Keys, fallback: String) -> Self {
         Self {

@@ -54,6 +54,7 @@ mod tests {
                         timeout: Duration::from_secs(5),
                         queue_max: 10,
                         metrics: crate::ops::metrics::Metrics::new(|_| Duration::from_secs(1)),
+                        routes: super::super::routing::RouteTable::only("p:q".into()),
                     };
                     Gateway::new(
                         Redis::new(config.clone()),

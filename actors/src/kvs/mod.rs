@@ -10,6 +10,7 @@ mod link_connection;
 pub mod link_frame;
 mod link_socket;
 mod main_link;
+pub mod main_session;
 pub mod messages;
 mod packed_shard;
 mod relaying;

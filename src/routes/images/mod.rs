@@ -10,8 +10,15 @@ use serde::Serialize;
 use switchyard_actors::images::{EnqueueImage, ImageQueue, PopImage};
 
 use crate::error::ApiError;
+use crate::routes::label::RouteLabel;
 pub use upload::UploadLimits;
 use upload::UploadedImage;
+
+/// How `/metrics` labels this module's routes.
+pub const LABELS: &[RouteLabel] = &[
+    RouteLabel::visit("upload", "/upload"),
+    RouteLabel::visit("meow", "/meow"),
+];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/upload", web::post().to(upload))

@@ -18,6 +18,7 @@ use switchyard_actors::kvs::store_gate::StoreGate;
 use switchyard_actors::ops::metrics::{Metrics, Operation};
 
 use crate::error::ApiError;
+use crate::routes::label::RouteLabel;
 use dialect::{Dialect, KvStore, Kvs};
 
 /// The actors that answer key-value messages on this worker thread: a `Store` on the main,
@@ -76,6 +77,13 @@ impl KvsActors {
         self.link.is_none()
     }
 }
+
+/// How `/metrics` labels this module's routes (the main's `/kvs-link` as `other`, as before
+/// it was declared here).
+pub const LABELS: &[RouteLabel] = &[
+    RouteLabel::visit("kvs", "/kvs/{key}"),
+    RouteLabel::visit("kv-store", "/kv-store/{key}"),
+];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(link::configure);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use awc::Client;
 use switchyard::config::{Config, Role};
-use switchyard::routes::metrics::Listener;
+use switchyard::routes::counting::Listener;
 use switchyard::startup::Application;
 use switchyard_actors::redis::RedisConfig;
 
