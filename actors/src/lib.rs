@@ -1,21 +1,45 @@
 //! switchyard's actors: each concern of the server is one actix actor with typed messages.
-//! The HTTP layer (the `switchyard` binary) only turns requests into these messages.
+//! The HTTP layer (the `switchyard` binary) only turns requests into these messages; this
+//! crate never depends on actix-web.
+//!
+//! # The concerns
 //!
 //! - [`kvs`]: the key-value store. `Store` answers `Put`, `Get` and `Delete` on the main
-//!   instance; `Forwarder` answers the same messages by relaying them to the main.
+//!   instance; `Forwarder` answers the same messages by relaying them to the main over a
+//!   WebSocket link; `LinkSession` is the main's end of that link.
 //! - [`cache`]: `Cache`, the self-destructing message in Redis (`SetMessage`, `GetMessage`).
 //! - [`recent`]: `RecentList`, the latest visits in Redis (`RecordVisit`, `RecentVisits`).
 //! - [`images`]: `ImageQueue`, uploaded images in Redis, newest first (`EnqueueImage`,
 //!   `PopImage`).
 //! - [`registry`]: `ServerRegistry`, spawned app servers and their registry in Redis
-//!   (`SpawnServer`, `DestroyServer`, `ListServers`, `DeregisterAll`, `StopSpawned`).
+//!   (`SpawnServer`, `DestroyServer`, `ListServers`, `DeregisterAll`, `StopSpawned`), and
+//!   `ReplicaController`, which keeps the declared number of them.
 //! - [`proxy`]: the load-balancing proxy: the process's copy of the registry, round-robin
 //!   picks (`PickServer`, `ReportFailure`, `ServerRecovered`), and the client that carries a
 //!   request to the picked server.
+//! - [`gateway`]: HTTP requests as Redis messages: `Gateway` queues them (`Submit`), the
+//!   `Dispatcher` brings the answers back, `Worker`s take and answer them with a `Job`, the
+//!   router's job sends them on by path.
+//! - [`movers`]: lpush, mpush and mbalance (`Mover`), and vpush to another Redis (`Vpush`).
+//! - [`web`]: the distributed web server's workers: files (`FilerJob`), pages (`RenderJob`),
+//!   read-only queries (`Rquery`), deployments from git (`Deployer`).
+//! - [`ops`]: operations: the process's registration and remote stop
+//!   (`ServiceRegistration`), its metrics (`Metrics`, `MetricsFlusher`, `MetricsScraper`), and
+//!   what `/status` shows (`StatusReader`).
 //!
-//! Around them: [`redis`] is the one place that opens Redis connections and names keys,
-//! [`http`] holds the header handling and body timeout the proxy and the routes share, and
-//! [`error`] the actors' one error, whose texts are the ones clients read.
+//! # What they are built from
+//!
+//! - [`run_loop`]: the one loop actor: a `Taker` is a loop body (take, handle, stop),
+//!   `TakerActor` runs it and stops it on `StopTaking`. Workers, movers, vpush and the
+//!   deployer are takers.
+//! - [`roster`]: `TakerRoster`, the takers' registrations and the recovery of what dead ones
+//!   held.
+//! - [`heartbeat`]: an actor's heartbeat, never two beats at once.
+//! - [`redis`]: the one place that opens Redis connections, names keys and holds the shared
+//!   scripts' helpers.
+//! - [`http`]: the header handling, the `host:port` check and the body timeout the proxy and
+//!   the routes share.
+//! - [`error`]: the actors' one error, whose texts are the ones clients read.
 
 #![forbid(unsafe_code)]
 

@@ -7,6 +7,7 @@
 mod access;
 mod cache;
 mod client_timeouts;
+mod command_line;
 mod config;
 mod consistency;
 mod dashboard;
