@@ -60,6 +60,8 @@ pub mod redis;
 pub mod registry;
 pub mod roster;
 pub mod run_loop;
+#[cfg(test)]
+pub(crate) mod test_redis;
 pub mod web;
 
 pub use error::ActorError;

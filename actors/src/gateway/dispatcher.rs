@@ -131,6 +131,11 @@ fn responses(popped: RespValue) -> Result<Vec<Delivery>, redis_async::error::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::front::{Gateway, GatewaySettings, Submit};
+    use crate::gateway::message::GatewayRequest;
+    use crate::gateway::routing::RouteTable;
+    use crate::redis::RedisConfig;
+    use crate::test_redis::{cmd, free_ports, metrics, until, within, TestRedis};
 
     #[test]
     fn each_response_goes_to_its_id_and_a_malformed_one_is_told_as_such() {
@@ -151,5 +156,87 @@ mod tests {
             read[1].1,
             Err(ActorError::WorkerAnswerMalformed(_))
         ));
+    }
+
+    /// One gateway thread on `server`, its replies read by a dispatcher on `dispatcher_redis`;
+    /// its requests go to `<prefix>q`.
+    fn gateway(server: &TestRedis, dispatcher_redis: Redis) -> Addr<Gateway> {
+        let threads = GatewayThreads::default();
+        let reply_to = server.redis().keys().gateway_replies("g");
+        let settings = GatewaySettings {
+            timeout: Duration::from_secs(30),
+            queue_max: 10,
+            metrics: metrics(),
+            routes: RouteTable::only(format!("{}q", server.prefix)),
+        };
+        let gateway = threads.start_for_this_thread(|thread| {
+            Gateway::new(server.redis(), "g", thread, reply_to.clone(), settings)
+        });
+        Dispatcher::new(dispatcher_redis, reply_to, threads).start();
+        gateway
+    }
+
+    fn submit(path: &str) -> Submit {
+        Submit {
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    #[actix::test]
+    async fn a_response_pushed_on_the_reply_list_reaches_the_request_waiting_for_it() {
+        let server = TestRedis::start();
+        let (redis, queue) = (server.redis(), format!("{}q", server.prefix));
+        let gateway = gateway(&server, server.redis());
+        let (first, second) = (gateway.send(submit("/a")), gateway.send(submit("/b")));
+        // The worker's part: each request off the queue, answered on its reply list.
+        let worker = async {
+            for _ in 0..2 {
+                let raw: String = until("a request on the queue", || async {
+                    cmd::<Option<String>>(&redis, resp_array!["RPOP", queue.as_str()]).await
+                })
+                .await;
+                let request: GatewayRequest = serde_json::from_str(&raw).unwrap();
+                let answer = match request.path.as_str() {
+                    "/a" => format!(r#"{{"id":"{}","status":201,"body":"aGk="}}"#, request.id),
+                    _ => format!(r#"{{"id":"{}","status":"odd"}}"#, request.id),
+                };
+                let reply = resp_array!["LPUSH", request.reply_to.as_str(), answer];
+                let _: i64 = cmd(&redis, reply).await;
+            }
+        };
+        let (first, second, ()) = within("the answers", async {
+            futures_util::join!(first, second, worker)
+        })
+        .await;
+        let first = first.unwrap().unwrap();
+        assert_eq!((first.status, first.body.as_slice()), (201, &b"hi"[..]));
+        assert!(matches!(
+            second.unwrap(),
+            Err(ActorError::WorkerAnswerMalformed(_))
+        ));
+        let replies = redis.keys().gateway_replies("g");
+        assert_eq!(cmd::<i64>(&redis, resp_array!["LLEN", replies]).await, 0);
+    }
+
+    #[actix::test]
+    async fn with_the_reply_list_unreachable_a_waiting_request_is_answered_before_its_timeout() {
+        let server = TestRedis::start();
+        let nowhere = format!("redis://127.0.0.1:{}", free_ports(1).start());
+        let unreachable = Redis::new(RedisConfig::from_url(&nowhere, &server.prefix).unwrap());
+        let gateway = gateway(&server, unreachable);
+        let answer = within("the answer", gateway.send(submit("/a"))).await;
+        assert!(matches!(
+            answer.unwrap(),
+            Err(ActorError::RedisUnavailable(_))
+        ));
+        let queue = format!("{}q", server.prefix);
+        assert_eq!(
+            cmd::<i64>(&server.redis(), resp_array!["LLEN", queue]).await,
+            1
+        );
     }
 }

@@ -332,3 +332,6 @@ impl Vpush {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

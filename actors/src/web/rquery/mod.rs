@@ -236,4 +236,79 @@ mod tests {
         assert_eq!(json(RespValue::Nil), Json::Null);
         assert_eq!(json(RespValue::Integer(-2)), serde_json::json!(-2));
     }
+
+    use crate::test_redis::{cmd, until, TestRedis};
+    use redis_async::resp_array;
+    use serde_json::json as j;
+
+    fn query(command: ReadCommand, key: &str, args: &[&str]) -> Query {
+        let args = args.iter().map(|a| (*a).to_owned()).collect();
+        Query::new(command, key.to_owned(), args).unwrap()
+    }
+
+    #[actix::test]
+    async fn public_keys_answer_as_json_and_keys_outside_the_namespace_are_never_read() {
+        let server = TestRedis::start();
+        let redis = server.redis();
+        let public = redis.keys().public("public:");
+        let p = &server.prefix;
+        let sets = [
+            resp_array!["SET", public.key("greeting"), "hello"],
+            resp_array!["HSET", public.key("h"), "a", "1", "b", "2"],
+            resp_array!["RPUSH", public.key("l"), "x", "y", "z"],
+            resp_array!["SET", format!("{p}secret"), "s3cret"],
+            resp_array!["RPUSH", format!("{p}gateway:req"), "a request"],
+        ];
+        for set in sets {
+            cmd::<RespValue>(&redis, set).await;
+        }
+        let rquery = Rquery::new(server.redis(), public, 4).start();
+        let ask = |q: Query| async { rquery.send(q).await.unwrap() };
+        let got = ask(query(ReadCommand::Get, "greeting", &[])).await;
+        assert_eq!(got.unwrap(), j!("hello"));
+        let got = ask(query(ReadCommand::Hgetall, "h", &[])).await;
+        assert_eq!(got.unwrap(), j!({"a": "1", "b": "2"}));
+        let got = ask(query(ReadCommand::Lrange, "l", &["1", "-1"])).await;
+        assert_eq!(got.unwrap(), j!(["y", "z"]));
+        assert_eq!(
+            ask(query(ReadCommand::Llen, "l", &[])).await.unwrap(),
+            j!(3)
+        );
+        // Whatever the name, it is read under <prefix>public:.
+        for key in ["secret", "../secret", "gateway:req", "*"] {
+            let got = ask(query(ReadCommand::Get, key, &[])).await.unwrap();
+            assert_eq!(got, Json::Null, "{key}");
+            let got = ask(query(ReadCommand::Type, key, &[])).await.unwrap();
+            assert_eq!(got, j!("none"), "{key}");
+        }
+        let refused = ask(query(ReadCommand::Lrange, "greeting", &["0", "1"])).await;
+        assert!(
+            matches!(&refused, Err(ActorError::QueryRefused(words)) if words.contains("WRONGTYPE")),
+            "{refused:?}"
+        );
+    }
+
+    #[actix::test]
+    async fn past_the_in_flight_bound_a_query_is_refused_and_the_turn_comes_back() {
+        let server = TestRedis::start();
+        let public = server.redis().keys().public("public:");
+        let rquery = Rquery::new(server.redis(), public.clone(), 1).start();
+        let get = || rquery.send(query(ReadCommand::Get, "k", &[]));
+        assert_eq!(get().await.unwrap().unwrap(), Json::Null);
+        // Redis holds every command for a while: the first query keeps the one turn.
+        let _: String = cmd(&server.redis(), resp_array!["CLIENT", "PAUSE", "1500"]).await;
+        let (first, second) = futures_util::future::join(get(), get()).await;
+        assert!(matches!(second.unwrap(), Err(ActorError::TooManyQueries)));
+        assert!(matches!(
+            first.unwrap(),
+            Err(ActorError::RedisUnavailable(_))
+        ));
+        // Once Redis answers again, so does the query that had to wait.
+        until("a query answered after the pause", || async {
+            get().await.unwrap().ok()
+        })
+        .await;
+        let _: String = cmd(&server.redis(), resp_array!["SET", public.key("k"), "v"]).await;
+        assert_eq!(get().await.unwrap().unwrap(), j!("v"));
+    }
 }
