@@ -194,3 +194,61 @@ impl Handler<DeregisterTakers> for TakerRoster {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_redis::{cmd, list, until, within, TestRedis};
+
+    #[actix::test]
+    async fn registers_puts_back_what_lapsed_and_unregistered_takers_held_and_deregisters() {
+        let server = TestRedis::start();
+        let redis = server.redis();
+        let (queue, workers) = (redis.keys().named("q"), redis.keys().workers());
+        let busy = |id: &str| crate::redis::busy_list(&queue, id);
+        let setup = [
+            resp_array!["RPUSH", queue.as_str(), "x"],
+            // Lapsed long ago: what it took goes back, the oldest (right) to be taken first.
+            resp_array!["ZADD", workers.as_str(), "1", "dead"],
+            resp_array!["RPUSH", busy("dead"), "b", "a"],
+            // Never registered: found by the scan.
+            resp_array!["RPUSH", busy("ghost"), "g"],
+            // Another process's live taker: left alone.
+            resp_array!["ZADD", workers.as_str(), "99999999999999", "alive"],
+            resp_array!["RPUSH", busy("alive"), "r"],
+        ];
+        for command in setup {
+            let _: i64 = cmd(&redis, command).await;
+        }
+        let (registered, mut told) = watch::channel(false);
+        let ids = vec!["w1".to_owned(), "w2".to_owned()];
+        let heartbeat = Duration::from_secs(1);
+        let roster = TakerRoster::new(
+            server.redis(),
+            ids,
+            vec![queue.clone()],
+            heartbeat,
+            registered,
+        )
+        .start();
+        within("registered", told.wait_for(|done| *done))
+            .await
+            .unwrap();
+        // The first heartbeat, scan included, went through before `registered` turned true.
+        assert_eq!(list(&redis, &queue).await, ["x", "b", "a", "g"]);
+        for id in ["dead", "ghost"] {
+            assert!(list(&redis, &busy(id)).await.is_empty(), "{id}");
+        }
+        assert_eq!(list(&redis, &busy("alive")).await, ["r"]);
+        let members = resp_array!["ZRANGE", workers.as_str(), "0", "-1"];
+        let registered: Vec<String> = cmd(&redis, members.clone()).await;
+        assert_eq!(registered, ["w1", "w2", "alive"]);
+        roster.send(DeregisterTakers).await.unwrap().unwrap();
+        let left: Vec<String> = cmd(&redis, members).await;
+        assert_eq!(left, ["alive"]);
+        until("the roster stopped", || async {
+            (!roster.connected()).then_some(())
+        })
+        .await;
+    }
+}

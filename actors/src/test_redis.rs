@@ -170,6 +170,14 @@ pub(crate) async fn list(redis: &Redis, key: &str) -> Vec<String> {
     cmd(redis, resp_array!["LRANGE", key, "0", "-1"]).await
 }
 
+/// Pushes `messages` onto the list at `key` (a full key) one by one, as producers do: the
+/// first is the oldest, at the right.
+pub(crate) async fn push(redis: &Redis, key: &str, messages: &[&str]) {
+    for message in messages {
+        let _: i64 = cmd(redis, resp_array!["LPUSH", key, *message]).await;
+    }
+}
+
 /// Metrics whose operations all time out after a second.
 pub(crate) fn metrics() -> Metrics {
     Metrics::new(|_| Duration::from_secs(1))

@@ -6,9 +6,9 @@ use std::time::Duration;
 use redis_async::resp_array;
 
 use super::{Vpush, VpushRoute};
-use crate::redis::{vpush_mark, Redis};
+use crate::redis::vpush_mark;
 use crate::run_loop::{StopTaking, Taker, TakerActor};
-use crate::test_redis::{cmd, list, metrics, until, within, TestRedis};
+use crate::test_redis::{cmd, list, metrics, push, until, within, TestRedis};
 
 struct Pair {
     source: TestRedis,
@@ -54,12 +54,6 @@ impl Pair {
             (held == expected).then_some(())
         })
         .await;
-    }
-}
-
-async fn push(redis: &Redis, list: &str, messages: &[&str]) {
-    for message in messages {
-        let _: i64 = cmd(redis, resp_array!["LPUSH", list, *message]).await;
     }
 }
 

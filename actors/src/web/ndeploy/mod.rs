@@ -232,3 +232,6 @@ async fn remove_dir(dir: &Path) {
         log::warn!("{} could not be removed: {err}", dir.display());
     }
 }
+
+#[cfg(test)]
+mod tests;
