@@ -170,6 +170,14 @@ pub(crate) async fn list(redis: &Redis, key: &str) -> Vec<String> {
     cmd(redis, resp_array!["LRANGE", key, "0", "-1"]).await
 }
 
+/// Waits until the list at `key` (a full key) holds `expected`, left to right.
+pub(crate) async fn list_becomes(redis: &Redis, key: &str, expected: &[&str]) {
+    until(&format!("{key} holds {expected:?}"), || async {
+        (list(redis, key).await == expected).then_some(())
+    })
+    .await;
+}
+
 /// Pushes `messages` onto the list at `key` (a full key) one by one, as producers do: the
 /// first is the oldest, at the right.
 pub(crate) async fn push(redis: &Redis, key: &str, messages: &[&str]) {

@@ -207,3 +207,97 @@ impl Mover {
         Ok(moved)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run_loop::{StopTaking, TakerActor};
+    use crate::test_redis::{list, list_becomes, metrics, push, registered, within, TestRedis};
+
+    struct Moving {
+        server: TestRedis,
+        redis: Redis,
+        input: String,
+        mover: actix::Addr<TakerActor<Mover>>,
+        _registered: watch::Sender<bool>,
+    }
+
+    /// Fills the lists of `before` (named without the prefix; `in` is the input), then starts a
+    /// mover from the input by `delivery` of the outputs named.
+    async fn start(
+        delivery: fn(Vec<String>) -> Delivery,
+        outputs: &[&str],
+        before: &[(&str, &[&str])],
+    ) -> Moving {
+        let server = TestRedis::start();
+        let (redis, keys) = (server.redis(), server.redis().keys().clone());
+        for (name, messages) in before {
+            push(&redis, &keys.named(name), messages).await;
+        }
+        let (input, (keep, on)) = (keys.named("in"), registered());
+        let delivery = delivery(outputs.iter().map(|o| keys.named(o)).collect());
+        let mover = Mover::new(server.redis(), input.clone(), delivery, "m", on, metrics());
+        let mover = mover.start_taking();
+        Moving {
+            server,
+            redis,
+            input,
+            mover,
+            _registered: keep,
+        }
+    }
+
+    impl Moving {
+        /// Waits until the list `name` (without the prefix) holds `expected`, left to right.
+        async fn holds(&self, name: &str, expected: &[&str]) {
+            let key = format!("{}{name}", self.server.prefix);
+            list_becomes(&self.redis, &key, expected).await;
+        }
+
+        /// Stops the mover: the input and its pending list are empty.
+        async fn stop(self) {
+            let stopped = self.mover.send(StopTaking);
+            within("StopTaking's answer", stopped).await.unwrap();
+            for key in [self.input.clone(), busy_list(&self.input, "m")] {
+                assert!(list(&self.redis, &key).await.is_empty(), "{key}");
+            }
+        }
+    }
+
+    #[actix::test]
+    async fn lpush_moves_what_waits_and_what_comes_oldest_first() {
+        let lpush = |outputs: Vec<String>| Delivery::One(outputs[0].clone());
+        let moving = start(lpush, &["out"], &[("in", &["m1", "m2"])]).await;
+        moving.holds("out", &["m2", "m1"]).await;
+        // Pushed while it waits on the empty input.
+        push(&moving.redis, &moving.input, &["m3", "m4"]).await;
+        moving.holds("out", &["m4", "m3", "m2", "m1"]).await;
+        moving.stop().await;
+    }
+
+    #[actix::test]
+    async fn mpush_moves_each_message_onto_every_output_oldest_first() {
+        let moving = start(Delivery::All, &["a", "b"], &[("in", &["m1", "m2"])]).await;
+        moving.holds("b", &["m2", "m1"]).await;
+        push(&moving.redis, &moving.input, &["m3", "m4"]).await;
+        for output in ["a", "b"] {
+            moving.holds(output, &["m4", "m3", "m2", "m1"]).await;
+        }
+        moving.stop().await;
+    }
+
+    #[actix::test]
+    async fn mbalance_moves_each_message_onto_the_shortest_output_ties_to_the_first() {
+        let before: &[(&str, &[&str])] = &[("a", &["x1", "x2"]), ("in", &["m1", "m2", "m3"])];
+        let moving = start(Delivery::Shortest, &["a", "b"], before).await;
+        // b, b, then a tie: a.
+        moving.holds("a", &["m3", "x2", "x1"]).await;
+        moving.holds("b", &["m2", "m1"]).await;
+        // One at a time, while it waits: b is the shorter, then a tie.
+        push(&moving.redis, &moving.input, &["m4"]).await;
+        moving.holds("b", &["m4", "m2", "m1"]).await;
+        push(&moving.redis, &moving.input, &["m5"]).await;
+        moving.holds("a", &["m5", "m3", "x2", "x1"]).await;
+        moving.stop().await;
+    }
+}

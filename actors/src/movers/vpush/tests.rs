@@ -8,7 +8,7 @@ use redis_async::resp_array;
 use super::{Vpush, VpushRoute};
 use crate::redis::vpush_mark;
 use crate::run_loop::{StopTaking, Taker, TakerActor};
-use crate::test_redis::{cmd, list, metrics, push, until, within, TestRedis};
+use crate::test_redis::{cmd, list, list_becomes, metrics, push, within, TestRedis};
 
 struct Pair {
     source: TestRedis,
@@ -45,15 +45,9 @@ impl Pair {
         .start_taking()
     }
 
-    /// The output once it holds `expected` (left to right).
+    /// Waits until the output holds `expected` (left to right).
     async fn output_becomes(&self, expected: &[&str]) {
-        let remote = self.remote.redis();
-        let output = self.route.output.as_str();
-        until(&format!("{output} holds {expected:?}"), || async {
-            let held = list(&remote, output).await;
-            (held == expected).then_some(())
-        })
-        .await;
+        list_becomes(&self.remote.redis(), &self.route.output, expected).await;
     }
 }
 
