@@ -119,3 +119,104 @@ fn summary(fields: &std::collections::HashMap<String, String>) -> Option<Metrics
         buckets,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use redis_async::resp_array;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::ops::services::ServiceInfo;
+    use crate::recent::RecordVisit;
+    use crate::registry::{AppServer, Launcher, RegistrySettings};
+    use crate::test_redis::{cmd, free_ports, push, until, TestRedis};
+
+    struct NoLaunches;
+
+    impl Launcher for NoLaunches {
+        fn launch(&self, _: u16) -> std::io::Result<Box<dyn AppServer>> {
+            Err(std::io::Error::other("this launcher starts nothing"))
+        }
+    }
+
+    #[actix::test]
+    async fn answers_what_redis_and_the_registry_hold() {
+        let server = TestRedis::start();
+        let (redis, keys) = (server.redis(), server.redis().keys().clone());
+        let (q1, q2) = (keys.named("q1"), keys.named("q2"));
+        push(&redis, &q1, &["a", "b", "c"]).await;
+        let hset = resp_array![
+            "HSET",
+            keys.metrics("gateway"),
+            "count",
+            "2",
+            "sum",
+            "5.5",
+            "max",
+            "4",
+            "bucket_ms",
+            "100",
+            "b0",
+            "1",
+            "b3",
+            "1"
+        ];
+        let _: i64 = cmd(&redis, hset).await;
+        let own_url = "http://127.0.0.1:8080";
+        let settings = RegistrySettings {
+            ports: free_ports(1),
+            max: 1,
+            advertise_host: "127.0.0.1".into(),
+            heartbeat: Duration::from_secs(1),
+            own_url: Some(own_url.into()),
+        };
+        let registry = ServerRegistry::new(server.redis(), Box::new(NoLaunches), settings).start();
+        let info = ServiceInfo {
+            roles: "main".into(),
+            host: "h".into(),
+            pid: 7,
+            version: "v1",
+        };
+        let (stop, _stopped) = oneshot::channel();
+        let beat = Duration::from_secs(1);
+        let services = ServiceRegistration::new(server.redis(), info, beat, stop).start();
+        let recent = RecentList::new(server.redis(), 10).start();
+        recent.do_send(RecordVisit {
+            visit: "GET /x".into(),
+        });
+        let lists = vec![q1.clone(), q2.clone()];
+        let reader = StatusReader::new(server.redis(), lists, registry, services, recent).start();
+        let status = until("servers, services and visits", || async {
+            let status = reader.send(ReadStatus).await.unwrap().unwrap();
+            let all = [&status.servers, &status.recent]
+                .iter()
+                .all(|v| !v.is_empty());
+            (all && !status.services.is_empty()).then_some(status)
+        })
+        .await;
+        assert_eq!(status.servers, [own_url]);
+        let services: Vec<_> = status.services.iter().map(|s| (&*s.roles, s.pid)).collect();
+        assert_eq!(services, [("main", 7)]);
+        assert_eq!(status.queues, BTreeMap::from([(q1, 3), (q2, 0)]));
+        assert_eq!(status.recent, ["GET /x"]);
+        assert_eq!(
+            status.metrics.keys().copied().collect::<Vec<_>>(),
+            ["gateway"]
+        );
+        let gateway = &status.metrics["gateway"];
+        let read = (
+            gateway.count,
+            gateway.sum_ms,
+            gateway.max_ms,
+            gateway.bucket_ms,
+        );
+        assert_eq!(read, (2, 5.5, 4.0, 100.0));
+        assert_eq!(gateway.buckets, [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        // What Redis does not hold is left empty, not an error.
+        let _: i64 = cmd(&redis, resp_array!["DEL", keys.metrics("gateway")]).await;
+        let status = reader.send(ReadStatus).await.unwrap().unwrap();
+        assert!(status.metrics.is_empty());
+    }
+}

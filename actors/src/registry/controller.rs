@@ -113,3 +113,75 @@ impl Actor for ReplicaController {
         ctx.run_interval(self.heartbeat, |act, ctx| act.step(ctx));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::future::{ready, Future};
+    use std::net::TcpListener;
+    use std::pin::Pin;
+    use std::rc::Rc;
+
+    use redis_async::resp_array;
+
+    use super::*;
+    use crate::registry::{AppServer, Launcher, RegistrySettings};
+    use crate::test_redis::{cmd, free_ports, until, TestRedis};
+
+    /// Binds the port it is asked for (a taken one is refused) and serves nothing; counts the
+    /// servers it runs.
+    struct Binder(Rc<Cell<usize>>);
+
+    struct Bound {
+        _listener: TcpListener,
+        running: Rc<Cell<usize>>,
+    }
+
+    impl Launcher for Binder {
+        fn launch(&self, port: u16) -> std::io::Result<Box<dyn AppServer>> {
+            let listener = TcpListener::bind(("127.0.0.1", port))?;
+            self.0.set(self.0.get() + 1);
+            let running = Rc::clone(&self.0);
+            Ok(Box::new(Bound {
+                _listener: listener,
+                running,
+            }))
+        }
+    }
+
+    impl AppServer for Bound {
+        fn stop(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()>>> {
+            self.running.set(self.running.get() - 1);
+            Box::pin(ready(()))
+        }
+    }
+
+    #[actix::test]
+    async fn the_servers_follow_the_declared_number_of_replicas() {
+        let server = TestRedis::start();
+        let (redis, running) = (server.redis(), Rc::new(Cell::new(0)));
+        let settings = RegistrySettings {
+            ports: free_ports(4),
+            max: 4,
+            advertise_host: "127.0.0.1".into(),
+            heartbeat: Duration::from_secs(1),
+            own_url: None,
+        };
+        let launcher = Box::new(Binder(Rc::clone(&running)));
+        let registry = ServerRegistry::new(server.redis(), launcher, settings).start();
+        let heartbeat = Duration::from_millis(200);
+        let _controller =
+            ReplicaController::new(server.redis(), registry.clone(), heartbeat).start();
+        for replicas in [3, 1] {
+            let set = resp_array!["SET", redis.keys().replicas(), replicas.to_string()];
+            let _: String = cmd(&redis, set).await;
+            until(&format!("{replicas} servers"), || async {
+                let listed = registry.send(ListServers {}).await.unwrap().unwrap();
+                (listed.len() == replicas && running.get() == replicas).then_some(())
+            })
+            .await;
+        }
+        let lease = resp_array!["GET", redis.keys().replicas_lease()];
+        assert!(cmd::<Option<String>>(&redis, lease).await.is_some());
+    }
+}

@@ -78,3 +78,46 @@ impl Actor for MetricsFlusher {
         heartbeat::every(ctx, Self::EVERY, FirstBeat::AfterPeriod, Self::flush);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::test_redis::{metrics, until, TestRedis};
+
+    /// The hash at `key` once it counts `count`.
+    async fn flushed(redis: &Redis, key: &str, count: &str) -> HashMap<String, String> {
+        until(&format!("{key} counts {count}"), || async {
+            let hash = redis.hash(key).await.unwrap();
+            (hash.get("count").map(String::as_str) == Some(count)).then_some(hash)
+        })
+        .await
+    }
+
+    #[actix::test]
+    async fn what_was_measured_is_added_to_its_operation_s_hash() {
+        let server = TestRedis::start();
+        let (redis, metrics) = (server.redis(), metrics());
+        let _flusher = MetricsFlusher::new(server.redis(), metrics.clone()).start();
+        let key = redis.keys().metrics("worker");
+        let number =
+            |hash: &HashMap<String, String>, field: &str| -> f64 { hash[field].parse().unwrap() };
+        metrics.record(Operation::Worker, Duration::from_millis(30));
+        let hash = flushed(&redis, &key, "1").await;
+        let read = ["sum", "max", "bucket_ms", "b0", "b1", "over"].map(|f| number(&hash, f));
+        assert_eq!(read, [30.0, 30.0, 100.0, 1.0, 0.0, 0.0]);
+        // Added to what the hash holds: the count and the sum grow, the max is the largest.
+        metrics.record(Operation::Worker, Duration::from_millis(250));
+        metrics.record(Operation::Worker, Duration::from_millis(1500));
+        metrics.record(Operation::Worker, Duration::from_millis(5));
+        let hash = flushed(&redis, &key, "4").await;
+        let read = ["sum", "max", "b0", "b2", "over"].map(|f| number(&hash, f));
+        assert_eq!(read, [1785.0, 1500.0, 2.0, 1.0, 1.0]);
+        // Nothing measured, nothing written.
+        let others = ["gateway", "mover", "proxy", "kvs"].map(|op| redis.keys().metrics(op));
+        for key in others {
+            assert!(redis.hash(&key).await.unwrap().is_empty(), "{key}");
+        }
+    }
+}

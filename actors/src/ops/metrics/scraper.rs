@@ -67,3 +67,42 @@ impl Handler<Scrape> for MetricsScraper {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use redis_async::resp_array;
+
+    use super::*;
+    use crate::kvs::keyvalue::testing::{key, value};
+    use crate::test_redis::{cmd, metrics, push, TestRedis};
+
+    #[actix::test]
+    async fn a_scrape_names_each_list_s_length_the_registry_s_size_and_the_store() {
+        let server = TestRedis::start();
+        let (redis, keys) = (server.redis(), server.redis().keys().clone());
+        let (q1, q2) = (keys.named("q1"), keys.named("q2"));
+        push(&redis, &q1, &["a", "b"]).await;
+        let servers = resp_array!["ZADD", keys.servers(), "1", "http://a:1", "2", "http://b:2"];
+        let _: i64 = cmd(&redis, servers).await;
+        let store = Arc::new(ShardedMap::new(1024));
+        store.insert(key("k"), value("vv")).unwrap();
+        let lists = vec![q1.clone(), q2.clone()];
+        let scraper = MetricsScraper::new(server.redis(), metrics(), lists, Some(store)).start();
+        let text = scraper.send(Scrape).await.unwrap();
+        let expected = [
+            format!(r#"switchyard_queue_length{{list="{q1}"}} 2"#),
+            format!(r#"switchyard_queue_length{{list="{q2}"}} 0"#),
+            "switchyard_registered_servers 2".to_owned(),
+            "switchyard_kvs_keys 1".to_owned(),
+            "switchyard_kvs_bytes 3".to_owned(),
+        ];
+        for line in expected {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+        // Read again at each scrape.
+        push(&redis, &q2, &["c"]).await;
+        let text = scraper.send(Scrape).await.unwrap();
+        let line = format!(r#"switchyard_queue_length{{list="{q2}"}} 1"#);
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+}
