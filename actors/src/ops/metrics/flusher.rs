@@ -114,6 +114,10 @@ mod tests {
         let hash = flushed(&redis, &key, "4").await;
         let read = ["sum", "max", "b0", "b2", "over"].map(|f| number(&hash, f));
         assert_eq!(read, [1785.0, 1500.0, 2.0, 1.0, 1.0]);
+        // A later, smaller maximum does not lower it.
+        metrics.record(Operation::Worker, Duration::from_millis(10));
+        let hash = flushed(&redis, &key, "5").await;
+        assert_eq!((number(&hash, "max"), number(&hash, "b0")), (1500.0, 3.0));
         // Nothing measured, nothing written.
         let others = ["gateway", "mover", "proxy", "kvs"].map(|op| redis.keys().metrics(op));
         for key in others {
