@@ -54,6 +54,7 @@ mod tests {
     struct Counter {
         started: Rc<RefCell<Vec<u32>>>,
         beat_takes: Duration,
+        period: Duration,
         beats: u32,
     }
 
@@ -61,7 +62,7 @@ mod tests {
         type Context = Context<Self>;
 
         fn started(&mut self, ctx: &mut Self::Context) {
-            every(ctx, Duration::from_millis(20), FirstBeat::AtOnce, |act| {
+            every(ctx, self.period, FirstBeat::AtOnce, |act| {
                 act.beats += 1;
                 act.started.borrow_mut().push(act.beats);
                 Box::pin(fut::wrap_future(tokio::time::sleep(act.beat_takes)))
@@ -69,32 +70,46 @@ mod tests {
         }
     }
 
+    /// Polls `done` every 5 ms until it holds, for at most `within`.
+    async fn until(within: Duration, done: impl Fn() -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while !done() {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     #[actix::test]
     async fn the_first_beat_comes_at_once_and_the_next_each_period() {
-        let started = Rc::default();
+        let started: Rc<RefCell<Vec<u32>>> = Rc::default();
         let _counter = Counter {
             started: Rc::clone(&started),
             beat_takes: Duration::ZERO,
+            period: Duration::from_secs(1),
             beats: 0,
         }
         .start();
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        assert_eq!(*started.borrow(), vec![1]);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(started.borrow().len() >= 4, "{:?}", started.borrow());
+        // Well before the first period ends.
+        assert!(until(Duration::from_millis(500), || started.borrow().len() == 1).await);
+        assert!(until(Duration::from_secs(3), || started.borrow().len() >= 2).await);
     }
 
     #[actix::test]
     async fn a_beat_still_running_makes_the_next_ones_skip() {
-        let started = Rc::default();
+        let started: Rc<RefCell<Vec<u32>>> = Rc::default();
         let _counter = Counter {
             started: Rc::clone(&started),
-            beat_takes: Duration::from_millis(200),
+            beat_takes: Duration::from_secs(10),
+            period: Duration::from_millis(20),
             beats: 0,
         }
         .start();
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        // Seven periods passed; the first beat is still running, so no other began.
+        assert!(until(Duration::from_millis(500), || !started.borrow().is_empty()).await);
+        // Fifteen periods pass; the first beat is still running, so no other begins.
+        tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(*started.borrow(), vec![1]);
     }
 }

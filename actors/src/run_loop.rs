@@ -75,8 +75,15 @@ pub async fn until_registered(
     stopping: &mut watch::Receiver<bool>,
 ) -> bool {
     let mut registered = registered.clone();
+    let until_true = async {
+        match registered.wait_for(|done| *done).await {
+            Ok(_) => true,
+            // The roster ended before it ever registered: no registration will come.
+            Err(_) => std::future::pending().await,
+        }
+    };
     tokio::select! {
-        _ = registered.wait_for(|done| *done) => true,
+        registered = until_true => registered,
         _ = stopping.wait_for(|stop| *stop) => false,
     }
 }
@@ -115,5 +122,30 @@ impl RefusalLog {
             log::info!("{} {}", self.taker, self.again);
             self.refused = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix::test]
+    async fn a_roster_gone_before_it_registered_never_counts_as_registered() {
+        let (registered, watching) = watch::channel(false);
+        drop(registered);
+        let (stop, mut stopping) = watch::channel(false);
+        let waiting = actix::spawn(async move { until_registered(&watching, &mut stopping).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "taken for registered");
+        stop.send(true).unwrap();
+        assert!(!waiting.await.unwrap());
+    }
+
+    #[actix::test]
+    async fn a_registration_lets_the_taker_start() {
+        let (registered, watching) = watch::channel(false);
+        let (_stop, mut stopping) = watch::channel(false);
+        registered.send(true).unwrap();
+        assert!(until_registered(&watching, &mut stopping).await);
     }
 }
