@@ -2,19 +2,17 @@
 //! threads of their own (one per two cores), each thread with its own app.
 
 use std::rc::Rc;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use actix::Arbiter;
 use actix_service::{IntoServiceFactory, ServiceFactory};
 use actix_web::dev::AppConfig;
 use switchyard_actors::gateway::job::Job;
-use switchyard_actors::gateway::worker::Worker;
-use switchyard_actors::redis::{Redis, RedisConfig};
-use switchyard_actors::run_loop::Taker;
+use switchyard_actors::redis::RedisConfig;
 use tokio::sync::watch;
 
 use super::app_job::AppJob;
-use super::{Starting, Takers, MOST_PER_TAKE};
+use super::{keep, start_worker, Starting, Takers};
 use crate::app::{AppShared, KvsRole};
 use crate::routes::counting::Listener;
 
@@ -83,18 +81,6 @@ async fn start_thread_workers(
     };
     let job: Rc<dyn Job> = Rc::new(AppJob::new(service, shared.metrics.clone()));
     for (id, queue) in mine {
-        let redis = Redis::new(redis.clone());
-        let worker = Worker::new(
-            redis,
-            queue,
-            &id,
-            Rc::clone(&job),
-            MOST_PER_TAKE,
-            registered.clone(),
-        );
-        takers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(worker.start_taking().recipient());
+        keep(&takers, start_worker(&redis, queue, &id, &job, &registered));
     }
 }

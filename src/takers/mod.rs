@@ -18,7 +18,7 @@ use switchyard_actors::gateway::routing::{RouteTable, RouterJob};
 use switchyard_actors::gateway::worker::Worker;
 use switchyard_actors::movers::vpush::{Vpush, VpushRoute};
 use switchyard_actors::movers::{Delivery, Mover};
-use switchyard_actors::redis::{Keys, Redis};
+use switchyard_actors::redis::{Keys, Redis, RedisConfig};
 use switchyard_actors::roster::{DeregisterTakers, TakerRoster};
 use switchyard_actors::run_loop::{StopTaking, Taker};
 use switchyard_actors::web::filer::FilerJob;
@@ -73,10 +73,7 @@ struct Starting<'a> {
 impl Starting<'_> {
     /// Adds a started taker, registered under `id` when it has a busy list on `input`.
     fn add(&mut self, taker: Recipient<StopTaking>, registered: Option<(String, String)>) {
-        self.takers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(taker);
+        keep(&self.takers, taker);
         if let Some((id, input)) = registered {
             self.ids.push(id);
             self.queues.push(input);
@@ -89,16 +86,13 @@ impl Starting<'_> {
         let input = self.keys.named(queue);
         for n in 0..count {
             let id = format!("{}-{tag}{n}", self.process);
-            let redis = Redis::new(self.config.redis.clone());
-            let worker = Worker::new(
-                redis,
+            let started = start_worker(
+                &self.config.redis,
                 input.clone(),
                 &id,
-                Rc::clone(job),
-                MOST_PER_TAKE,
-                self.registered.clone(),
+                job,
+                &self.registered,
             );
-            let started = worker.start_taking().recipient();
             self.add(started, Some((id, input.clone())));
         }
     }
@@ -225,6 +219,34 @@ impl Starting<'_> {
             vpush.remote.port
         );
     }
+}
+
+/// A gateway worker on the calling thread, taking from `queue` (a full key) as `id` with
+/// `job`, on a Redis connection of its own (its takes block).
+fn start_worker(
+    redis: &RedisConfig,
+    queue: String,
+    id: &str,
+    job: &Rc<dyn Job>,
+    registered: &watch::Receiver<bool>,
+) -> Recipient<StopTaking> {
+    let worker = Worker::new(
+        Redis::new(redis.clone()),
+        queue,
+        id,
+        Rc::clone(job),
+        MOST_PER_TAKE,
+        registered.clone(),
+    );
+    worker.start_taking().recipient()
+}
+
+/// Keeps `taker` among those stopped together.
+fn keep(takers: &Takers, taker: Recipient<StopTaking>) {
+    takers
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(taker);
 }
 
 /// Starts the takers the configuration asks for, if any.
