@@ -1,5 +1,6 @@
 //! The command line. With no command switchyard serves, its roles chosen by environment
-//! variables (docs/configuration.md); `deploy` queues a deployment for ndeploy.
+//! variables (docs/configuration.md); `ndeploy deploy` (or `deploy`) queues a deployment for
+//! ndeploy, `ndeploy pop` deploys one.
 
 use clap::{Args, Parser, Subcommand};
 use switchyard_actors::gateway::routing::is_list_name;
@@ -23,27 +24,55 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Queues a deployment for ndeploy, waits for its result and prints its directory (exit 0),
-    /// or the error on stderr (exit 1). Reads REDIS_URL, REDIS_PREFIX and NDEPLOY_TIMEOUT_S as
-    /// the deployers do.
+    /// Short for `ndeploy deploy`.
     Deploy(DeployArgs),
+    /// ndeploy's commands, as the notes name them.
+    #[command(subcommand)]
+    Ndeploy(Ndeploy),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Ndeploy {
+    /// Queues a deployment, waits for its result and prints its directory last (exit 0), or
+    /// the error on stderr (exit 1). Reads REDIS_URL, REDIS_PREFIX and NDEPLOY_TIMEOUT_S as the
+    /// deployers do.
+    Deploy(DeployArgs),
+    /// Takes one queued deployment, waiting at most <SECONDS> for one, deploys it and prints
+    /// its directory (exit 0); exits 1 when it failed, 3 when none came: a one-shot deployer
+    /// for a cron or a container's restart policy. Reads the deployers' variables
+    /// (NDEPLOY_DIR, NDEPLOY_INSTALL, NDEPLOY_TIMEOUT_S, REDIS_URL, REDIS_PREFIX).
+    Pop(PopArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// The repository to clone (https, http, ssh, git or file URL, or a path).
     pub git_url: String,
-    /// The branch to check out; the repository's default when not given.
+    /// The branch to clone; the repository's default when not given.
     pub branch: Option<String>,
-    /// The commit to check out (4 to 40 hexadecimal digits); the branch's last when not given.
+    /// The commit to check out: a hash, a tag or a branch; HEAD (the branch's last commit)
+    /// when not given.
     pub commit: Option<String>,
+    /// A tag to check out; with a commit as well, both must name the same commit.
+    #[arg(long)]
+    pub tag: Option<String>,
     /// The list deployers take from, under REDIS_PREFIX.
     #[arg(long, env = "NDEPLOY_QUEUE", default_value = DEFAULT_DEPLOY_QUEUE, value_parser = list_name)]
     pub queue: String,
 }
 
-/// The queue `deploy` uses when `NDEPLOY_QUEUE` is unset.
-pub const DEFAULT_DEPLOY_QUEUE: &str = "ndeploy:queue";
+#[derive(Debug, Args)]
+pub struct PopArgs {
+    /// How long to wait for a queued deployment, in whole seconds (1 to 86400).
+    #[arg(value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub seconds: u64,
+    /// The list to take from, under REDIS_PREFIX.
+    #[arg(long, env = "NDEPLOY_QUEUE", default_value = DEFAULT_DEPLOY_QUEUE, value_parser = list_name)]
+    pub queue: String,
+}
+
+/// The queue ndeploy's commands use when `NDEPLOY_QUEUE` is unset: the notes' `ndeploy:req`.
+pub const DEFAULT_DEPLOY_QUEUE: &str = "ndeploy:req";
 
 fn list_name(raw: &str) -> Result<String, String> {
     if is_list_name(raw) {
@@ -53,15 +82,21 @@ fn list_name(raw: &str) -> Result<String, String> {
     }
 }
 
-/// `deploy`'s usage line, as `--help` shows it.
-pub fn deploy_usage() -> String {
+/// The usage line of the subcommand at `path` (`["deploy"]`, `["ndeploy", "pop"]`), as
+/// `--help` shows it.
+pub fn usage(path: &[&str]) -> String {
     use clap::CommandFactory;
     let mut cli = Cli::command();
-    // Built, a subcommand knows its parent's name: `Usage: switchyard deploy ...`.
+    // Built, a subcommand knows its parents' names: `Usage: switchyard ndeploy pop ...`.
     cli.build();
-    cli.find_subcommand_mut("deploy")
-        .map(|deploy| deploy.render_usage().to_string())
-        .unwrap_or_default()
+    let mut command = &mut cli;
+    for name in path {
+        match command.find_subcommand_mut(name) {
+            Some(sub) => command = sub,
+            None => return String::new(),
+        }
+    }
+    command.render_usage().to_string()
 }
 
 #[cfg(test)]
@@ -75,12 +110,22 @@ mod tests {
     }
 
     #[test]
-    fn deploy_takes_a_url_and_optionally_a_branch_and_a_commit() {
-        let cli = Cli::try_parse_from(["switchyard", "deploy", "file:///x", "main", "abc123"])
-            .expect("parsed");
-        let Some(Command::Deploy(args)) = cli.command else {
-            panic!("deploy: {cli:?}");
+    fn deploy_takes_a_url_and_optionally_a_branch_a_commit_and_a_tag() {
+        let cli = Cli::try_parse_from([
+            "switchyard",
+            "ndeploy",
+            "deploy",
+            "file:///x",
+            "main",
+            "abc123",
+            "--tag",
+            "v1",
+        ])
+        .expect("parsed");
+        let Some(Command::Ndeploy(Ndeploy::Deploy(args))) = cli.command else {
+            panic!("ndeploy deploy: {cli:?}");
         };
+        assert_eq!(args.tag.as_deref(), Some("v1"));
         assert_eq!(
             (
                 args.git_url.as_str(),
@@ -91,7 +136,24 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["switchyard", "deploy"]).is_err());
         assert!(Cli::try_parse_from(["switchyard", "deploy", "--upload-pack=x"]).is_err());
-        let usage = deploy_usage();
+        let usage = super::usage(&["deploy"]);
         assert!(usage.contains("Usage: switchyard deploy"), "{usage}");
+        let usage = super::usage(&["ndeploy", "pop"]);
+        assert!(usage.contains("Usage: switchyard ndeploy pop"), "{usage}");
+    }
+
+    #[test]
+    fn pop_takes_whole_seconds_from_1_to_a_day() {
+        let pop = |seconds: &str| Cli::try_parse_from(["switchyard", "ndeploy", "pop", seconds]);
+        let Ok(Cli {
+            command: Some(Command::Ndeploy(Ndeploy::Pop(args))),
+        }) = pop("60")
+        else {
+            panic!("ndeploy pop 60");
+        };
+        assert_eq!(args.seconds, 60);
+        for bad in ["0", "-1", "1.5", "86401", "soon"] {
+            assert!(pop(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! start-up and the translation of requests into the actors' messages (crate
 //! `switchyard-actors`).
 //!
-//! - [`cli`]: the command line; [`deploy_command`]: `switchyard deploy`.
+//! - [`cli`]: the command line; [`commands`]: `switchyard deploy`, `ndeploy deploy|pop`.
 //! - [`config`]: every variable, read and checked once, and the takers as one list.
 //! - [`startup`]: composes the process from the config; [`shutdown`]: the graceful stop.
 //! - [`app`]: the per-thread `App`, built once for every listener and for the gateway workers.
@@ -17,8 +17,8 @@
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
-pub mod deploy_command;
 pub mod error;
 pub mod listeners;
 pub mod routes;

@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchyard::cli::{Cli, Command};
-use switchyard::{deploy_command, startup};
+use switchyard::cli::{Cli, Command, Ndeploy};
+use switchyard::commands::{deploy, pop};
+use switchyard::startup;
 
 /// redis-async logs an error for every command that fails while Redis is down; switchyard logs
 /// the outage once when it starts and once when it ends instead.
@@ -14,7 +15,11 @@ fn main() -> ExitCode {
         .init();
     actix_web::rt::System::new().block_on(async move {
         match cli.command {
-            Some(Command::Deploy(args)) => deploy_command::run(args).await,
+            Some(Command::Deploy(args)) => deploy::run(args, &["deploy"]).await,
+            Some(Command::Ndeploy(Ndeploy::Deploy(args))) => {
+                deploy::run(args, &["ndeploy", "deploy"]).await
+            }
+            Some(Command::Ndeploy(Ndeploy::Pop(args))) => pop::run(args).await,
             None => startup::run(|name| std::env::var(name).ok()).await,
         }
     })

@@ -1,5 +1,6 @@
 //! Every environment variable switchyard reads, parsed and checked once at start.
 
+mod deploy_dir;
 mod env;
 mod hash;
 mod host;

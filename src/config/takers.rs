@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use switchyard_actors::redis::RedisConfig;
 
+use super::deploy_dir::deploy_dir;
 use super::env::{directory, list_name, list_names, secs, within, Env};
 use super::{ConfigError, REDIS_URL_FORM};
 
@@ -219,14 +220,11 @@ pub fn read<F: Fn(&str) -> Option<String>>(
         let templates = needed(templates, "RENDER_QUEUE", &queue, "TEMPLATES_DIR", what)?;
         takers.push(TakerSpec::Renderer { queue, templates });
     }
-    let dir = env.parsed("NDEPLOY_DIR", "an existing directory", directory)?;
     let install = env.parsed("NDEPLOY_INSTALL", "a shell command", |v| Some(v.to_owned()))?;
     if let Some(queue) = env.parsed("NDEPLOY_QUEUE", LIST, list_name)? {
-        let what = "the directory deployments go under";
-        let dir = needed(dir, "NDEPLOY_QUEUE", &queue, "NDEPLOY_DIR", what)?;
         takers.push(TakerSpec::Deployer {
             queue,
-            dir,
+            dir: deploy_dir(env, redis_prefix)?,
             install,
         });
     }

@@ -12,15 +12,16 @@ use crate::helpers::{unique_prefix, until, TempDir, TestApp, TestRedis};
 const INSTALL: &str = "if [ -f fail ]; then echo broken >&2; exit 3; fi; \
     if [ -f slow ]; then sleep 37; fi; echo ok > installed.txt";
 
-/// A repository with two commits on `main`, and branches `fail` and `slow` adding those files.
-struct Repository {
-    dir: TempDir,
+/// A repository with two commits on `main`, branches `fail` and `slow` adding those files, and
+/// a branch `node` adding a `package.json`.
+pub struct Repository {
+    pub dir: TempDir,
     first: String,
-    second: String,
+    pub second: String,
 }
 
 impl Repository {
-    fn new(test: &str) -> Self {
+    pub fn new(test: &str) -> Self {
         let dir = TempDir::new(test);
         let repo = dir.path().join("repo");
         std::fs::create_dir_all(&repo).unwrap();
@@ -42,9 +43,9 @@ impl Repository {
         std::fs::write(repo.join("app.txt"), "version 2").unwrap();
         git(&["commit", "--quiet", "-am", "two"]);
         let second = git(&["rev-parse", "HEAD"]);
-        for branch in ["fail", "slow"] {
+        for (branch, file) in [("fail", "fail"), ("slow", "slow"), ("node", "package.json")] {
             git(&["checkout", "--quiet", "-b", branch, "main"]);
-            std::fs::write(repo.join(branch), "").unwrap();
+            std::fs::write(repo.join(file), "{}").unwrap();
             git(&["add", "."]);
             git(&["commit", "--quiet", "-m", branch]);
         }
@@ -53,7 +54,7 @@ impl Repository {
         Self { dir, first, second }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("file://{}", self.dir.string("repo"))
     }
 }
@@ -71,7 +72,7 @@ fn deployer(redis: &TestRedis, prefix: &str, repository: &Repository) -> TestApp
 }
 
 /// `switchyard deploy <args>`, as an operator runs it.
-fn deploy(redis: &TestRedis, prefix: &str, args: &[&str]) -> Output {
+pub fn deploy(redis: &TestRedis, prefix: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .arg("deploy")
         .args(args)
@@ -85,11 +86,11 @@ fn deploy(redis: &TestRedis, prefix: &str, args: &[&str]) -> Output {
 }
 
 /// The file `name` of the deployment at `dir`.
-fn read(dir: &str, name: &str) -> String {
+pub fn read(dir: &str, name: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(dir).join(name)).unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).trim().to_owned()
 }
 
@@ -114,6 +115,9 @@ fn a_repository_is_cloned_checked_out_and_installed() {
     assert_eq!(redis.cli(&["HGET", &result, "deployDir"]), dir);
     assert_eq!(redis.cli(&["HGET", &result, "install"]), INSTALL);
     assert_eq!(redis.cli(&["HEXISTS", &result, "error"]), "0");
+    // Not npm's install: no npmInstalled; the deployer that did it.
+    assert_eq!(redis.cli(&["HEXISTS", &result, "npmInstalled"]), "0");
+    assert!(redis.cli(&["HGET", &result, "service"]).ends_with("-d0"));
     assert_eq!(
         redis.cli(&["HGET", &format!("{prefix}ndeploy:req:1"), "git"]),
         repository.url()

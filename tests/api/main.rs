@@ -23,6 +23,7 @@ mod kv_store;
 mod kvs;
 mod metrics;
 mod movers;
+mod ndeploy_notes;
 mod proxy;
 mod proxy_hostile;
 mod proxy_outages;

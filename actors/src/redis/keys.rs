@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 /// The names switchyard gives its own keys, under the prefix; one ending in `:` or `/` starts a
 /// family of keys. A public namespace may share none of them ([`namespace_overlap`]).
-const OWN_KEYS: [&str; 15] = [
+const OWN_KEYS: [&str; 16] = [
     MESSAGE,
     VISITS,
     IMAGES,
@@ -19,6 +19,7 @@ const OWN_KEYS: [&str; 15] = [
     NDEPLOY_REQUESTS,
     NDEPLOY_RESULTS,
     NDEPLOY_SEQ,
+    NDEPLOY_FINISHED,
     WORKERS,
     VPUSH_MARKS,
 ];
@@ -37,7 +38,10 @@ const SERVICE: &str = "service:";
 const SERVICES: &str = "services";
 const NDEPLOY_REQUESTS: &str = "ndeploy:req:";
 const NDEPLOY_RESULTS: &str = "ndeploy:res:";
-const NDEPLOY_SEQ: &str = "ndeploy:seq";
+/// As the notes name it: the counter lives beside the requests.
+const NDEPLOY_SEQ: &str = "ndeploy:req:id";
+/// The ids of finished deployments, newest first, for a client's `BRPOP`.
+const NDEPLOY_FINISHED: &str = "ndeploy:res";
 const WORKERS: &str = "workers";
 /// On vpush's remote, under its prefix (which may be this one).
 const VPUSH_MARKS: &str = "vpush:mark:";
@@ -186,14 +190,24 @@ impl Keys {
         format!("{}{NDEPLOY_REQUESTS}", self.prefix)
     }
 
-    /// Deployment `id`'s request: a hash (`git`, `branch`, `commit`).
+    /// Deployment `id`'s request: a hash (`git`, `branch`, `commit`, `tag`).
     pub fn ndeploy_request(&self, id: u64) -> String {
         format!("{}{id}", self.ndeploy_requests())
     }
 
+    /// What every deployment result's key starts with.
+    pub fn ndeploy_results(&self) -> String {
+        format!("{}{NDEPLOY_RESULTS}", self.prefix)
+    }
+
     /// Deployment `id`'s result: a hash (`deployDir`, `cloned`, ... or `error`).
     pub fn ndeploy_result(&self, id: u64) -> String {
-        format!("{}{NDEPLOY_RESULTS}{id}", self.prefix)
+        format!("{}{id}", self.ndeploy_results())
+    }
+
+    /// The list each finished deployment's id is pushed onto (left), for a client to `BRPOP`.
+    pub fn ndeploy_finished(&self) -> String {
+        format!("{}{NDEPLOY_FINISHED}", self.prefix)
     }
 
     /// The gateway workers' registrations: a sorted set of worker ids scored by when they

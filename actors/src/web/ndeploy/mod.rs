@@ -1,9 +1,11 @@
 //! [`Deployer`]: the notes' `ndeploy`. Takes a deployment id from its queue (`BLMOVE` into its
 //! busy list, so a deployer that dies has the id put back by a live one), reads the request,
-//! clones it with git into `<dir>/<id>`, checks out the commit, runs the install command, and
-//! writes the result hash, removing the id from its busy list in the same script. Every step
-//! is bounded by the deployment's timeout; every failure ends in the result's `error` field.
+//! clones it with git into `<dir>/<id>`, checks out the commit or tag, runs the install
+//! command, and writes the result hash, removing the id from its busy list and pushing it onto
+//! the finished list in the same script. Every step is bounded by the deployment's timeout;
+//! every failure ends in the result's `error` field.
 
+mod checkout;
 pub mod request;
 mod steps;
 
@@ -22,12 +24,21 @@ use request::{DeployRequest, KEPT_SECS};
 /// After Redis failed, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
-/// KEYS[1] the result, KEYS[2] the busy list; ARGV[1] the id, ARGV[2] the result's lifetime,
-/// then field, value pairs.
+/// The finished ids kept on the finished list for clients that `BRPOP` them; older ones
+/// nobody took are dropped.
+const FINISHED_KEPT: usize = 1000;
+
+/// KEYS[1] the result, KEYS[2] the busy list, KEYS[3] the finished list; ARGV[1] the id,
+/// ARGV[2] the result's lifetime, ARGV[3] how many finished ids are kept, then field, value
+/// pairs. The id goes onto the finished list only when it left the busy list here: a finish
+/// run twice (its answer lost, then tried again) announces it once.
 const FINISH: &str = "redis.call('DEL', KEYS[1]) \
-    redis.call('HSET', KEYS[1], unpack(ARGV, 3)) \
+    redis.call('HSET', KEYS[1], unpack(ARGV, 4)) \
     redis.call('EXPIRE', KEYS[1], ARGV[2]) \
-    redis.call('LREM', KEYS[2], 0, ARGV[1]) \
+    if redis.call('LREM', KEYS[2], 0, ARGV[1]) > 0 then \
+      redis.call('LPUSH', KEYS[3], ARGV[1]) \
+      redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1) \
+    end \
     return 1";
 
 /// Where and how deployments are made.
@@ -47,6 +58,8 @@ pub struct DeploySettings {
 pub struct Deployer {
     redis: Redis,
     queue: String,
+    /// Its id in `<prefix>workers`, written in each result as `service`.
+    id: String,
     busy: String,
     settings: DeploySettings,
     registered: watch::Receiver<bool>,
@@ -64,12 +77,25 @@ impl Deployer {
     ) -> Self {
         Self {
             busy: busy_list(&queue, deployer_id),
+            id: deployer_id.to_owned(),
             redis,
             queue,
             settings,
             registered,
         }
     }
+}
+
+/// How one deployment ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Deployed into `dir`.
+    Deployed { id: u64, dir: String },
+    /// Failed: `error` says why (also in the result hash).
+    Failed { id: u64, error: String },
+    /// Taken but not deployed: not an id, or its result could not be written before stopping
+    /// (then it stays in the busy list, to be deployed again).
+    Unfinished { taken: String },
 }
 
 impl Taker for Deployer {
@@ -81,47 +107,83 @@ impl Taker for Deployer {
         // busy list all the same: it is looked for there before the next take.
         let mut busy_may_hold = true;
         while !*stopping.borrow() {
-            let taken = match self.take(&mut busy_may_hold).await {
-                Ok(Some(taken)) => taken,
-                Ok(None) => continue,
+            match self.take(&mut busy_may_hold).await {
+                Ok(Some(taken)) => {
+                    self.deploy_taken(taken, &stopping).await;
+                }
+                Ok(None) => {}
                 Err(_) => {
                     busy_may_hold = true;
                     tokio::time::sleep(RETRY_AFTER).await;
-                    continue;
                 }
-            };
-            let Ok(id) = taken.parse::<u64>() else {
-                log::warn!(
-                    "{taken:?} on {} is not a deployment id, dropped",
-                    self.queue
-                );
-                self.finish_unparsed(&taken).await;
-                continue;
-            };
-            log::info!("deployment {id} started");
-            let fields = match self.deploy(id).await {
-                Ok(fields) => {
-                    log::info!("deployment {id} done: {fields:?}");
-                    fields
-                }
-                Err(error) => {
-                    log::warn!("deployment {id} failed: {error}");
-                    vec![
-                        ("error", error),
-                        ("failed", (unix_millis() / 1000).to_string()),
-                    ]
-                }
-            };
-            // The result must reach Redis: kept trying (the id stays in the busy list till then;
-            // a deployer stopped meanwhile leaves it there, to be put back and deployed again).
-            while self.finish(id, &fields).await.is_err() && !*stopping.borrow() {
-                tokio::time::sleep(RETRY_AFTER).await;
             }
         }
     }
 }
 
 impl Deployer {
+    /// The notes' `ndeploy pop <seconds>`: takes one id, waiting up to `wait` for one, and
+    /// deploys it; `None` when none came. Its result is kept trying until `stopping`.
+    pub async fn pop(&self, wait: Duration, stopping: &watch::Receiver<bool>) -> Option<Outcome> {
+        let by = Instant::now() + wait;
+        let mut busy_may_hold = true;
+        while Instant::now() < by {
+            match self.take(&mut busy_may_hold).await {
+                Ok(Some(taken)) => return Some(self.deploy_taken(taken, stopping).await),
+                Ok(None) => {}
+                Err(err) => {
+                    log::warn!("nothing taken from {}: {err}", self.queue);
+                    busy_may_hold = true;
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        }
+        None
+    }
+
+    /// Deploys what was taken and writes its result, kept trying until `stopping` (the id
+    /// stays in the busy list till then; a deployer stopped meanwhile leaves it there, to be
+    /// put back and deployed again).
+    async fn deploy_taken(&self, taken: String, stopping: &watch::Receiver<bool>) -> Outcome {
+        let Ok(id) = taken.parse::<u64>() else {
+            log::warn!(
+                "{taken:?} on {} is not a deployment id, dropped",
+                self.queue
+            );
+            self.finish_unparsed(&taken).await;
+            return Outcome::Unfinished { taken };
+        };
+        log::info!("deployment {id} started");
+        let (fields, outcome) = match self.deploy(id).await {
+            Ok(fields) => {
+                log::info!("deployment {id} done: {fields:?}");
+                let dir = fields
+                    .iter()
+                    .find(|(name, _)| *name == "deployDir")
+                    .map(|(_, dir)| dir.clone())
+                    .unwrap_or_default();
+                (fields, Outcome::Deployed { id, dir })
+            }
+            Err(error) => {
+                log::warn!("deployment {id} failed: {error}");
+                let fields = vec![
+                    ("error", error.clone()),
+                    ("failed", (unix_millis() / 1000).to_string()),
+                ];
+                (fields, Outcome::Failed { id, error })
+            }
+        };
+        loop {
+            if self.finish(id, &fields).await.is_ok() {
+                return outcome;
+            }
+            if *stopping.borrow() {
+                return Outcome::Unfinished { taken };
+            }
+            tokio::time::sleep(RETRY_AFTER).await;
+        }
+    }
+
     /// The oldest id in the busy list when it may hold one, else the next from the queue.
     async fn take(&self, busy_may_hold: &mut bool) -> Result<Option<String>, crate::ActorError> {
         if *busy_may_hold {
@@ -166,8 +228,8 @@ impl Deployer {
     ) -> Result<Vec<(&'static str, String)>, String> {
         let target = dir.to_string_lossy().into_owned();
         let mut clone = vec!["clone", "--quiet"];
-        if request.commit.is_none() {
-            // Only the branch's head is wanted: no history.
+        if request.commit_asked().is_none() && request.tag.is_none() {
+            // Only the branch's last commit is wanted: no history.
             clone.extend(["--depth", "1"]);
         }
         if let Some(branch) = &request.branch {
@@ -176,37 +238,43 @@ impl Deployer {
         clone.extend(["--", &request.git, &target]);
         steps::git(&self.settings.dir, &clone, by).await?;
         let cloned = (unix_millis() / 1000).to_string();
-        if let Some(commit) = &request.commit {
-            let object = format!("{commit}^{{commit}}");
-            if steps::git(dir, &["rev-parse", "--verify", "--quiet", &object], by)
-                .await
-                .is_err()
-            {
-                return Err(format!("commit {commit} is not in the cloned history"));
-            }
-            steps::git(dir, &["checkout", "--quiet", "--detach", commit], by).await?;
-        }
+        checkout::check_out(dir, request, by).await?;
         let actual_commit = steps::git(dir, &["rev-parse", "HEAD"], by).await?;
         let install = match &self.settings.install {
             Some(command) => Some(command.clone()),
             None if dir.join("package.json").is_file() => Some("npm install".to_owned()),
             None => None,
         };
+        let mut fields = vec![("deployDir", target), ("cloned", cloned)];
         if let Some(install) = &install {
             steps::shell(dir, install, by).await?;
+            let installed = (unix_millis() / 1000).to_string();
+            // The notes' field, for an install that was npm's.
+            if install.split_whitespace().next() == Some("npm") {
+                fields.push(("npmInstalled", installed.clone()));
+            }
+            fields.push(("installed", installed));
         }
-        Ok(vec![
-            ("deployDir", target),
-            ("cloned", cloned),
-            ("installed", (unix_millis() / 1000).to_string()),
+        fields.extend([
             ("install", install.unwrap_or_else(|| "none".to_owned())),
             ("actualCommit", actual_commit),
-        ])
+            ("service", self.id.clone()),
+        ]);
+        Ok(fields)
     }
 
     async fn finish(&self, id: u64, fields: &[(&str, String)]) -> Result<(), crate::ActorError> {
-        let keys = [self.redis.keys().ndeploy_result(id), self.busy.clone()];
-        let mut args = vec![id.to_string(), KEPT_SECS.to_string()];
+        let keys = self.redis.keys();
+        let keys = [
+            keys.ndeploy_result(id),
+            self.busy.clone(),
+            keys.ndeploy_finished(),
+        ];
+        let mut args = vec![
+            id.to_string(),
+            KEPT_SECS.to_string(),
+            FINISHED_KEPT.to_string(),
+        ];
         for (name, value) in fields {
             args.extend([(*name).to_owned(), value.clone()]);
         }

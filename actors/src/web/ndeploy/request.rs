@@ -12,82 +12,94 @@ use crate::redis::{eval, Redis};
 /// How long requests and results are kept (seconds): a week.
 pub const KEPT_SECS: u64 = 7 * 24 * 3600;
 
-/// KEYS[1] the counter, KEYS[2] the queue; ARGV[1] the request hash's prefix, ARGV[2] its
-/// lifetime, then field, value pairs. The new id, its request written and queued at once.
-const QUEUE: &str = "local id = redis.call('INCR', KEYS[1]) \
-    local request = ARGV[1] .. id \
-    redis.call('HSET', request, unpack(ARGV, 3)) \
-    redis.call('EXPIRE', request, ARGV[2]) \
-    redis.call('LPUSH', KEYS[2], id) \
-    return id";
+/// The longest ref name (branch, commit, tag) taken.
+const MAX_REF_LEN: usize = 255;
 
-/// A deployment asked for: where from, and optionally which branch and commit.
+/// KEYS[1] the counter, KEYS[2] the queue; ARGV[1] the request hashes' prefix, ARGV[2] the
+/// results' prefix, ARGV[3] their lifetime, then field, value pairs. The new id, its request
+/// written and queued at once. An id whose request or result exists (written by a client of
+/// the notes' protocol that did not use the counter, or kept from before the counter was
+/// reset) is never written over: the next one is taken.
+const QUEUE: &str = "for _ = 1, 100 do \
+      local id = redis.call('INCR', KEYS[1]) \
+      local request = ARGV[1] .. id \
+      if redis.call('EXISTS', request, ARGV[2] .. id) == 0 then \
+        redis.call('HSET', request, unpack(ARGV, 4)) \
+        redis.call('EXPIRE', request, ARGV[3]) \
+        redis.call('LPUSH', KEYS[2], id) \
+        return id \
+      end \
+    end \
+    return redis.error_reply('ERR 100 ids in a row are taken: is the counter ' .. KEYS[1] .. ' behind?')";
+
+/// A deployment asked for: where from, and optionally which branch, commit and tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployRequest {
     pub git: String,
     pub branch: Option<String>,
+    /// Any ref git can check out: a commit's hash, a tag, a branch; `HEAD` (the branch's last
+    /// commit) when none is given.
     pub commit: Option<String>,
+    /// A tag to check out; with `commit` as well, both must name the same commit.
+    pub tag: Option<String>,
 }
 
 impl DeployRequest {
-    /// Checked: a URL or path that git cannot mistake for an option, a branch likewise, a
-    /// commit as 4 to 40 hexadecimal digits.
+    /// Checked: a URL or path that git cannot mistake for an option; a branch, commit and tag
+    /// as ref names ([`check_ref`]).
     pub fn new(
         git: String,
         branch: Option<String>,
         commit: Option<String>,
+        tag: Option<String>,
     ) -> Result<Self, String> {
-        let plain = |text: &str| {
-            !text.is_empty()
-                && !text.starts_with('-')
-                && !text.chars().any(|c| c.is_control() || c.is_whitespace())
-        };
-        if !plain(&git) {
+        if git.is_empty()
+            || git.starts_with('-')
+            || git.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
             // Not quoted: a URL may carry credentials, and this text is logged and kept.
             return Err(
                 "git must be a repository URL without spaces, not starting with '-'".to_owned(),
             );
         }
-        if let Some(branch) = branch.as_deref().filter(|b| !plain(b)) {
-            return Err(format!(
-                "branch must be a name without spaces, not starting with '-': {branch:?}"
-            ));
-        }
-        if let Some(commit) = commit
-            .as_deref()
-            .filter(|c| !(4..=40).contains(&c.len()) || !c.chars().all(|c| c.is_ascii_hexdigit()))
-        {
-            return Err(format!(
-                "commit must be 4 to 40 hexadecimal digits: {commit:?}"
-            ));
+        for (what, name) in [("branch", &branch), ("commit", &commit), ("tag", &tag)] {
+            if let Some(name) = name {
+                check_ref(what, name)?;
+            }
         }
         Ok(Self {
             git,
             branch,
             commit,
+            tag,
         })
     }
 
-    /// From a request hash's fields.
+    /// From a request hash's fields; empty ones count as not given.
     pub fn from_fields(mut fields: HashMap<String, String>) -> Result<Self, String> {
         let git = fields
             .remove("git")
             .ok_or_else(|| "the request has no git field".to_owned())?;
-        let optional = |value: Option<String>| value.filter(|v| !v.is_empty());
-        Self::new(
-            git,
-            optional(fields.remove("branch")),
-            optional(fields.remove("commit")),
-        )
+        let mut optional = |name: &str| fields.remove(name).filter(|v| !v.is_empty());
+        let (branch, commit, tag) = (optional("branch"), optional("commit"), optional("tag"));
+        Self::new(git, branch, commit, tag)
+    }
+
+    /// The commit to check out when it is not simply the branch's last one.
+    pub fn commit_asked(&self) -> Option<&str> {
+        self.commit.as_deref().filter(|commit| *commit != "HEAD")
     }
 
     fn fields(&self) -> Vec<String> {
         let mut fields = vec!["git".to_owned(), self.git.clone()];
-        if let Some(branch) = &self.branch {
-            fields.extend(["branch".to_owned(), branch.clone()]);
-        }
-        if let Some(commit) = &self.commit {
-            fields.extend(["commit".to_owned(), commit.clone()]);
+        for (name, value) in [
+            ("branch", &self.branch),
+            ("commit", &self.commit),
+            ("tag", &self.tag),
+        ] {
+            if let Some(value) = value {
+                fields.extend([name.to_owned(), value.clone()]);
+            }
         }
         fields
     }
@@ -95,11 +107,38 @@ impl DeployRequest {
     /// Writes the request and queues its id on `queue` (a full key): the id.
     pub async fn queue(&self, redis: &Redis, queue: &str) -> Result<u64, ActorError> {
         let keys = redis.keys();
-        let mut args = vec![keys.ndeploy_requests(), KEPT_SECS.to_string()];
+        let mut args = vec![
+            keys.ndeploy_requests(),
+            keys.ndeploy_results(),
+            KEPT_SECS.to_string(),
+        ];
         args.extend(self.fields());
         redis
             .command(eval(QUEUE, &[keys.ndeploy_seq(), queue.to_owned()], &args))
             .await
+    }
+}
+
+/// A branch, commit or tag name as git's own rules allow one (`git check-ref-format`), and
+/// never one git could take for an option: 1 to 255 characters of letters, digits and
+/// `._/@+-`, not starting with `-`, `.` or `/`, without `..` or `//`, not ending with `/`,
+/// `.` or `.lock`. `HEAD~1` and `main^` are refused: a deployment names what it deploys.
+pub fn check_ref(what: &str, name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._/@+-".contains(c);
+    let well_formed = (1..=MAX_REF_LEN).contains(&name.len())
+        && name.chars().all(allowed)
+        && !name.starts_with(['-', '.', '/'])
+        && !name.ends_with(['/', '.'])
+        && !name.ends_with(".lock")
+        && !name.contains("..")
+        && !name.contains("//")
+        && !name.contains("@{");
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} must be a ref name (letters, digits and ._/@+-, not starting with '-'): {name:?}"
+        ))
     }
 }
 
@@ -124,18 +163,63 @@ pub async fn withdraw(redis: &Redis, queue: &str, id: u64) -> Result<bool, Actor
 mod tests {
     use super::*;
 
+    fn request(branch: Option<&str>, commit: Option<&str>) -> Result<DeployRequest, String> {
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        DeployRequest::new(
+            "file:///srv/repo.git".to_owned(),
+            owned(branch),
+            owned(commit),
+            None,
+        )
+    }
+
     #[test]
-    fn requests_git_could_take_for_options_are_refused() {
-        let url = "file:///srv/repo.git".to_owned();
-        assert!(DeployRequest::new(url.clone(), None, None).is_ok());
-        assert!(
-            DeployRequest::new(url.clone(), Some("main".into()), Some("c6a9326f".into())).is_ok()
+    fn any_ref_name_is_taken_and_what_git_could_take_for_an_option_is_refused() {
+        assert!(request(None, None).is_ok());
+        for commit in ["c6a9326f", "HEAD", "v1.2.0", "release/2026-12", "main"] {
+            assert!(request(Some("main"), Some(commit)).is_ok(), "{commit}");
+        }
+        assert!(DeployRequest::new("--upload-pack=touch x".into(), None, None, None).is_err());
+        assert!(DeployRequest::new("".into(), None, None, None).is_err());
+        assert!(DeployRequest::new("a b".into(), None, None, None).is_err());
+        for bad in [
+            "-b", "HEAD~1", "main^", "a..b", "", "x.lock", "/abs", "a b", "a:b", "a@{1}",
+        ] {
+            assert!(request(Some(bad), None).is_err(), "branch {bad:?}");
+            assert!(request(None, Some(bad)).is_err(), "commit {bad:?}");
+        }
+        let tag = DeployRequest::new("file:///r".into(), None, None, Some("-x".into()));
+        assert!(tag.is_err());
+        assert!(request(None, Some(&"a".repeat(256))).is_err());
+    }
+
+    #[test]
+    fn head_asks_for_no_particular_commit() {
+        assert_eq!(request(None, Some("HEAD")).unwrap().commit_asked(), None);
+        assert_eq!(
+            request(None, Some("v1")).unwrap().commit_asked(),
+            Some("v1")
         );
-        assert!(DeployRequest::new("--upload-pack=touch x".into(), None, None).is_err());
-        assert!(DeployRequest::new("".into(), None, None).is_err());
-        assert!(DeployRequest::new("a b".into(), None, None).is_err());
-        assert!(DeployRequest::new(url.clone(), Some("-b".into()), None).is_err());
-        assert!(DeployRequest::new(url.clone(), None, Some("HEAD~1".into())).is_err());
-        assert!(DeployRequest::new(url, None, Some("abc".into())).is_err());
+    }
+
+    #[test]
+    fn a_request_reads_back_from_its_fields_and_empty_fields_are_not_given() {
+        let fields: HashMap<String, String> = [
+            ("git", "https://h/r"),
+            ("branch", ""),
+            ("commit", "v2"),
+            ("tag", "v2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let read = DeployRequest::from_fields(fields).unwrap();
+        assert_eq!(read.branch, None);
+        assert_eq!(read.commit.as_deref(), Some("v2"));
+        assert_eq!(read.tag.as_deref(), Some("v2"));
+        assert_eq!(
+            read.fields(),
+            ["git", "https://h/r", "commit", "v2", "tag", "v2"]
+        );
     }
 }

@@ -108,9 +108,10 @@ async fn a_repository_is_cloned_at_its_commit_and_installed() {
     let redis = server.redis();
     let queue = redis.keys().named("deploy");
     let url = format!("file://{}", repo.0.display());
-    let at_first = DeployRequest::new(url.clone(), None, Some(first.clone())).unwrap();
+    let at_first = DeployRequest::new(url.clone(), None, Some(first.clone()), None).unwrap();
     let at_first = at_first.queue(&redis, &queue).await.unwrap();
-    let absent = DeployRequest::new(url, Some("main".into()), Some("abcdef12".into())).unwrap();
+    let absent =
+        DeployRequest::new(url, Some("main".into()), Some("abcdef12".into()), None).unwrap();
     let absent = absent.queue(&redis, &queue).await.unwrap();
     let (_keep, on) = registered();
     let deployer = start(server.redis(), &queue, &deployments.0, on);
@@ -132,6 +133,83 @@ async fn a_repository_is_cloned_at_its_commit_and_installed() {
         "{error}"
     );
     assert!(!deployments.0.join(absent.to_string()).exists());
+    within("StopTaking's answer", deployer.send(StopTaking))
+        .await
+        .unwrap();
+}
+
+#[actix::test]
+async fn tags_and_branches_name_commits_and_finished_ids_are_announced_once_each() {
+    let (server, repo, deployments) = (
+        TestRedis::start(),
+        TempDir::new("ndeploy-refs"),
+        TempDir::new("ndeploy-refs-to"),
+    );
+    git(&repo.0, &["init", "--quiet"]);
+    std::fs::write(repo.0.join("app.txt"), "tagged").unwrap();
+    git(&repo.0, &["add", "app.txt"]);
+    git(&repo.0, &["commit", "--quiet", "-m", "tagged"]);
+    git(&repo.0, &["tag", "v1"]);
+    let tagged = git(&repo.0, &["rev-parse", "HEAD"]);
+    git(&repo.0, &["checkout", "--quiet", "-b", "feature"]);
+    std::fs::write(repo.0.join("app.txt"), "feature").unwrap();
+    git(&repo.0, &["commit", "--quiet", "-am", "feature"]);
+    let feature = git(&repo.0, &["rev-parse", "HEAD"]);
+    git(&repo.0, &["checkout", "--quiet", "main"]);
+    std::fs::write(repo.0.join("app.txt"), "main").unwrap();
+    git(&repo.0, &["commit", "--quiet", "-am", "main"]);
+    let main = git(&repo.0, &["rev-parse", "HEAD"]);
+
+    let redis = server.redis();
+    let queue = redis.keys().named("deploy");
+    // A request hash already there (written by hand at the next id) is never written over.
+    let by_hand = redis.keys().ndeploy_request(1);
+    cmd::<i64>(&redis, resp_array!["HSET", &by_hand, "git", "kept"]).await;
+    let url = format!("file://{}", repo.0.display());
+    let ask = |commit: Option<&str>, tag: Option<&str>| {
+        DeployRequest::new(
+            url.clone(),
+            None,
+            commit.map(str::to_owned),
+            tag.map(str::to_owned),
+        )
+        .unwrap()
+    };
+    let mut ids = Vec::new();
+    for (commit, tag) in [
+        (Some("v1"), None),
+        (Some("feature"), None),
+        (None, Some("v1")),
+        (Some("HEAD"), None),
+        (Some("feature"), Some("v1")),
+        (None, Some("v9")),
+    ] {
+        ids.push(ask(commit, tag).queue(&redis, &queue).await.unwrap());
+    }
+    assert_eq!(ids, [2, 3, 4, 5, 6, 7]);
+    let kept = resp_array!["HGET", &by_hand, "git"];
+    assert_eq!(cmd::<String>(&redis, kept).await, "kept");
+    let (_keep, on) = registered();
+    let deployer = start(server.redis(), &queue, &deployments.0, on);
+
+    for (id, commit) in [(2, &tagged), (3, &feature), (4, &tagged), (5, &main)] {
+        let fields = result_of(&redis, id).await;
+        assert_eq!(fields.get("actualCommit"), Some(commit), "{id}: {fields:?}");
+        assert_eq!(fields.get("service").map(String::as_str), Some("d"));
+    }
+    let mismatch = &result_of(&redis, 6).await["error"];
+    assert!(
+        mismatch.contains("is not the commit of tag v1"),
+        "{mismatch}"
+    );
+    let missing = &result_of(&redis, 7).await["error"];
+    assert!(
+        missing.contains("tag v9 is not in the repository"),
+        "{missing}"
+    );
+    // Each finished id once on the finished list, oldest at the right for BRPOP.
+    let finished = list(&redis, &redis.keys().ndeploy_finished()).await;
+    assert_eq!(finished, ["7", "6", "5", "4", "3", "2"]);
     within("StopTaking's answer", deployer.send(StopTaking))
         .await
         .unwrap();

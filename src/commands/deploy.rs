@@ -1,7 +1,8 @@
-//! `switchyard deploy <git url> [branch] [commit]`: queues a deployment for ndeploy, waits for
-//! its result, prints the directory (exit 0) or the error on stderr (exit 1). Reads
-//! `REDIS_URL`, `REDIS_PREFIX` and `NDEPLOY_TIMEOUT_S` as the deployers do; its queue is
-//! `--queue` or `NDEPLOY_QUEUE` (`ndeploy:queue` when unset).
+//! `switchyard ndeploy deploy <git url> [branch] [commit] [--tag <tag>]` (or `switchyard
+//! deploy ...`): queues a deployment for ndeploy, waits for its result, prints the directory
+//! last (exit 0) or the error on stderr (exit 1). Reads `REDIS_URL`, `REDIS_PREFIX` and
+//! `NDEPLOY_TIMEOUT_S` as the deployers do; its queue is `--queue` or `NDEPLOY_QUEUE`
+//! (`ndeploy:req` when unset).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use switchyard_actors::redis::Redis;
 use switchyard_actors::web::ndeploy::request::{self, DeployRequest};
 use tokio::time::Instant;
 
-use crate::cli::{deploy_usage, DeployArgs};
+use crate::cli::{usage, DeployArgs};
 use crate::config;
 
 /// How often the result is looked for.
@@ -22,13 +23,14 @@ const GRACE: Duration = Duration::from_secs(60);
 /// After this long still queued, the command says so (once).
 const HINT_AFTER: Duration = Duration::from_secs(10);
 
-/// Runs the command.
-pub async fn run(args: DeployArgs) -> ExitCode {
+/// Runs the command, invoked as `path` (for its usage line).
+pub async fn run(args: DeployArgs, path: &[&str]) -> ExitCode {
     let given = |value: Option<String>| value.filter(|v| !v.is_empty());
-    let request = match DeployRequest::new(args.git_url, given(args.branch), given(args.commit)) {
+    let (branch, commit, tag) = (given(args.branch), given(args.commit), given(args.tag));
+    let request = match DeployRequest::new(args.git_url, branch, commit, tag) {
         Ok(request) => request,
         Err(err) => {
-            eprintln!("{err}\n{}", deploy_usage());
+            eprintln!("{err}\n{}", usage(path));
             return ExitCode::from(2);
         }
     };
