@@ -63,6 +63,29 @@ async fn every_process_is_listed_with_what_it_does() {
 }
 
 #[actix_rt::test]
+async fn a_process_renews_its_renewed_time_and_never_writes_over_a_key_that_exists() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("services-renewed");
+    // A hash at the id the counter gives next: not this process's to write over.
+    let squatted = format!("{prefix}service:1");
+    redis.cli(&["HSET", &squatted, "pid", "99"]);
+    let app = service(&redis, &prefix);
+    let services = listed(&app, 1).await;
+    assert_eq!(id_of(&app, &services).await, 2);
+    assert_eq!(redis.cli(&["HGETALL", &squatted]), "pid\n99");
+    assert!(!app.logged("exists already: not written over").is_empty());
+    let first = services[0]["renewed"]
+        .as_u64()
+        .expect("renewed, in seconds");
+    let later = until(Duration::from_secs(5), "a later renewal", || async {
+        let renewed = redis.cli(&["HGET", &format!("{prefix}service:2"), "renewed"]);
+        renewed.parse::<u64>().ok().filter(|at| *at > first)
+    })
+    .await;
+    assert!(later > first);
+}
+
+#[actix_rt::test]
 async fn deleting_a_registration_stops_its_process_gracefully_within_two_heartbeats() {
     let redis = TestRedis::start();
     let prefix = unique_prefix("services-del");

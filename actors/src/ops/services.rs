@@ -1,8 +1,11 @@
 //! [`ServiceRegistration`]: every switchyard process registers itself in Redis, renews the
 //! registration every heartbeat, and stops when someone deletes it (docs/services.md).
 //!
-//! `<prefix>service:<id>` is a hash (`roles`, `host`, `pid`, `started`, `version`) that expires
-//! after three heartbeats; `<prefix>services` scores each id by when it lapses. A renewal that
+//! `<prefix>service:<id>` is a hash (`roles`, `host`, `pid`, `started`, `version`, and
+//! `renewed`, the time of the last renewal, as the notes' `service.md` has it) that expires
+//! after three heartbeats; `<prefix>services` scores each id by when it lapses. A new id whose
+//! key exists already (the counter was reset, or another writer uses the namespace) is an
+//! error, never written over: the notes' "a service must assert that its key does not exist". A renewal that
 //! finds the hash gone while the score says it should live means it was deleted: a remote stop.
 //! One that finds both lapsed means Redis was out of reach for a while: it registers again.
 
@@ -20,31 +23,34 @@ use crate::redis::{eval, with_now, Redis};
 
 /// KEYS[1] the id sequence, KEYS[2] the live ids; ARGV[1] the hashes' key prefix, ARGV[2] the
 /// lifetime in ms, then field and value pairs. Forgets lapsed ids, takes the next id, writes
-/// its hash; answers the id.
+/// its hash; answers the id, or minus the id when its key exists already (left as it is).
 const REGISTER: &str = with_now!(
     "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) \
      local id = redis.call('INCR', KEYS[1]) \
      local key = ARGV[1] .. id \
-     redis.call('HSET', key, unpack(ARGV, 3)) \
+     if redis.call('EXISTS', key) == 1 then return -id end \
+     redis.call('HSET', key, 'renewed', math.floor(now / 1000), unpack(ARGV, 3)) \
      redis.call('PEXPIRE', key, ARGV[2]) \
      redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), id) \
      return id"
 );
 
 /// KEYS[1] this process's hash, KEYS[2] the live ids; ARGV[1] its id, ARGV[2] the lifetime in
-/// ms, then field and value pairs. Renews the registration (`renewed`); when the hash is gone
+/// ms, then field and value pairs. Renews the registration and its `renewed` time (answers
+/// `renewed`); when the hash is gone
 /// but its id has not lapsed, someone deleted it (`stop`); when both are gone, Redis was out
 /// of reach for a while and the hash is written again (`registered`).
 const RENEW: &str = with_now!(
     "local lapses = now + tonumber(ARGV[2]) \
      if redis.call('PEXPIRE', KEYS[1], ARGV[2]) == 1 then \
+       redis.call('HSET', KEYS[1], 'renewed', math.floor(now / 1000)) \
        redis.call('ZADD', KEYS[2], lapses, ARGV[1]) return 'renewed' \
      end \
      local score = redis.call('ZSCORE', KEYS[2], ARGV[1]) \
      if score and tonumber(score) > now then \
        redis.call('ZREM', KEYS[2], ARGV[1]) return 'stop' \
      end \
-     redis.call('HSET', KEYS[1], unpack(ARGV, 3)) \
+     redis.call('HSET', KEYS[1], 'renewed', math.floor(now / 1000), unpack(ARGV, 3)) \
      redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
      redis.call('ZADD', KEYS[2], lapses, ARGV[1]) \
      return 'registered'"
@@ -80,6 +86,8 @@ pub struct Service {
     pub pid: u32,
     /// Unix time in seconds.
     pub started: u64,
+    /// Unix time in seconds of the last renewal (none from a version that did not write it).
+    pub renewed: Option<u64>,
     pub version: String,
 }
 
@@ -165,8 +173,9 @@ impl ServiceRegistration {
             match id {
                 None => {
                     let keys = [keys.service_seq(), keys.services()];
-                    let id: u64 = redis.command(eval(REGISTER, &keys, &args)).await?;
-                    Ok::<_, ActorError>((id, "registered".to_owned()))
+                    let id: i64 = redis.command(eval(REGISTER, &keys, &args)).await?;
+                    let outcome = if id < 0 { "collision" } else { "registered" };
+                    Ok::<_, ActorError>((id.unsigned_abs(), outcome.to_owned()))
                 }
                 Some(id) => {
                     let keys = [keys.service(id), keys.services()];
@@ -177,6 +186,11 @@ impl ServiceRegistration {
         };
         Box::pin(fut::wrap_future(work).map(|result, act: &mut Self, ctx| {
             match result {
+                Ok((id, outcome)) if outcome == "collision" => log::error!(
+                    "{} exists already: not written over (is another writer using this \
+                     prefix, or was the counter reset?); the next heartbeat takes another id",
+                    act.redis.keys().service(id)
+                ),
                 Ok((id, outcome)) => {
                     let had_registered = act.id.replace(id).is_some();
                     match outcome.as_str() {
@@ -255,6 +269,7 @@ fn service(id: RespValue, fields: RespValue) -> Option<Service> {
         host: map.remove("host")?,
         pid: map.remove("pid")?.parse().ok()?,
         started: map.remove("started")?.parse().ok()?,
+        renewed: map.remove("renewed").and_then(|at| at.parse().ok()),
         version: map.remove("version")?,
     })
 }
@@ -329,6 +344,37 @@ mod tests {
         assert_eq!(cmd::<Option<String>>(&redis, live).await, None);
         let hash = resp_array!["EXISTS", redis.keys().service(id)];
         assert_eq!(cmd::<i64>(&redis, hash).await, 0);
+    }
+
+    #[actix::test]
+    async fn renewals_write_the_time_and_an_id_whose_key_exists_is_never_written_over() {
+        let (server, (stop, _stopped)) = (TestRedis::start(), oneshot::channel());
+        let redis = server.redis();
+        // Someone else's hash at the id the counter gives next.
+        let squatted = redis.keys().service(1);
+        let squat = resp_array!["HSET", &squatted, "pid", "99"];
+        cmd::<i64>(&redis, squat).await;
+        let service = start(&server, 200, stop);
+        let id = until("an id", || async { service.send(OwnId).await.unwrap() }).await;
+        assert_eq!(id, 2);
+        let theirs = resp_array!["HGETALL", &squatted];
+        assert_eq!(cmd::<Vec<String>>(&redis, theirs).await, ["pid", "99"]);
+        let renewed = resp_array!["HGET", redis.keys().service(id), "renewed"];
+        let first: u64 = cmd::<String>(&redis, renewed.clone())
+            .await
+            .parse()
+            .unwrap();
+        let listed = service.send(ListServices).await.unwrap().unwrap();
+        assert_eq!(listed[0].renewed, Some(first));
+        let later = until("a later renewal", || async {
+            let at: u64 = cmd::<String>(&redis, renewed.clone())
+                .await
+                .parse()
+                .unwrap();
+            (at > first).then_some(at)
+        })
+        .await;
+        assert!(later > first);
     }
 
     #[actix::test]
