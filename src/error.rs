@@ -90,6 +90,15 @@ pub enum ApiError {
     /// A gateway request body over `GATEWAY_MAX_BODY`.
     #[error("request body too large (GATEWAY_MAX_BODY)")]
     BodyTooLarge,
+    /// With tracking on, an `X-Request-Id` that cannot be kept as a message's xid.
+    #[error("X-Request-Id must be 1 to 128 visible ASCII characters")]
+    RequestIdNotValid,
+    /// `/messages/<id>` with an id that is not a number, or `/messages` without `?xid=`.
+    #[error("a message is found by its id, /messages/<id>, or by its xid, /messages?xid=<xid>")]
+    BadMessageRef,
+    /// No tracked message has this id or xid (never, or its history expired).
+    #[error("no such message")]
+    NoSuchMessage,
 }
 
 /// An actor that should answer is gone (its mailbox closed): the server is shutting down.
@@ -134,6 +143,8 @@ impl ApiError {
             | Self::NotALinkUpgrade
             | Self::HeaderNotUtf8
             | Self::BadServiceId
+            | Self::RequestIdNotValid
+            | Self::BadMessageRef
             | Self::Query(_)
             | Self::NotUtf8 => StatusCode::BAD_REQUEST,
             Self::CommandNotAllowed(_) => StatusCode::FORBIDDEN,
@@ -146,7 +157,8 @@ impl ApiError {
             | Self::NoMessage
             | Self::NoImageQueued
             | Self::NoSuchRoute
-            | Self::NoSuchService => StatusCode::NOT_FOUND,
+            | Self::NoSuchService
+            | Self::NoSuchMessage => StatusCode::NOT_FOUND,
             Self::TooManyUploads => StatusCode::SERVICE_UNAVAILABLE,
             Self::ForwardingLoop => StatusCode::LOOP_DETECTED,
             Self::AdminTokenRequired | Self::MonitorTokenRequired => StatusCode::UNAUTHORIZED,

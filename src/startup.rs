@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
+use switchyard_actors::gateway::tracking::history::MessageLog;
 use switchyard_actors::kvs::store_gate::StoreGate;
 use switchyard_actors::ops::metrics::{MetricsFlusher, MetricsScraper};
 use switchyard_actors::ops::services::{ServiceInfo, ServiceRegistration};
@@ -137,6 +138,7 @@ impl Application {
         )
         .start();
         let recent = RecentList::new(redis.clone(), config.recent_size).start();
+        let messages = MessageLog::new(redis.clone()).start();
         let status =
             StatusReader::new(redis, lists, registry.clone(), service.clone(), recent).start();
         if let Some(listener) = gateway_listener {
@@ -150,6 +152,7 @@ impl Application {
             service: service.clone(),
             scraper,
             status,
+            messages,
             access: AccessPolicy {
                 admin: config.admin_token.clone(),
                 monitor: config.monitor_token.clone(),

@@ -232,9 +232,14 @@ config! {
         /// when true, this instance may control the number of app servers `<prefix>replicas`
         /// declares (one such instance at a time).
         rcontrol: bool = false, "RCONTROL", "true or false", parse_bool;
-        /// ndeploy: the shell command run in a deployment's directory after the checkout;
         /// ndeploy: how long one deployment (clone, checkout, install) may take.
         ndeploy_timeout: Duration = Duration::from_secs(600), "NDEPLOY_TIMEOUT_S",
+            "whole seconds above 0", secs;
+        /// when true, each request through this instance's gateway is tracked: an id, a hash of
+        /// its history, its timeout counted (docs/gateway.md#message-tracking).
+        message_tracking: bool = false, "MESSAGE_TRACKING", "true or false", parse_bool;
+        /// how long a tracked message's history is kept; longer than `GATEWAY_TIMEOUT_MS`.
+        message_expire: Duration = Duration::from_secs(3600), "MESSAGE_EXPIRE_SECS",
             "whole seconds above 0", secs;
     }
 }
@@ -282,6 +287,14 @@ impl Config {
             })?
             .unwrap_or_else(|| RedisConfig::local(redis_prefix));
         config.takers = takers::read(&env, redis_prefix)?;
+        if config.message_expire <= config.gateway_timeout {
+            // The monitor judges a message after its deadline: its hash must outlive it.
+            return Err(ConfigError::new(
+                "MESSAGE_EXPIRE_SECS",
+                config.message_expire.as_secs().to_string(),
+                "seconds longer than GATEWAY_TIMEOUT_MS".into(),
+            ));
+        }
         let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {
             Some(v.to_owned()).filter(|h| !h.contains(['/', ' ', '#', '@']))
         })?;

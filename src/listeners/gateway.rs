@@ -11,6 +11,8 @@ use switchyard_actors::gateway::dispatcher::Dispatcher;
 use switchyard_actors::gateway::front::{Gateway, GatewaySettings};
 use switchyard_actors::gateway::routing::RouteTable;
 use switchyard_actors::gateway::threads::GatewayThreads;
+use switchyard_actors::gateway::tracking::monitor::MessageMonitor;
+use switchyard_actors::gateway::tracking::Tracking;
 use switchyard_actors::random_id;
 use switchyard_actors::redis::Redis;
 
@@ -41,13 +43,21 @@ pub fn start(
             &keys,
             keys.named(&config.gateway_queue),
         ),
+        tracking: config.message_tracking.then_some(Tracking {
+            kept: config.message_expire,
+        }),
     };
+    if config.message_tracking {
+        // Any number may run: each look is one script.
+        MessageMonitor::new(Redis::new(config.redis.clone())).start();
+    }
     let metrics = shared.metrics.clone();
     let gateways = GatewayThreads::default();
     // Its own connection: its pops block.
     let replies = Redis::new(config.redis.clone());
     Dispatcher::new(replies, reply_to.clone(), gateways.clone()).start();
     let (redis, max_body) = (config.redis.clone(), config.gateway_max_body);
+    let config_tracking = config.message_tracking;
     let server = serve(listener, shared.serve, move || {
         // Each thread pushes its requests on a connection of its own.
         let gateway = gateways.start_for_this_thread(|thread| {
@@ -60,7 +70,11 @@ pub fn start(
                 settings.clone(),
             )
         });
-        let front = GatewayFront { gateway, max_body };
+        let front = GatewayFront {
+            gateway,
+            max_body,
+            tracking: config_tracking,
+        };
         listener_app(Listener::Gateway, &metrics)
             .app_data(web::Data::new(front))
             .configure(routes::gateway::configure)

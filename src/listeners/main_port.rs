@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use actix::Addr;
 use actix_web::dev::Server;
 use actix_web::web;
+use switchyard_actors::gateway::tracking::history::MessageLog;
 use switchyard_actors::ops::metrics::MetricsScraper;
 use switchyard_actors::ops::services::ServiceRegistration;
 use switchyard_actors::ops::status::StatusReader;
@@ -23,6 +24,7 @@ pub struct FleetActors {
     pub service: Addr<ServiceRegistration>,
     pub scraper: Addr<MetricsScraper>,
     pub status: Addr<StatusReader>,
+    pub messages: Addr<MessageLog>,
     pub access: AccessPolicy,
 }
 
@@ -38,6 +40,7 @@ pub fn start(
     let service = web::Data::new(fleet.service);
     let scraper = web::Data::new(fleet.scraper);
     let status = web::Data::new(fleet.status);
+    let messages = web::Data::new(fleet.messages);
     let access = web::Data::new(fleet.access);
     let settings = shared.serve;
     serve(listener, settings, move || {
@@ -48,9 +51,11 @@ pub fn start(
             .app_data(service.clone())
             .app_data(scraper.clone())
             .app_data(status.clone())
+            .app_data(messages.clone())
             .configure(routes::registry::configure)
             .configure(routes::services::configure)
             .configure(routes::metrics::configure)
             .configure(routes::dashboard::configure)
+            .configure(routes::messages::configure)
     })
 }

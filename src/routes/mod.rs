@@ -10,6 +10,7 @@ pub mod home;
 pub mod images;
 pub mod kvs;
 pub mod label;
+pub mod messages;
 pub mod metrics;
 pub mod proxy;
 pub mod recent;
@@ -21,7 +22,7 @@ pub mod visits;
 use label::RouteLabel;
 
 /// Every labelled route of the app listeners, as each module declares them.
-const LABELLED: [&[RouteLabel]; 10] = [
+const LABELLED: [&[RouteLabel]; 11] = [
     home::LABELS,
     cache::LABELS,
     recent::LABELS,
@@ -32,6 +33,7 @@ const LABELLED: [&[RouteLabel]; 10] = [
     services::LABELS,
     metrics::LABELS,
     dashboard::LABELS,
+    messages::LABELS,
 ];
 
 fn first_segment(path: &str) -> &str {

@@ -9,7 +9,7 @@ use actix_service::Service;
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use futures_util::future::LocalBoxFuture;
-use switchyard_actors::gateway::job::{Job, Outcome, REPLY_LIST_LIFETIME_MS};
+use switchyard_actors::gateway::job::{Job, Outcome};
 use switchyard_actors::gateway::message::{GatewayRequest, GatewayResponse};
 use switchyard_actors::ops::metrics::{Metrics, Operation};
 
@@ -56,12 +56,7 @@ where
                 headers,
                 body,
             };
-            Outcome {
-                destination,
-                // A response of strings, numbers and base64 always serialises.
-                message: serde_json::to_vec(&response).unwrap_or_default(),
-                expire_ms: Some(REPLY_LIST_LIFETIME_MS),
-            }
+            Outcome::answer(&destination, &response)
         })
     }
 }

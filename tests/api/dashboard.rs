@@ -11,7 +11,7 @@ use awc::http::Method;
 use crate::helpers::{free_ports, unique_prefix, until, TempDir, TestApp, TestRedis};
 
 /// Chromium's rendering of `url` after its scripts ran, or a screenshot of it at `screenshot`.
-fn chromium(url: &str, screenshot: Option<&str>) -> String {
+pub fn chromium(url: &str, screenshot: Option<&str>) -> String {
     // A profile of its own: a second Chromium on the same profile hands its page to the first
     // and exits with nothing.
     static PROFILES: AtomicUsize = AtomicUsize::new(0);

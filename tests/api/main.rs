@@ -16,6 +16,7 @@ mod filer;
 mod forwarder_link;
 mod forwarding;
 mod gateway;
+mod gateway_tracking;
 mod gateway_workers;
 mod helpers;
 mod images;

@@ -168,6 +168,7 @@ mod tests {
             queue_max: 10,
             metrics: metrics(),
             routes: RouteTable::only(format!("{}q", server.prefix)),
+            tracking: None,
         };
         let gateway = threads.start_for_this_thread(|thread| {
             Gateway::new(server.redis(), "g", thread, reply_to.clone(), settings)
@@ -183,6 +184,7 @@ mod tests {
             query: String::new(),
             headers: Vec::new(),
             body: Vec::new(),
+            xid: None,
         }
     }
 
@@ -212,10 +214,10 @@ mod tests {
             futures_util::join!(first, second, worker)
         })
         .await;
-        let first = first.unwrap().unwrap();
+        let first = first.unwrap().answer.unwrap();
         assert_eq!((first.status, first.body.as_slice()), (201, &b"hi"[..]));
         assert!(matches!(
-            second.unwrap(),
+            second.unwrap().answer,
             Err(ActorError::WorkerAnswerMalformed(_))
         ));
         let replies = redis.keys().gateway_replies("g");
@@ -230,7 +232,7 @@ mod tests {
         let gateway = gateway(&server, unreachable);
         let answer = within("the answer", gateway.send(submit("/a"))).await;
         assert!(matches!(
-            answer.unwrap(),
+            answer.unwrap().answer,
             Err(ActorError::RedisUnavailable(_))
         ));
         let queue = format!("{}q", server.prefix);

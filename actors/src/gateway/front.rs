@@ -13,16 +13,16 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use futures_util::future::join_all;
-use redis_async::resp::RespValue;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::message::{unix_millis, GatewayRequest, GatewayResponse};
+use super::push::{push, Outgoing, TrackedPush};
 use super::routing::RouteTable;
-use super::scripts::PUSH_WITHIN_BOUND;
+use super::tracking::Tracking;
 use crate::error::{ActorError, Cause};
 use crate::ops::metrics::{Metrics, Operation};
-use crate::redis::{Redis, COMMAND_TIMEOUT};
+use crate::redis::Redis;
 
 /// The most requests one push carries (each is one argument of the script).
 const MOST_PER_PUSH: usize = 256;
@@ -30,13 +30,24 @@ const MOST_PER_PUSH: usize = 256;
 /// What a client's request becomes: everything but the id, the reply list and the deadline,
 /// which the gateway adds, and the queue, which the gateway picks by its path.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<GatewayResponse, ActorError>")]
+#[rtype(result = "Submitted")]
 pub struct Submit {
     pub method: String,
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The client's `X-Request-Id` (checked with [`super::tracking::is_xid`]): the message's
+    /// xid when it is tracked.
+    pub xid: Option<String>,
+}
+
+/// How a submitted request went: its tracked id, when it was tracked (whatever came of it
+/// after), and the worker's answer or why there is none.
+#[derive(Debug)]
+pub struct Submitted {
+    pub message_id: Option<u64>,
+    pub answer: Result<GatewayResponse, ActorError>,
 }
 
 /// A response for the request waiting on `id`, or why its worker's answer is unusable.
@@ -74,14 +85,11 @@ pub struct GatewaySettings {
     pub metrics: Metrics,
     /// `GATEWAY_ROUTES`: the queue for a request's path, `GATEWAY_QUEUE` when none matches.
     pub routes: RouteTable,
+    /// `MESSAGE_TRACKING`: each request's history kept in Redis.
+    pub tracking: Option<Tracking>,
 }
 
 type Answer = oneshot::Sender<Result<GatewayResponse, ActorError>>;
-
-struct Outgoing {
-    message: String,
-    queued: oneshot::Sender<Result<(), ActorError>>,
-}
 
 pub struct Gateway {
     redis: Redis,
@@ -128,6 +136,11 @@ impl Gateway {
         self.pushing = true;
         let redis = self.redis.clone();
         let queue_max = self.settings.queue_max;
+        let tracked = self.settings.tracking.clone().map(|tracking| TrackedPush {
+            tracking,
+            timeout_ms: self.settings.timeout.as_millis() as u64,
+            gateway: self.id.clone(),
+        });
         let batches: Vec<(String, Vec<Outgoing>)> = self.outgoing.drain().collect();
         let pushes = batches.into_iter().flat_map(|(queue, mut batch)| {
             let mut chunks = Vec::new();
@@ -136,38 +149,22 @@ impl Gateway {
                 chunks.push(std::mem::replace(&mut batch, rest));
             }
             chunks.push(batch);
-            let redis = redis.clone();
-            chunks
-                .into_iter()
-                .map(move |chunk| push_within_bound(redis.clone(), queue.clone(), chunk, queue_max))
+            let (redis, tracked) = (redis.clone(), tracked.clone());
+            chunks.into_iter().map(move |chunk| {
+                push(
+                    redis.clone(),
+                    queue.clone(),
+                    chunk,
+                    queue_max,
+                    tracked.clone(),
+                )
+            })
         });
         let all = join_all(pushes.collect::<Vec<_>>());
         ctx.spawn(fut::wrap_future(all).map(|_, act: &mut Self, ctx| {
             act.pushing = false;
             act.push(ctx);
         }));
-    }
-}
-
-/// One script: as many of `batch` as the queue has room for, in order.
-async fn push_within_bound(redis: Redis, queue: String, batch: Vec<Outgoing>, queue_max: usize) {
-    let mut args = Vec::with_capacity(1 + batch.len());
-    args.push(RespValue::from(queue_max.to_string()));
-    let mut told = Vec::with_capacity(batch.len());
-    for outgoing in batch {
-        args.push(RespValue::BulkString(outgoing.message.into_bytes()));
-        told.push(outgoing.queued);
-    }
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    let pushed: Result<usize, ActorError> = redis
-        .eval_by(deadline, PUSH_WITHIN_BOUND, &[queue], args)
-        .await;
-    for (n, queued) in told.into_iter().enumerate() {
-        let _ = queued.send(match &pushed {
-            Ok(count) if n < *count => Ok(()),
-            Ok(_) => Err(ActorError::RequestQueueFull),
-            Err(err) => Err(err.clone()),
-        });
     }
 }
 
@@ -184,7 +181,7 @@ impl Actor for Gateway {
 }
 
 impl Handler<Submit> for Gateway {
-    type Result = ResponseFuture<Result<GatewayResponse, ActorError>>;
+    type Result = ResponseFuture<Submitted>;
 
     fn handle(&mut self, submit: Submit, ctx: &mut Self::Context) -> Self::Result {
         let started = Instant::now();
@@ -199,30 +196,54 @@ impl Handler<Submit> for Gateway {
             body: submit.body,
             reply_to: self.reply_to.clone(),
             deadline_ms: unix_millis() + timeout.as_millis() as u64,
+            track: None,
         };
         let message = match serde_json::to_string(&request) {
             Ok(message) => message,
-            Err(err) => return Box::pin(async move { Err(ActorError::Redis(Cause::new(err))) }),
+            Err(err) => {
+                let answer = Err(ActorError::Redis(Cause::new(err)));
+                return Box::pin(async move {
+                    Submitted {
+                        message_id: None,
+                        answer,
+                    }
+                });
+            }
         };
         let (answer, answered) = oneshot::channel();
         self.waiting.insert(request.id, answer);
         let (queued, pushed) = oneshot::channel();
         let queue = self.settings.routes.queue_for(&request.path).to_owned();
-        self.outgoing
-            .entry(queue)
-            .or_default()
-            .push(Outgoing { message, queued });
+        self.outgoing.entry(queue).or_default().push(Outgoing {
+            message,
+            xid: submit.xid,
+            queued,
+        });
         self.push(ctx);
         let metrics = self.settings.metrics.clone();
         Box::pin(async move {
-            pushed.await.map_err(|_| ActorError::ShuttingDown)??;
+            let message_id = match pushed.await {
+                Ok(Ok(message_id)) => message_id,
+                Ok(Err(err)) => {
+                    return Submitted {
+                        message_id: None,
+                        answer: Err(err),
+                    }
+                }
+                Err(_) => {
+                    return Submitted {
+                        message_id: None,
+                        answer: Err(ActorError::ShuttingDown),
+                    }
+                }
+            };
             let answer = match tokio::time::timeout_at(started + timeout, answered).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(_)) => Err(ActorError::ShuttingDown),
                 Err(_) => Err(ActorError::NoWorkerAnswered),
             };
             metrics.record(Operation::Gateway, started.elapsed());
-            answer
+            Submitted { message_id, answer }
         })
     }
 }
@@ -279,6 +300,7 @@ mod tests {
             queue_max: 10,
             metrics: Metrics::new(|_| Duration::from_secs(1)),
             routes: RouteTable::only("p:gateway:req".into()),
+            tracking: None,
         };
         Gateway::new(
             Redis::new(config),
@@ -322,8 +344,9 @@ mod tests {
             query: String::new(),
             headers: Vec::new(),
             body: Vec::new(),
+            xid: None,
         };
-        let answer = gateway.send(submit).await.unwrap();
+        let answer = gateway.send(submit).await.unwrap().answer;
         assert!(
             matches!(answer, Err(ActorError::RedisUnavailable(_))),
             "{answer:?}"

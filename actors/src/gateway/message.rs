@@ -26,6 +26,10 @@ pub struct GatewayRequest {
     pub reply_to: String,
     /// Unix time in milliseconds after which nobody waits for the answer.
     pub deadline_ms: u64,
+    /// The message's id when it is tracked (`MESSAGE_TRACKING`): its history is
+    /// `<prefix>message:<track>`. Written by the gateway's push script, as the first field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<u64>,
 }
 
 /// A worker's answer to one request.
@@ -103,6 +107,7 @@ mod tests {
             body: vec![0, 255, 10],
             reply_to: "p:gateway:reply:ab".into(),
             deadline_ms: 5,
+            track: None,
         };
         let json = serde_json::to_string(&request).unwrap();
         assert!(json.contains(r#""body":"AP8K""#), "{json}");
@@ -115,6 +120,15 @@ mod tests {
             request
         );
         assert_eq!(request.target(), "/a%20b?x=%2F");
+        assert!(!json.contains("track"), "{json}");
+    }
+
+    #[test]
+    fn a_tracked_request_carries_its_id_as_the_push_script_writes_it() {
+        let json =
+            r#"{"track":42,"id":"g-1","method":"GET","path":"/","reply_to":"r","deadline_ms":9}"#;
+        let request: GatewayRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(request.track, Some(42));
     }
 
     #[test]

@@ -9,12 +9,15 @@
 //!   [`crate::roster::TakerRoster`]'s.
 //! - [`message`]: the request and response messages, as JSON on the lists.
 //! - [`routing`]: the queue for a path (`GATEWAY_ROUTES`), and the standalone router's job.
+//! - [`tracking`]: the notes' message lifecycle (`MESSAGE_TRACKING`), its monitor and history.
 
 pub mod dispatcher;
 pub mod front;
 pub mod job;
 pub mod message;
+mod push;
 pub mod routing;
 mod scripts;
 pub mod threads;
+pub mod tracking;
 pub mod worker;

@@ -113,6 +113,7 @@ impl Job for RouterJob {
             destination: self.0.queue_for(&request.path).to_owned(),
             message: raw.as_bytes().to_vec(),
             expire_ms: None,
+            answered: None,
         };
         Box::pin(ready(outcome))
     }

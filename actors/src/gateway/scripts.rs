@@ -3,6 +3,8 @@
 
 use redis_async::resp::RespValue;
 
+use super::tracking::mark_done_function;
+
 // The gateway.
 
 /// Pushes the messages in ARGV onto KEYS[1] while it holds fewer than ARGV[1]; answers how
@@ -76,25 +78,28 @@ pub const TAKE: &str = concat!(
 
 /// Some of the requests in hand are finished: KEYS[1] the busy list, KEYS[2..] their outcomes'
 /// destinations; ARGV[1 .. #KEYS - 1] the requests, removed from the busy list one by one, then
-/// the outcomes from ARGV[#KEYS].
+/// the outcomes from ARGV[#KEYS], then what tracking records (`mark_done`'s arguments, none
+/// when nothing finished was tracked).
 pub const FINISH_SOME: &str = concat!(
     push_outcomes_function!(),
+    mark_done_function!(),
     "local grouped, refused = outcomes(2, #KEYS) \
      if refused then return refused end \
      for i = 1, #KEYS - 1 do redis.call('LREM', KEYS[1], 1, ARGV[i]) end \
-     push(grouped) return 0"
+     push(grouped) mark_done(#KEYS + 2 * (#KEYS - 1)) return 0"
 );
 
 /// Every request in hand is finished (under load, the common case), and more are taken in the
 /// same script: KEYS[1] the busy list, deleted whole rather than searched; KEYS[2] the queue;
 /// KEYS[3..] the outcomes' destinations; ARGV[1] the most to take (0: none), the outcomes from
-/// ARGV[2]. Answers the requests taken.
+/// ARGV[2], then what tracking records. Answers the requests taken.
 pub const FINISH_ALL_AND_TAKE: &str = concat!(
     push_outcomes_function!(),
+    mark_done_function!(),
     take_function!(),
     "local grouped, refused = outcomes(3, 2) \
      if refused then return refused end \
-     redis.call('DEL', KEYS[1]) push(grouped) \
+     redis.call('DEL', KEYS[1]) push(grouped) mark_done(2 + 2 * (#KEYS - 2)) \
      local most = tonumber(ARGV[1]) \
      if most == 0 then return {} end \
      return take(KEYS[2], KEYS[1], most)"

@@ -55,6 +55,7 @@ mod tests {
                         queue_max: 10,
                         metrics: crate::ops::metrics::Metrics::new(|_| Duration::from_secs(1)),
                         routes: super::super::routing::RouteTable::only("p:q".into()),
+                        tracking: None,
                     };
                     Gateway::new(
                         Redis::new(config.clone()),

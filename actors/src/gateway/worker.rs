@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::job::{Job, Outcome};
 use super::message::GatewayRequest;
 use super::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME, TAKE};
+use super::tracking::done_args;
 use crate::error::ActorError;
 use crate::redis::{busy_list, Redis};
 use crate::run_loop::{until_registered, RefusalLog, Taker};
@@ -26,10 +27,12 @@ use crate::run_loop::{until_registered, RefusalLog, Taker};
 /// After Redis failed, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
 
-/// A request done with: its outcome, or none (past its deadline, or not a request at all).
+/// A request done with: its outcome, or none (past its deadline, or not a request at all), and
+/// its tracked id when it has one.
 struct Finished {
     raw: Rc<str>,
     outcome: Option<Outcome>,
+    track: Option<u64>,
 }
 
 /// Takes requests from one queue and answers them with a [`Job`]; runs as a
@@ -37,6 +40,8 @@ struct Finished {
 pub struct Worker {
     redis: Redis,
     queue: String,
+    /// Its id in `<prefix>workers`, written as `service` on the tracked messages it answers.
+    id: String,
     busy: String,
     job: Rc<dyn Job>,
     most_per_take: usize,
@@ -57,6 +62,7 @@ impl Worker {
     ) -> Self {
         Self {
             busy: busy_list(&queue, worker_id),
+            id: worker_id.to_owned(),
             redis,
             queue,
             job,
@@ -128,15 +134,21 @@ impl Taker for Worker {
                 match serde_json::from_str::<GatewayRequest>(&raw) {
                     Ok(request) if request.is_past_deadline() => {
                         log::debug!("request {:?} dropped: past its deadline", request.id);
-                        unpushed.push(Finished { raw, outcome: None });
+                        unpushed.push(Finished {
+                            raw,
+                            outcome: None,
+                            track: None,
+                        });
                     }
                     Ok(request) => {
                         let job = Rc::clone(&self.job);
+                        let track = request.track;
                         handling.push(async move {
                             let outcome = job.handle(Rc::clone(&raw), request).await;
                             Finished {
                                 raw,
                                 outcome: Some(outcome),
+                                track,
                             }
                         });
                     }
@@ -145,7 +157,11 @@ impl Taker for Worker {
                             "a message on {} is not a request, dropped: {err}",
                             self.queue
                         );
-                        unpushed.push(Finished { raw, outcome: None });
+                        unpushed.push(Finished {
+                            raw,
+                            outcome: None,
+                            track: None,
+                        });
                     }
                 }
             }
@@ -271,13 +287,18 @@ impl Worker {
         Ok(taken.into_iter().map(Rc::from).collect())
     }
 
-    /// Each outcome's destination to `keys`, the outcome and its expiry to `args`.
+    /// Each outcome's destination to `keys`, the outcome and its expiry to `args`, then what
+    /// tracking records of the tracked answers.
     fn add_outcomes(
         &self,
         finished: &[Finished],
         keys: &mut Vec<String>,
         args: &mut Vec<RespValue>,
     ) {
+        let tracked: Vec<(u64, u16)> = finished
+            .iter()
+            .filter_map(|done| Some((done.track?, done.outcome.as_ref()?.answered?)))
+            .collect();
         for done in finished {
             match &done.outcome {
                 Some(outcome) => {
@@ -291,6 +312,12 @@ impl Worker {
                 }
             }
         }
+        let prefix = self.redis.keys().tracked_messages();
+        args.extend(
+            done_args(&prefix, &self.id, &tracked)
+                .into_iter()
+                .map(RespValue::from),
+        );
     }
 }
 
@@ -312,6 +339,7 @@ mod tests {
                 destination: r.reply_to,
                 message,
                 expire_ms,
+                answered: Some(200),
             }))
         }
     }

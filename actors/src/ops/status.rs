@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use actix::prelude::*;
+use redis_async::resp_array;
 use serde::Serialize;
 
 use crate::error::ActorError;
@@ -23,6 +24,9 @@ pub struct Status {
     /// Per operation, its hash `<prefix>metrics:<operation>` (absent when nothing was measured).
     pub metrics: BTreeMap<&'static str, MetricsSummary>,
     pub recent: Vec<String>,
+    /// The ids of the latest tracked messages found past their deadline unanswered, newest
+    /// first (`MESSAGE_TRACKING`).
+    pub timeouts: Vec<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -30,6 +34,8 @@ pub struct MetricsSummary {
     pub count: u64,
     pub sum_ms: f64,
     pub max_ms: f64,
+    /// Tracked messages past their deadline unanswered (the gateway's, `MESSAGE_TRACKING`).
+    pub timeout: u64,
     pub bucket_ms: f64,
     /// Ten buckets, then the ones past the timeout.
     pub buckets: Vec<u64>,
@@ -92,12 +98,15 @@ impl Handler<ReadStatus> for StatusReader {
                     metrics.insert(operation.name(), summary);
                 }
             }
+            let latest = resp_array!["LRANGE", redis.keys().tracked_timeouts(), "0", "19"];
+            let timeouts: Vec<String> = redis.command(latest).await.unwrap_or_default();
             Ok(Status {
                 servers,
                 services,
                 queues: queues.into_iter().collect(),
                 metrics,
                 recent,
+                timeouts: timeouts.iter().filter_map(|id| id.parse().ok()).collect(),
             })
         })
     }
@@ -115,6 +124,7 @@ fn summary(fields: &std::collections::HashMap<String, String>) -> Option<Metrics
         count,
         sum_ms: number("sum").unwrap_or(0.0),
         max_ms: number("max").unwrap_or(0.0),
+        timeout: number("timeout").unwrap_or(0.0) as u64,
         bucket_ms: number("bucket_ms").unwrap_or(0.0),
         buckets,
     })

@@ -23,7 +23,10 @@ const OWN_KEYS: [&str; 16] = [
     WORKERS,
     VPUSH_MARKS,
 ];
+/// The cache's message; also, under `message:`, the messages tracked (`message:id` the counter,
+/// `message:<id>` a hash, `message:xid:<xid>`, `message:checked`, `message:timeouts`).
 const MESSAGE: &str = "message";
+const MESSAGES: &str = "message:";
 const VISITS: &str = "visits";
 const IMAGES: &str = "images";
 /// Also `servers:changed`.
@@ -101,6 +104,38 @@ impl Keys {
     /// The cache's self-destructing message (`/set`, `/get`).
     pub fn message(&self) -> String {
         format!("{}{MESSAGE}", self.prefix)
+    }
+
+    /// The counter that gives each tracked message its id.
+    pub fn tracked_seq(&self) -> String {
+        format!("{}{MESSAGES}id", self.prefix)
+    }
+
+    /// What every tracked message's hash key starts with: `<this><id>`.
+    pub fn tracked_messages(&self) -> String {
+        format!("{}{MESSAGES}", self.prefix)
+    }
+
+    /// Tracked message `id`'s hash (`timestamp`, `xid`, `deadline`, `queue`, `gateway`, then
+    /// `done`, `status`, `service`).
+    pub fn tracked_message(&self, id: u64) -> String {
+        format!("{}{id}", self.tracked_messages())
+    }
+
+    /// What every client-given xid's key starts with: `<this><xid>` holds the id of the latest
+    /// message that carried it.
+    pub fn tracked_xids(&self) -> String {
+        format!("{}{MESSAGES}xid:", self.prefix)
+    }
+
+    /// The last id the timeout monitor has looked at.
+    pub fn tracked_checked(&self) -> String {
+        format!("{}{MESSAGES}checked", self.prefix)
+    }
+
+    /// The ids of the latest messages found past their deadline unanswered, newest first.
+    pub fn tracked_timeouts(&self) -> String {
+        format!("{}{MESSAGES}timeouts", self.prefix)
     }
 
     /// The latest visits (`/recent`): a sorted set scored by when each arrived.

@@ -18,7 +18,7 @@ use crate::gateway::job::{Job, Outcome};
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
 use crate::redis::Redis;
 use crate::web::confine::{content_type, file_under, request_path};
-use crate::web::{error_response, header, reply};
+use crate::web::{error_response, header};
 
 /// The largest file served (and kept in Redis).
 pub const MAX_FILE: u64 = 16 * 1024 * 1024;
@@ -65,7 +65,7 @@ impl Job for FilerJob {
         let ttl = self.ttl;
         Box::pin(async move {
             let response = answer(&root, &redis, ttl, &request).await;
-            reply(&request, &response)
+            Outcome::answer(&request.reply_to, &response)
         })
     }
 }

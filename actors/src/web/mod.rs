@@ -7,17 +7,7 @@ pub mod ndeploy;
 pub mod render;
 pub mod rquery;
 
-use crate::gateway::job::{Outcome, REPLY_LIST_LIFETIME_MS};
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
-
-/// `response` pushed on the reply list `request` names.
-fn reply(request: &GatewayRequest, response: &GatewayResponse) -> Outcome {
-    Outcome {
-        destination: request.reply_to.clone(),
-        message: serde_json::to_vec(response).unwrap_or_default(),
-        expire_ms: Some(REPLY_LIST_LIFETIME_MS),
-    }
-}
 
 /// A response to `request` with a JSON body `{"msg": "error", "error": <text>}` and any more
 /// fields given.

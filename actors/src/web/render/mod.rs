@@ -20,7 +20,7 @@ use crate::gateway::job::{Job, Outcome};
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
 use crate::redis::{PublicKeys, Redis};
 use crate::web::confine::{content_type, file_under, relative, request_path};
-use crate::web::{error_response, reply};
+use crate::web::error_response;
 use lookups::{Lookup, Lookups, PublicData};
 
 /// The largest template read.
@@ -53,7 +53,7 @@ impl Job for RenderJob {
         let data = self.data.clone();
         Box::pin(async move {
             let response = answer(root, &data, &request).await;
-            reply(&request, &response)
+            Outcome::answer(&request.reply_to, &response)
         })
     }
 }

@@ -1,0 +1,116 @@
+//! Message tracking, the notes' message lifecycle (`message.md`; docs/gateway.md#message-tracking),
+//! on when `MESSAGE_TRACKING` is: each request a gateway queues gets an id from a counter and a
+//! hash of its history, written by the scripts that already run per request (the gateway's
+//! push, the worker's finish), so tracking costs no extra round trip. A [`monitor`] counts the
+//! messages past their deadline that nobody answered; [`history`] reads one message back.
+//!
+//! Every time is Redis's clock (Unix milliseconds), so hosts need not agree on the time.
+
+pub mod history;
+pub mod monitor;
+
+use std::time::Duration;
+
+/// `MESSAGE_TRACKING`'s settings, on a gateway.
+#[derive(Debug, Clone)]
+pub struct Tracking {
+    /// How long a message's hash is kept after it was queued (`MESSAGE_EXPIRE_SECS`), and after
+    /// it was answered.
+    pub kept: Duration,
+}
+
+/// The longest `X-Request-Id` taken.
+pub const MAX_XID_LEN: usize = 128;
+
+/// Whether a client's `X-Request-Id` can be kept as a message's xid: 1 to [`MAX_XID_LEN`]
+/// visible ASCII characters.
+pub fn is_xid(xid: &str) -> bool {
+    (1..=MAX_XID_LEN).contains(&xid.len()) && xid.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The gateway's push, tracked. KEYS[1] the queue, KEYS[2] the counter; ARGV[1] the most the
+/// queue may hold, ARGV[2] the hashes' key prefix, ARGV[3] the xid keys' prefix, ARGV[4] how
+/// long hashes are kept (ms), ARGV[5] the gateway's timeout (ms), ARGV[6] the queue's name,
+/// ARGV[7] the gateway's id; then, per message, the message (a JSON object) and the client's
+/// xid ('' for none: the id is the xid). As many as the queue has room for, in order, each
+/// given the next id from the counter (one `INCRBY` for all), its hash, and that id as the
+/// message's first field, `track`. Answers how many it pushed and the first one's id.
+pub(crate) const PUSH_TRACKED: &str = crate::redis::with_now!(
+    "local room = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[1]) \
+     local n = math.floor(math.min(room, (#ARGV - 7) / 2)) \
+     if n <= 0 then return {0, 0} end \
+     local first = redis.call('INCRBY', KEYS[2], n) - n + 1 \
+     local deadline = now + tonumber(ARGV[5]) \
+     local tracked = {} \
+     for i = 1, n do \
+       local id = first + i - 1 \
+       local at = 8 + (i - 1) * 2 \
+       local xid = ARGV[at + 1] \
+       if xid == '' then xid = tostring(id) else redis.call('SET', ARGV[3] .. xid, id, 'PX', ARGV[4]) end \
+       local key = ARGV[2] .. id \
+       redis.call('HSET', key, 'timestamp', now, 'xid', xid, 'deadline', deadline, 'queue', ARGV[6], 'gateway', ARGV[7]) \
+       redis.call('PEXPIRE', key, ARGV[4]) \
+       tracked[i] = '{\"track\":' .. id .. ',' .. string.sub(ARGV[at], 2) \
+     end \
+     redis.call('LPUSH', KEYS[1], unpack(tracked)) \
+     return {n, first}"
+);
+
+/// Lua for the workers' finish scripts: `mark_done(t)` records on each tracked message's hash
+/// when it was answered, its status and the worker, from ARGV[t]: the hashes' key prefix, the
+/// worker's id, then id, status pairs. A hash that expired is not written again.
+macro_rules! mark_done_function {
+    () => {
+        "local function mark_done(t) \
+           if t > #ARGV then return end \
+           local tm = redis.call('TIME') \
+           local now = tm[1] * 1000 + math.floor(tm[2] / 1000) \
+           for i = t + 2, #ARGV, 2 do \
+             local key = ARGV[t] .. ARGV[i] \
+             if redis.call('EXISTS', key) == 1 then \
+               redis.call('HSET', key, 'done', now, 'status', ARGV[i + 1], 'service', ARGV[t + 1]) \
+             end \
+           end \
+         end "
+    };
+}
+pub(crate) use mark_done_function;
+
+/// The tracked requests among some finished ones: `(id, status)` of each answered one.
+pub(crate) fn done_args(prefix: &str, worker: &str, done: &[(u64, u16)]) -> Vec<String> {
+    if done.is_empty() {
+        return Vec::new();
+    }
+    let mut args = Vec::with_capacity(2 + 2 * done.len());
+    args.extend([prefix.to_owned(), worker.to_owned()]);
+    for (id, status) in done {
+        args.extend([id.to_string(), status.to_string()]);
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_xid_is_short_visible_ascii() {
+        assert!(is_xid("req-42_a.b:c/d"));
+        assert!(is_xid(&"x".repeat(MAX_XID_LEN)));
+        for bad in ["", "a b", "é", "tab\t", &"x".repeat(MAX_XID_LEN + 1)] {
+            assert!(!is_xid(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_tracked_adds_no_arguments() {
+        assert!(done_args("p:message:", "w", &[]).is_empty());
+        assert_eq!(
+            done_args("p:message:", "w", &[(7, 200), (9, 504)]),
+            ["p:message:", "w", "7", "200", "9", "504"]
+        );
+    }
+}
+
+#[cfg(test)]
+mod lifecycle_tests;
