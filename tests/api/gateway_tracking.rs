@@ -122,6 +122,20 @@ async fn each_request_gets_an_id_a_history_and_its_request_id_echoed() {
     })
     .await;
     assert_eq!(status["timeouts"], json!([3]));
+    let auth = format!("Bearer {TOKEN}");
+    let scraped = app
+        .send(
+            Method::GET,
+            "/metrics",
+            &[("authorization", &auth)],
+            Vec::new(),
+        )
+        .await;
+    assert!(
+        scraped.text().contains("\nswitchyard_gateway_timeouts 1\n"),
+        "{}",
+        scraped.text()
+    );
     let dom = chromium(
         &format!("http://ops:{TOKEN}@{}/dashboard", app.host_port()),
         None,

@@ -110,6 +110,7 @@ struct Inner {
     retries: IntCounterVec,
     queue_lengths: IntGaugeVec,
     servers: IntGauge,
+    gateway_timeouts: IntGauge,
     kvs_keys: IntGauge,
     kvs_bytes: IntGauge,
 }
@@ -170,6 +171,11 @@ impl Metrics {
                 "switchyard_registered_servers",
                 "App servers registered in the registry.",
             ),
+            gateway_timeouts: gauge(
+                "switchyard_gateway_timeouts",
+                "Tracked gateway requests found unanswered past their deadline, by the whole \
+                 fleet's monitors (MESSAGE_TRACKING).",
+            ),
             kvs_keys: gauge("switchyard_kvs_keys", "Keys in this process's store."),
             kvs_bytes: gauge(
                 "switchyard_kvs_bytes",
@@ -223,6 +229,9 @@ impl Metrics {
         if let Some(servers) = state.servers {
             self.inner.servers.set(servers);
         }
+        if let Some(timeouts) = state.gateway_timeouts {
+            self.inner.gateway_timeouts.set(timeouts);
+        }
         self.inner.kvs_keys.set(state.kvs_keys);
         self.inner.kvs_bytes.set(state.kvs_bytes);
     }
@@ -264,6 +273,8 @@ pub struct State {
     pub queue_lengths: Vec<(String, i64)>,
     /// `None` when Redis did not answer.
     pub servers: Option<i64>,
+    /// The `timeout` field of the gateway's metrics hash; `None` when Redis did not answer.
+    pub gateway_timeouts: Option<i64>,
     pub kvs_keys: i64,
     pub kvs_bytes: i64,
 }

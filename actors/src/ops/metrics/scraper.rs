@@ -56,9 +56,17 @@ impl Handler<Scrape> for MetricsScraper {
         Box::pin(async move {
             let queue_lengths = redis.lengths(lists).await;
             let servers = RespValue::Array(vec!["ZCARD".into(), redis.keys().servers().into()]);
+            let timeouts = RespValue::Array(vec![
+                "HGET".into(),
+                redis.keys().metrics("gateway").into(),
+                "timeout".into(),
+            ]);
+            let gateway_timeouts = redis.command::<Option<String>>(timeouts).await.ok();
             let state = State {
                 queue_lengths,
                 servers: redis.command::<i64>(servers).await.ok(),
+                gateway_timeouts: gateway_timeouts
+                    .map(|t| t.and_then(|t| t.parse().ok()).unwrap_or(0)),
                 kvs_keys,
                 kvs_bytes,
             };
