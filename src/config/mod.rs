@@ -13,6 +13,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use switchyard_actors::gateway::routing::RouteRules;
+use switchyard_actors::gateway::tracking::RECORDED_WITHIN_MS;
 use switchyard_actors::redis::{RedisConfig, DEFAULT_PUBLIC_NAMESPACE};
 use thiserror::Error;
 
@@ -238,8 +239,9 @@ config! {
         /// when true, each request through this instance's gateway is tracked: an id, a hash of
         /// its history, its timeout counted (docs/gateway.md#message-tracking).
         message_tracking: bool = false, "MESSAGE_TRACKING", "true or false", parse_bool;
-        /// how long a tracked message's history is kept; longer than `GATEWAY_TIMEOUT_MS`.
-        message_expire: Duration = Duration::from_secs(3600), "MESSAGE_EXPIRE_SECS",
+        /// how long a tracked message's history is kept; at least `GATEWAY_TIMEOUT_MS` and a
+        /// minute. Redis holds about 200 bytes per message for that long.
+        message_expire: Duration = Duration::from_secs(600), "MESSAGE_EXPIRE_SECS",
             "whole seconds above 0", secs;
     }
 }
@@ -287,12 +289,14 @@ impl Config {
             })?
             .unwrap_or_else(|| RedisConfig::local(redis_prefix));
         config.takers = takers::read(&env, redis_prefix)?;
-        if config.message_expire <= config.gateway_timeout {
-            // The monitor judges a message after its deadline: its hash must outlive it.
+        let recorded_within = Duration::from_millis(RECORDED_WITHIN_MS);
+        if config.message_expire < config.gateway_timeout + recorded_within {
+            // A message's hash outlives its deadline long enough for the monitor to judge it
+            // and for a late answer to be recorded on it.
             return Err(ConfigError::new(
                 "MESSAGE_EXPIRE_SECS",
                 config.message_expire.as_secs().to_string(),
-                "seconds longer than GATEWAY_TIMEOUT_MS".into(),
+                "seconds at least GATEWAY_TIMEOUT_MS plus 60 s".into(),
             ));
         }
         let advertise_host = env.parsed("ADVERTISE_HOST", "a host name or address", |v| {

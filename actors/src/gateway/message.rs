@@ -49,6 +49,13 @@ impl GatewayRequest {
         unix_millis() > self.deadline_ms
     }
 
+    /// Whether its answer, given now, may still be recorded on its tracked history (which is
+    /// kept [`RECORDED_WITHIN_MS`](super::tracking::RECORDED_WITHIN_MS) past the deadline at
+    /// least), by this machine's clock.
+    pub fn may_record_answer(&self) -> bool {
+        unix_millis() <= self.deadline_ms + super::tracking::RECORDED_WITHIN_MS
+    }
+
     /// The request target: the path, and `?query` when there is one.
     pub fn target(&self) -> String {
         if self.query.is_empty() {

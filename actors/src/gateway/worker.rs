@@ -142,7 +142,7 @@ impl Taker for Worker {
                     }
                     Ok(request) => {
                         let job = Rc::clone(&self.job);
-                        let track = request.track;
+                        let track = request.track.filter(|_| request.may_record_answer());
                         handling.push(async move {
                             let outcome = job.handle(Rc::clone(&raw), request).await;
                             Finished {

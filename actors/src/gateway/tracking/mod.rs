@@ -11,6 +11,12 @@ pub mod monitor;
 
 use std::time::Duration;
 
+/// How long after its deadline a worker still records a tracked message's answer. A message's
+/// hash is kept at least this long past its deadline (`MESSAGE_EXPIRE_SECS` exceeds
+/// `GATEWAY_TIMEOUT_MS` by this much), so the worker's record lands on a hash that exists
+/// without asking Redis first, and never makes a hash without an expiry.
+pub const RECORDED_WITHIN_MS: u64 = 60_000;
+
 /// `MESSAGE_TRACKING`'s settings, on a gateway.
 #[derive(Debug, Clone)]
 pub struct Tracking {
@@ -58,7 +64,8 @@ pub(crate) const PUSH_TRACKED: &str = crate::redis::with_now!(
 
 /// Lua for the workers' finish scripts: `mark_done(t)` records on each tracked message's hash
 /// when it was answered, its status and the worker, from ARGV[t]: the hashes' key prefix, the
-/// worker's id, then id, status pairs. A hash that expired is not written again.
+/// worker's id, then id, status pairs. The worker passes only messages within
+/// [`RECORDED_WITHIN_MS`] of their deadline, whose hash still exists.
 macro_rules! mark_done_function {
     () => {
         "local function mark_done(t) \
@@ -66,10 +73,7 @@ macro_rules! mark_done_function {
            local tm = redis.call('TIME') \
            local now = tm[1] * 1000 + math.floor(tm[2] / 1000) \
            for i = t + 2, #ARGV, 2 do \
-             local key = ARGV[t] .. ARGV[i] \
-             if redis.call('EXISTS', key) == 1 then \
-               redis.call('HSET', key, 'done', now, 'status', ARGV[i + 1], 'service', ARGV[t + 1]) \
-             end \
+             redis.call('HSET', ARGV[t] .. ARGV[i], 'done', now, 'status', ARGV[i + 1], 'service', ARGV[t + 1]) \
            end \
          end "
     };
