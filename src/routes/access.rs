@@ -21,7 +21,8 @@ use crate::error::ApiError;
 pub const ADMIN_ROUTES: &str = "POST /spawn, POST /destroy and POST /services/<id>/stop";
 
 /// What `MONITOR_TOKEN` guards.
-pub const MONITOR_ROUTES: &str = "/status, /dashboard, /services, /listservers and /metrics";
+pub const MONITOR_ROUTES: &str =
+    "/status, /dashboard, /services, /listservers, /metrics and /messages";
 
 /// A secret: never printed, compared in constant time.
 #[derive(Clone)]
