@@ -1,8 +1,8 @@
 //! `switchyard ndeploy pop <seconds>`: the notes' one-shot deployer. Takes one deployment id
 //! from the queue (`--queue` or `NDEPLOY_QUEUE`, `ndeploy:req` when unset), waiting at most
 //! `<seconds>`, deploys it as a deployer process would, prints its directory and exits 0; exits
-//! 1 when the deployment failed (the error on stderr and in its result), 3 when none came, 2 on
-//! a bad configuration. While it runs it is registered in `<prefix>workers` like any deployer,
+//! 1 when the deployment failed (the error on stderr and in its result) or Redis could not be
+//! reached, 3 when none came, 2 on a bad configuration. While it runs it is registered in `<prefix>workers` like any deployer,
 //! so a pop killed half way has its id put back on the queue (by the next pop, or a deployer).
 
 use std::process::ExitCode;
@@ -66,7 +66,17 @@ pub async fn run(args: PopArgs) -> ExitCode {
         registered_tx,
     )
     .start();
-    let deployer = Deployer::new(redis, input.clone(), &id, settings, registered.clone());
+    // Registered before it takes: a busy list nobody registered is put back by others' scans.
+    let mut until_registered = registered.clone();
+    let on = tokio::time::timeout(wait, until_registered.wait_for(|on| *on)).await;
+    if !matches!(on, Ok(Ok(_))) {
+        eprintln!(
+            "could not register within {} s: is Redis reachable?",
+            args.seconds
+        );
+        return ExitCode::FAILURE;
+    }
+    let deployer = Deployer::new(redis, input.clone(), &id, settings, registered);
     let (give_up, stopping) = watch::channel(false);
     let limit = wait + config.ndeploy_timeout + RESULT_GRACE;
     actix::spawn(async move {
