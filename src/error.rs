@@ -38,6 +38,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("key does not exist")]
     KeyNotFound,
+    /// `/kvs` with its key in two places: the path, the query's `key` field, a PUT's form.
+    #[error("key given twice: name it once, in the path or as one key field")]
+    KeyGivenTwice,
     /// `/get` when the message has expired or was never set.
     #[error("no message: it has expired or was never set")]
     NoMessage,
@@ -145,6 +148,7 @@ impl ApiError {
             | Self::BadServiceId
             | Self::RequestIdNotValid
             | Self::BadMessageRef
+            | Self::KeyGivenTwice
             | Self::Query(_)
             | Self::NotUtf8 => StatusCode::BAD_REQUEST,
             Self::CommandNotAllowed(_) => StatusCode::FORBIDDEN,

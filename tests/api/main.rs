@@ -22,6 +22,7 @@ mod helpers;
 mod images;
 mod kv_store;
 mod kvs;
+mod kvs_fields;
 mod metrics;
 mod movers;
 mod ndeploy_notes;

@@ -1,4 +1,5 @@
-//! The two wordings of the key-value API: `/kvs` and the older `/kv-store`.
+//! The wordings of the key-value API: `/kvs` (which also takes the course's later form, the
+//! key as a `key` field: `named_key.rs`) and the older `/kv-store`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -9,10 +10,14 @@ use switchyard_actors::kvs::messages::PutOutcome;
 
 use crate::error::ApiError;
 
-/// Everything that differs between the two key-value APIs; the handlers are shared.
+/// Everything that differs between the key-value APIs; the handlers are shared.
 pub trait Dialect: 'static {
     /// The longest key the dialect accepts, in characters.
     const MAX_KEY_LEN: usize;
+
+    /// Whether a request may name its key as a `key` field (in the query, or in a PUT's form
+    /// with the value as `value`) instead of in the path.
+    const KEY_FIELD: bool = false;
 
     fn put_answer(outcome: PutOutcome) -> HttpResponse;
     fn found(value: &Value) -> HttpResponse;
@@ -56,6 +61,9 @@ struct KvsFound<'a> {
 
 impl Dialect for Kvs {
     const MAX_KEY_LEN: usize = MAX_KEY_LEN;
+    /// The course's later clients send `PUT /kvs` with `key` and `value`, and
+    /// `GET /kvs?key=...`, and expect the same answers.
+    const KEY_FIELD: bool = true;
 
     fn put_answer(outcome: PutOutcome) -> HttpResponse {
         HttpResponse::build(put_status(outcome)).json(KvsPut {

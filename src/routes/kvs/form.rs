@@ -1,11 +1,12 @@
-//! Reading the `val` field of a PUT's form body, strictly: a body that is not a well-formed
-//! `application/x-www-form-urlencoded` form is refused rather than guessed at.
+//! Reading a PUT's form body, strictly: a body that is not a well-formed
+//! `application/x-www-form-urlencoded` form is refused rather than guessed at. The query
+//! string's `key` field is read with the same decoder.
 
 use std::borrow::Cow;
 
 use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::web;
+use actix_web::web::{self, Bytes};
 use switchyard_actors::error::ClientFault;
 use switchyard_actors::http::headers::content_length;
 use switchyard_actors::kvs::keyvalue::{Value, ValueError, MAX_VALUE_BYTES};
@@ -18,23 +19,27 @@ pub const MAX_FORM_BYTES: usize = 3 * MAX_VALUE_BYTES + 64 * 1024;
 
 const FORM_MIME: &str = "application/x-www-form-urlencoded";
 
-/// Reads the whole body, refusing one over `MAX_FORM_BYTES` without reading it all, and
-/// answers the value in its `val` field.
-pub async fn read_value(headers: &HeaderMap, payload: web::Payload) -> Result<Value, ApiError> {
+/// Reads the whole body, refusing one over `MAX_FORM_BYTES` without reading it all.
+pub async fn read_form(headers: &HeaderMap, payload: web::Payload) -> Result<Bytes, ApiError> {
     check_content_type(headers)?;
     if content_length::<usize>(headers).is_some_and(|len| len > MAX_FORM_BYTES) {
         return Err(ValueError::TooLarge.into());
     }
-    let body = payload
+    payload
         .to_bytes_limited(MAX_FORM_BYTES)
         .await
         .map_err(|_| ValueError::TooLarge)?
         .map_err(|err| {
             err.as_error::<PayloadError>()
                 .map_or(ClientFault::Malformed.into(), ApiError::from)
-        })?;
-    let val = find_field(&body, b"val")?.unwrap_or_default();
-    let text = std::str::from_utf8(&val).map_err(|_| ClientFault::Malformed)?;
+        })
+}
+
+/// The value a form field carried: absent or empty is `Value`'s "missing", bytes that are not
+/// UTF-8 are malformed.
+pub fn value_of(field: Option<Cow<'_, [u8]>>) -> Result<Value, ApiError> {
+    let field = field.unwrap_or_default();
+    let text = std::str::from_utf8(&field).map_err(|_| ClientFault::Malformed)?;
     Ok(Value::new(text)?)
 }
 
@@ -59,19 +64,30 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ClientFault> {
 
 /// The decoded value of field `name`; a field given twice is ambiguous and refused.
 pub fn find_field<'a>(body: &'a [u8], name: &[u8]) -> Result<Option<Cow<'a, [u8]>>, ClientFault> {
-    let mut found = None;
+    let [found] = find_fields(body, [name])?;
+    Ok(found)
+}
+
+/// The decoded values of the fields `names`, in one pass over the body (a value may be
+/// megabytes long); any of them given twice is ambiguous and refused.
+pub fn find_fields<'a, const N: usize>(
+    body: &'a [u8],
+    names: [&[u8]; N],
+) -> Result<[Option<Cow<'a, [u8]>>; N], ClientFault> {
+    let mut found = [const { None }; N];
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &[][..]),
         };
-        if *decode(raw_name)? != *name {
+        let name = decode(raw_name)?;
+        let Some(slot) = names.iter().position(|n| **n == *name) else {
             continue;
-        }
-        if found.is_some() {
+        };
+        if found[slot].is_some() {
             return Err(ClientFault::Malformed);
         }
-        found = Some(decode(raw_value)?);
+        found[slot] = Some(decode(raw_value)?);
     }
     Ok(found)
 }
@@ -144,6 +160,19 @@ mod tests {
     fn an_escape_cut_short_at_the_end_is_malformed() {
         assert_eq!(val(b"val=abc%"), Err(ClientFault::Malformed));
         assert_eq!(val(b"val=abc%4"), Err(ClientFault::Malformed));
+    }
+
+    #[test]
+    fn several_fields_are_found_in_one_pass_and_each_refused_when_given_twice() {
+        let [key, value] = find_fields(b"value=a+b&x=1&key=k%5F1", [b"key", b"value"]).unwrap();
+        assert_eq!(key.as_deref(), Some(&b"k_1"[..]));
+        assert_eq!(value.as_deref(), Some(&b"a b"[..]));
+        let [key, value] = find_fields(b"key=k", [b"key", b"value"]).unwrap();
+        assert_eq!((key.as_deref(), value), (Some(&b"k"[..]), None));
+        for body in [&b"key=a&value=1&key=b"[..], b"value=1&key=a&value=2"] {
+            let twice = find_fields(body, [b"key", b"value"]);
+            assert_eq!(twice, Err(ClientFault::Malformed));
+        }
     }
 
     /// A form encoded by another implementation, for every byte there is.

@@ -1,9 +1,10 @@
-//! The key-value API, in both dialects. The same handlers serve the main and the forwarders:
+//! The key-value API, in every dialect. The same handlers serve the main and the forwarders:
 //! they send `Put`, `Get` and `Delete` to whichever actors `startup` chose for the role.
 
 mod dialect;
 mod form;
 mod link;
+mod named_key;
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Recipient};
@@ -11,7 +12,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use switchyard_actors::kvs::forwarder::{Forwarder, RELAYED_HEADER};
-use switchyard_actors::kvs::keyvalue::{Key, KeyError};
 use switchyard_actors::kvs::messages::{Delete, DeleteOutcome, Get, Put};
 use switchyard_actors::kvs::store::{ApplyLinkRequests, Store};
 use switchyard_actors::kvs::store_gate::StoreGate;
@@ -20,6 +20,7 @@ use switchyard_actors::ops::metrics::{Metrics, Operation};
 use crate::error::ApiError;
 use crate::routes::label::RouteLabel;
 use dialect::{Dialect, KvStore, Kvs};
+use named_key::NamedKey;
 
 /// The actors that answer key-value messages on this worker thread: a `Store` on the main,
 /// a `Forwarder` elsewhere.
@@ -126,30 +127,20 @@ async fn dispatch<D: Dialect>(
     })
 }
 
-/// The key is the rest of the path after the dialect's prefix and one `/`; its length is
-/// checked first, against the dialect's limit.
-fn key_of<D: Dialect>(req: &HttpRequest) -> Result<Key, KeyError> {
-    let rest = req.match_info().unprocessed();
-    let raw = rest.strip_prefix('/').unwrap_or(rest);
-    if raw.len() > D::MAX_KEY_LEN {
-        return Err(KeyError::TooLong);
-    }
-    Key::parse(raw)
-}
-
 async fn put<D: Dialect>(
     req: &HttpRequest,
     payload: web::Payload,
     actors: &KvsActors,
 ) -> Result<HttpResponse, ApiError> {
-    let key = key_of::<D>(req)?;
-    let value = form::read_value(req.headers(), payload).await?;
+    let named = NamedKey::of::<D>(req)?;
+    let body = form::read_form(req.headers(), payload).await?;
+    let (key, value) = named.with_form::<D>(&body)?;
     let outcome = actors.put.send(Put { key, value }).await??;
     Ok(D::put_answer(outcome))
 }
 
 async fn get<D: Dialect>(req: &HttpRequest, actors: &KvsActors) -> Result<HttpResponse, ApiError> {
-    let key = key_of::<D>(req)?;
+    let key = NamedKey::of::<D>(req)?.key()?;
     match actors.get.send(Get { key }).await?? {
         Some(value) => Ok(D::found(&value)),
         None => Err(ApiError::KeyNotFound),
@@ -160,7 +151,7 @@ async fn delete<D: Dialect>(
     req: &HttpRequest,
     actors: &KvsActors,
 ) -> Result<HttpResponse, ApiError> {
-    let key = key_of::<D>(req)?;
+    let key = NamedKey::of::<D>(req)?.key()?;
     match actors.delete.send(Delete { key }).await?? {
         DeleteOutcome::Deleted => Ok(D::deleted()),
         DeleteOutcome::NotFound => Err(ApiError::KeyNotFound),
