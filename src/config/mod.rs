@@ -2,6 +2,7 @@
 
 mod deploy_dir;
 mod env;
+mod filer;
 mod hash;
 mod host;
 mod public;

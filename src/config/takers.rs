@@ -4,12 +4,12 @@
 //! public namespace's check are each one pass over that list.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use switchyard_actors::redis::RedisConfig;
+use switchyard_actors::web::filer::FilerSettings;
 
 use super::deploy_dir::deploy_dir;
-use super::env::{directory, list_name, list_names, secs, within, Env};
+use super::env::{directory, list_name, list_names, within, Env};
 use super::{ConfigError, REDIS_URL_FORM};
 
 const LIST: &str = "a list name of 1 to 200 visible characters";
@@ -24,6 +24,8 @@ pub const VARIABLES: &[&str] = &[
     "FILER_QUEUE",
     "FILER_ROOT",
     "FILER_TTL_SECS",
+    "FILER_EXPIRY",
+    "FILER_GZIP",
     "RENDER_QUEUE",
     "TEMPLATES_DIR",
     "NDEPLOY_QUEUE",
@@ -54,11 +56,11 @@ pub enum TakerSpec {
     },
     /// The standalone router (`ROUTER_IN`), by `GATEWAY_ROUTES`.
     Router { input: String },
-    /// hfiler (`FILER_QUEUE`, `FILER_ROOT`, `FILER_TTL_SECS`).
+    /// hfiler (`FILER_QUEUE`, `FILER_ROOT`; `FILER_EXPIRY`, `FILER_TTL_SECS`, `FILER_GZIP`).
     Filer {
         queue: String,
         root: PathBuf,
-        ttl: Duration,
+        settings: FilerSettings,
     },
     /// hrender (`RENDER_QUEUE`, `TEMPLATES_DIR`).
     Renderer { queue: String, templates: PathBuf },
@@ -202,7 +204,7 @@ pub fn read<F: Fn(&str) -> Option<String>>(
         takers.push(TakerSpec::Router { input });
     }
     let filer_root = env.parsed("FILER_ROOT", "an existing directory", directory)?;
-    let ttl = env.parsed("FILER_TTL_SECS", "whole seconds above 0", secs)?;
+    let settings = super::filer::settings(env)?;
     if let Some(queue) = env.parsed("FILER_QUEUE", LIST, list_name)? {
         let root = needed(
             filer_root,
@@ -211,8 +213,11 @@ pub fn read<F: Fn(&str) -> Option<String>>(
             "FILER_ROOT",
             "the directory to serve",
         )?;
-        let ttl = ttl.unwrap_or(Duration::from_secs(60));
-        takers.push(TakerSpec::Filer { queue, root, ttl });
+        takers.push(TakerSpec::Filer {
+            queue,
+            root,
+            settings,
+        });
     }
     let templates = env.parsed("TEMPLATES_DIR", "an existing directory", directory)?;
     if let Some(queue) = env.parsed("RENDER_QUEUE", LIST, list_name)? {

@@ -66,6 +66,8 @@ fn malformed_values_name_their_variable() {
         ("MAX_CONNECTIONS", "none"),
         ("ADMIN_TOKEN", "two words"),
         ("ADVERTISE_HOST", "user@host"),
+        ("FILER_EXPIRY", "css$=60;js$"),
+        ("FILER_GZIP", "maybe"),
     ];
     for (name, value) in cases {
         let err = config(&[(name, value)]).unwrap_err();

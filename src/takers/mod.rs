@@ -115,9 +115,13 @@ impl Starting<'_> {
                 self.start_workers(input, &job, ROUTERS, 'r');
                 log::info!("{ROUTERS} routers moving requests from {input} by GATEWAY_ROUTES");
             }
-            TakerSpec::Filer { queue, root, ttl } => {
+            TakerSpec::Filer {
+                queue,
+                root,
+                settings,
+            } => {
                 let redis = Redis::new(self.config.redis.clone());
-                match FilerJob::new(root, redis, *ttl) {
+                match FilerJob::new(root, redis, settings.clone()) {
                     Ok(job) => {
                         self.start_workers(queue, &(Rc::new(job) as Rc<dyn Job>), FILERS, 'f');
                         log::info!("{FILERS} filers serving {} from {queue}", root.display());

@@ -31,6 +31,8 @@ fn malformed_variables_stop_the_program_with_their_name() {
         ("WORKER_CONCURRENCY", "0"),
         ("GATEWAY_QUEUE", "has space"),
         ("GATEWAY_MAX_BODY", "-1"),
+        ("FILER_EXPIRY", "css$=60;js$"),
+        ("FILER_GZIP", "maybe"),
     ];
     for (name, value) in cases {
         let (code, stderr) = start_with(name, value);
@@ -41,6 +43,17 @@ fn malformed_variables_stop_the_program_with_their_name() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[test]
+fn a_bad_filer_expiry_rule_stops_the_program_naming_the_rule() {
+    let (code, stderr) = start_with("FILER_EXPIRY", "css$=60;(js=60");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("FILER_EXPIRY=\"css$=60;(js=60\" is not valid"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rule 2 \"(js=60\""), "{stderr}");
 }
 
 #[test]

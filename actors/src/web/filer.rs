@@ -1,5 +1,6 @@
 //! [`FilerJob`]: the notes' `hfiler`, a gateway worker's job serving the file at the request's
-//! path under a root, kept in Redis for a while (docs/web-server.md).
+//! path under a root, kept in Redis for as long as its [`Expiry`] rule says, gzip-compressed
+//! unless told not to (docs/web-server.md).
 //!
 //! Nothing outside the root is ever read: the path is percent-decoded once, any `..`, `.` or
 //! empty component is refused, and the file's canonical path (symbolic links resolved) must
@@ -18,6 +19,7 @@ use crate::gateway::job::{Job, Outcome};
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
 use crate::redis::Redis;
 use crate::web::confine::{content_type, file_under, request_path};
+use crate::web::expiry::Expiry;
 use crate::web::{error_response, header};
 
 /// The largest file served (and kept in Redis).
@@ -32,21 +34,34 @@ const KEEP: &str =
       'gzip', ARGV[4]) \
     redis.call('EXPIRE', KEYS[1], ARGV[5]) return 1";
 
-pub struct FilerJob {
+/// How hfiler keeps and sends files: `FILER_EXPIRY` (with `FILER_TTL_SECS`) and `FILER_GZIP`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilerSettings {
+    /// How long a file is kept in Redis, and its `Cache-Control: max-age`, by its path.
+    pub expiry: Expiry,
+    /// Whether compressible files are kept and sent gzip-compressed; without it every file is
+    /// sent as it is, even one another filer kept compressed.
+    pub gzip: bool,
+}
+
+pub struct FilerJob(Rc<Filer>);
+
+/// What every request's future shares.
+struct Filer {
     /// Canonical.
     root: PathBuf,
     redis: Redis,
-    ttl: Duration,
+    settings: FilerSettings,
 }
 
 impl FilerJob {
     /// `root` must exist; it is made canonical here.
-    pub fn new(root: &Path, redis: Redis, ttl: Duration) -> std::io::Result<Self> {
-        Ok(Self {
+    pub fn new(root: &Path, redis: Redis, settings: FilerSettings) -> std::io::Result<Self> {
+        Ok(Self(Rc::new(Filer {
             root: root.canonicalize()?,
             redis,
-            ttl,
-        })
+            settings,
+        })))
     }
 }
 
@@ -60,22 +75,16 @@ struct Served {
 
 impl Job for FilerJob {
     fn handle(&self, _raw: Rc<str>, request: GatewayRequest) -> LocalBoxFuture<'static, Outcome> {
-        let root = self.root.clone();
-        let redis = self.redis.clone();
-        let ttl = self.ttl;
+        let filer = Rc::clone(&self.0);
         Box::pin(async move {
-            let response = answer(&root, &redis, ttl, &request).await;
+            let response = answer(&filer, &request).await;
             Outcome::answer(&request.reply_to, &response)
         })
     }
 }
 
-async fn answer(
-    root: &Path,
-    redis: &Redis,
-    ttl: Duration,
-    request: &GatewayRequest,
-) -> GatewayResponse {
+async fn answer(filer: &Filer, request: &GatewayRequest) -> GatewayResponse {
+    let (redis, gzip) = (&filer.redis, filer.settings.gzip);
     let respond = |status: u16, headers: Vec<(String, String)>, body: Vec<u8>| GatewayResponse {
         id: request.id.clone(),
         status,
@@ -89,11 +98,20 @@ async fn answer(
     let Some(relative) = request_path(&request.path) else {
         return error(404, "no such file");
     };
-    let served = match cached(redis, &relative).await {
+    let name = relative.to_string_lossy();
+    let ttl = filer.settings.expiry.lifetime(&format!("/{name}"));
+    // A lifetime of 0: read from the disk every time, never kept in Redis nor read from there.
+    let cached = if ttl.is_zero() {
+        None
+    } else {
+        cached(redis, &name).await
+    };
+    let served = match cached {
         Some(served) => served,
-        None => match read(root, &relative) {
+        None => match read(&filer.root, &relative, gzip) {
+            Some(served) if ttl.is_zero() => served,
             Some(served) => {
-                keep(redis, &relative, &served, ttl).await;
+                keep(redis, &name, &served, ttl).await;
                 served
             }
             None => return error(404, "no such file"),
@@ -101,7 +119,8 @@ async fn answer(
     };
     let header = |name: &str| header(request, name);
     // The compressed and the plain bytes are two representations, each with its own tag.
-    let send_gzip = served.gzipped && header("accept-encoding").is_some_and(accepts_gzip);
+    let offer_gzip = gzip && served.gzipped;
+    let send_gzip = offer_gzip && header("accept-encoding").is_some_and(accepts_gzip);
     let tag = served.etag.trim_matches('"');
     let etag = if send_gzip {
         format!("\"{tag}-gzip\"")
@@ -116,7 +135,7 @@ async fn answer(
             format!("max-age={}", ttl.as_secs()),
         ),
     ];
-    if served.gzipped {
+    if offer_gzip {
         headers.push(("vary".to_owned(), "accept-encoding".to_owned()));
     }
     if send_gzip {
@@ -137,8 +156,8 @@ async fn answer(
 }
 
 /// The file at `relative` under `root`, unless it is not a file, too large, or (symbolic links
-/// resolved) outside the root.
-fn read(root: &Path, relative: &Path) -> Option<Served> {
+/// resolved) outside the root; compressed when `gzip_allowed` and it pays.
+fn read(root: &Path, relative: &Path, gzip_allowed: bool) -> Option<Served> {
     let path = file_under(root, relative)?;
     if std::fs::metadata(&path).ok()?.len() > MAX_FILE {
         return None;
@@ -147,7 +166,7 @@ fn read(root: &Path, relative: &Path) -> Option<Served> {
     let mut hasher = DefaultHasher::new();
     body.hash(&mut hasher);
     let content_type = content_type(&path);
-    let compressed = (compressible(content_type) && body.len() > GZIP_FROM)
+    let compressed = (gzip_allowed && compressible(content_type) && body.len() > GZIP_FROM)
         .then(|| gzip(&body))
         .flatten()
         .filter(|compressed| compressed.len() < body.len());
@@ -159,8 +178,9 @@ fn read(root: &Path, relative: &Path) -> Option<Served> {
     })
 }
 
-async fn cached(redis: &Redis, relative: &Path) -> Option<Served> {
-    let key = redis.keys().filer(&relative.to_string_lossy());
+/// `name` as `static/app.css`.
+async fn cached(redis: &Redis, name: &str) -> Option<Served> {
+    let key = redis.keys().filer(name);
     let command = RespValue::Array(vec!["HGETALL".into(), key.into()]);
     let flat: Vec<Vec<u8>> = redis.command(command).await.ok()?;
     let mut fields = std::collections::HashMap::new();
@@ -180,8 +200,8 @@ async fn cached(redis: &Redis, relative: &Path) -> Option<Served> {
 }
 
 /// Kept in Redis for `ttl`; a failure only costs the next request a read from disk.
-async fn keep(redis: &Redis, relative: &Path, served: &Served, ttl: Duration) {
-    let key = redis.keys().filer(&relative.to_string_lossy());
+async fn keep(redis: &Redis, name: &str, served: &Served, ttl: Duration) {
+    let key = redis.keys().filer(name);
     let command = RespValue::Array(vec![
         "EVAL".into(),
         KEEP.into(),

@@ -1,7 +1,9 @@
-//! The distributed web server's workers (docs/web-server.md): files ([`filer`]) and pages
-//! ([`render`]) under a root directory that nothing they answer may leave ([`confine`]).
+//! The distributed web server's workers (docs/web-server.md): files ([`filer`], kept for as long
+//! as [`expiry`]'s rules say) and pages ([`render`]) under a root directory that nothing they
+//! answer may leave ([`confine`]).
 
 pub mod confine;
+pub mod expiry;
 pub mod filer;
 pub mod ndeploy;
 pub mod render;
