@@ -12,7 +12,6 @@ use switchyard_actors::web::ndeploy::request::{self, DeployRequest};
 use tokio::time::Instant;
 
 use crate::cli::{usage, DeployArgs};
-use crate::config;
 
 /// How often the result is looked for.
 const POLL: Duration = Duration::from_millis(250);
@@ -34,18 +33,10 @@ pub async fn run(args: DeployArgs, path: &[&str]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The deployers' own variables (NDEPLOY_QUEUE needs NDEPLOY_DIR there) are not this
-    // command's concern: its queue is its `--queue`.
-    let lookup = |name: &str| match name {
-        "NDEPLOY_QUEUE" => None,
-        _ => std::env::var(name).ok(),
-    };
-    let config = match config::load(lookup).await {
+    // This command is no deployer (it would make NDEPLOY_DIR): its queue is its `--queue`.
+    let config = match super::load_config(None).await {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("{err}");
-            return ExitCode::from(2);
-        }
+        Err(status) => return status,
     };
     let redis = Redis::new(config.redis.clone());
     let queue = redis.keys().named(&args.queue);

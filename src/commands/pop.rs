@@ -16,7 +16,7 @@ use switchyard_actors::web::ndeploy::{DeploySettings, Deployer, Outcome};
 use tokio::sync::watch;
 
 use crate::cli::PopArgs;
-use crate::config::{self, TakerSpec};
+use crate::config::TakerSpec;
 
 /// Past the wait and the deployment's own timeout, how long its result is still tried while
 /// Redis is out of reach before the command gives up (the id stays in its busy list, to be
@@ -28,17 +28,9 @@ const NOTHING_QUEUED: u8 = 3;
 
 /// Runs the command.
 pub async fn run(args: PopArgs) -> ExitCode {
-    let queue = args.queue.clone();
-    let lookup = move |name: &str| match name {
-        "NDEPLOY_QUEUE" => Some(queue.clone()),
-        _ => std::env::var(name).ok(),
-    };
-    let config = match config::load(lookup).await {
+    let config = match super::load_config(Some(args.queue.clone())).await {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("{err}");
-            return ExitCode::from(2);
-        }
+        Err(status) => return status,
     };
     let Some((dir, install)) = config.takers.iter().find_map(|spec| match spec {
         TakerSpec::Deployer { dir, install, .. } => Some((dir.clone(), install.clone())),
