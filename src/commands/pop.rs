@@ -59,9 +59,14 @@ pub async fn run(args: PopArgs) -> ExitCode {
     )
     .start();
     // Registered before it takes: a busy list nobody registered is put back by others' scans.
+    // (`wait_for`'s answer holds the channel's lock: it is dropped within the statement, or
+    // the roster could never write to the channel again.)
     let mut until_registered = registered.clone();
-    let on = tokio::time::timeout(wait, until_registered.wait_for(|on| *on)).await;
-    if !matches!(on, Ok(Ok(_))) {
+    let registered_in_time = matches!(
+        tokio::time::timeout(wait, until_registered.wait_for(|on| *on)).await,
+        Ok(Ok(_))
+    );
+    if !registered_in_time {
         eprintln!(
             "could not register within {} s: is Redis reachable?",
             args.seconds

@@ -4,7 +4,7 @@
 //! one-shot `switchyard ndeploy pop <seconds>`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::deploy::{read, text, Repository};
@@ -127,7 +127,7 @@ fn a_client_of_the_notes_and_switchyard_deploy_share_one_queue_and_one_counter()
 
 /// `switchyard ndeploy pop <seconds>` with the deployers' variables.
 fn pop(redis: &TestRedis, prefix: &str, repository: &Repository, seconds: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchyard"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["ndeploy", "pop", seconds])
         .env("REDIS_URL", redis.url())
         .env("REDIS_PREFIX", prefix)
@@ -139,8 +139,23 @@ fn pop(redis: &TestRedis, prefix: &str, repository: &Repository, seconds: &str) 
         .env("NDEPLOY_TIMEOUT_S", "5")
         .env("RUST_LOG", "off")
         .env_remove("NDEPLOY_QUEUE")
-        .output()
-        .unwrap()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its wait and a deployment's time at most: a pop that does not exit is a failure.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!(
+                "ndeploy pop {seconds} did not exit: {:?}",
+                child.wait_with_output()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 #[test]
