@@ -134,6 +134,7 @@ mod tests {
     use crate::gateway::front::{Gateway, GatewaySettings, Submit};
     use crate::gateway::message::GatewayRequest;
     use crate::gateway::routing::RouteTable;
+    use crate::gateway::testing;
     use crate::redis::RedisConfig;
     use crate::test_redis::{cmd, free_ports, metrics, until, within, TestRedis};
 
@@ -161,8 +162,6 @@ mod tests {
     /// One gateway thread on `server`, its replies read by a dispatcher on `dispatcher_redis`;
     /// its requests go to `<prefix>q`.
     fn gateway(server: &TestRedis, dispatcher_redis: Redis) -> Addr<Gateway> {
-        let threads = GatewayThreads::default();
-        let reply_to = server.redis().keys().gateway_replies("g");
         let settings = GatewaySettings {
             timeout: Duration::from_secs(30),
             queue_max: 10,
@@ -170,22 +169,11 @@ mod tests {
             routes: RouteTable::only(format!("{}q", server.prefix)),
             tracking: None,
         };
-        let gateway = threads.start_for_this_thread(|thread| {
-            Gateway::new(server.redis(), "g", thread, reply_to.clone(), settings)
-        });
-        Dispatcher::new(dispatcher_redis, reply_to, threads).start();
-        gateway
+        testing::gateway(server, settings, dispatcher_redis)
     }
 
     fn submit(path: &str) -> Submit {
-        Submit {
-            method: "GET".into(),
-            path: path.into(),
-            query: String::new(),
-            headers: Vec::new(),
-            body: Vec::new(),
-            xid: None,
-        }
+        testing::submit(path, None)
     }
 
     #[actix::test]

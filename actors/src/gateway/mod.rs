@@ -18,6 +18,8 @@ pub mod message;
 mod push;
 pub mod routing;
 mod scripts;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod threads;
 pub mod tracking;
 pub mod worker;

@@ -50,6 +50,16 @@ pub struct Submitted {
     pub answer: Result<GatewayResponse, ActorError>,
 }
 
+impl Submitted {
+    /// A request that was never queued, and why.
+    fn unqueued(err: ActorError) -> Self {
+        Self {
+            message_id: None,
+            answer: Err(err),
+        }
+    }
+}
+
 /// A response for the request waiting on `id`, or why its worker's answer is unusable.
 pub type Delivery = (String, Result<GatewayResponse, ActorError>);
 
@@ -201,13 +211,8 @@ impl Handler<Submit> for Gateway {
         let message = match serde_json::to_string(&request) {
             Ok(message) => message,
             Err(err) => {
-                let answer = Err(ActorError::Redis(Cause::new(err)));
-                return Box::pin(async move {
-                    Submitted {
-                        message_id: None,
-                        answer,
-                    }
-                });
+                let unqueued = Submitted::unqueued(ActorError::Redis(Cause::new(err)));
+                return Box::pin(async move { unqueued });
             }
         };
         let (answer, answered) = oneshot::channel();
@@ -222,20 +227,9 @@ impl Handler<Submit> for Gateway {
         self.push(ctx);
         let metrics = self.settings.metrics.clone();
         Box::pin(async move {
-            let message_id = match pushed.await {
-                Ok(Ok(message_id)) => message_id,
-                Ok(Err(err)) => {
-                    return Submitted {
-                        message_id: None,
-                        answer: Err(err),
-                    }
-                }
-                Err(_) => {
-                    return Submitted {
-                        message_id: None,
-                        answer: Err(ActorError::ShuttingDown),
-                    }
-                }
+            let message_id = match pushed.await.unwrap_or(Err(ActorError::ShuttingDown)) {
+                Ok(message_id) => message_id,
+                Err(err) => return Submitted::unqueued(err),
             };
             let answer = match tokio::time::timeout_at(started + timeout, answered).await {
                 Ok(Ok(response)) => response,

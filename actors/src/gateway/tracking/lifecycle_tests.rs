@@ -12,12 +12,11 @@ use super::history::{FindMessage, MessageHistory, MessageLog, MessageRef, State}
 use super::monitor::MessageMonitor;
 use super::Tracking;
 use crate::error::ActorError;
-use crate::gateway::dispatcher::Dispatcher;
-use crate::gateway::front::{Gateway, GatewaySettings, Submit, Submitted};
+use crate::gateway::front::{Gateway, GatewaySettings, Submitted};
 use crate::gateway::job::{Job, Outcome};
 use crate::gateway::message::{GatewayRequest, GatewayResponse};
 use crate::gateway::routing::{RouteRules, RouteTable};
-use crate::gateway::threads::GatewayThreads;
+use crate::gateway::testing::{self, submit};
 use crate::gateway::worker::Worker;
 use crate::run_loop::Taker;
 use crate::test_redis::{cmd, list, metrics, registered, until, within, TestRedis};
@@ -50,24 +49,7 @@ fn gateway(server: &TestRedis) -> Addr<Gateway> {
             kept: Duration::from_secs(60),
         }),
     };
-    let threads = GatewayThreads::default();
-    let reply_to = keys.gateway_replies("g");
-    let gateway = threads.start_for_this_thread(|thread| {
-        Gateway::new(server.redis(), "g", thread, reply_to.clone(), settings)
-    });
-    Dispatcher::new(server.redis(), reply_to, threads).start();
-    gateway
-}
-
-fn submit(path: &str, xid: Option<&str>) -> Submit {
-    Submit {
-        method: "GET".into(),
-        path: path.into(),
-        query: String::new(),
-        headers: Vec::new(),
-        body: Vec::new(),
-        xid: xid.map(str::to_owned),
-    }
+    testing::gateway(server, settings, server.redis())
 }
 
 async fn find(log: &Addr<MessageLog>, by: MessageRef) -> Option<MessageHistory> {
