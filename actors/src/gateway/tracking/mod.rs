@@ -11,6 +11,8 @@ pub mod monitor;
 
 use std::time::Duration;
 
+use crate::redis::Keys;
+
 /// How long after its deadline a worker still records a tracked message's answer. A message's
 /// hash is kept at least this long past its deadline (`MESSAGE_EXPIRE_SECS` exceeds
 /// `GATEWAY_TIMEOUT_MS` by this much), so the worker's record lands on a hash that exists
@@ -80,13 +82,14 @@ macro_rules! mark_done_function {
 }
 pub(crate) use mark_done_function;
 
-/// The tracked requests among some finished ones: `(id, status)` of each answered one.
-pub(crate) fn done_args(prefix: &str, worker: &str, done: &[(u64, u16)]) -> Vec<String> {
+/// `mark_done`'s arguments for the tracked answers among some finished requests, `(id, status)`
+/// each: none (nor the key prefix made) when there are none, the usual case.
+pub(crate) fn done_args(keys: &Keys, worker: &str, done: &[(u64, u16)]) -> Vec<String> {
     if done.is_empty() {
         return Vec::new();
     }
     let mut args = Vec::with_capacity(2 + 2 * done.len());
-    args.extend([prefix.to_owned(), worker.to_owned()]);
+    args.extend([keys.tracked_messages(), worker.to_owned()]);
     for (id, status) in done {
         args.extend([id.to_string(), status.to_string()]);
     }
@@ -108,9 +111,10 @@ mod tests {
 
     #[test]
     fn nothing_tracked_adds_no_arguments() {
-        assert!(done_args("p:message:", "w", &[]).is_empty());
+        let keys = Keys::new("p:");
+        assert!(done_args(&keys, "w", &[]).is_empty());
         assert_eq!(
-            done_args("p:message:", "w", &[(7, 200), (9, 504)]),
+            done_args(&keys, "w", &[(7, 200), (9, 504)]),
             ["p:message:", "w", "7", "200", "9", "504"]
         );
     }

@@ -312,9 +312,8 @@ impl Worker {
                 }
             }
         }
-        let prefix = self.redis.keys().tracked_messages();
         args.extend(
-            done_args(&prefix, &self.id, &tracked)
+            done_args(self.redis.keys(), &self.id, &tracked)
                 .into_iter()
                 .map(RespValue::from),
         );
