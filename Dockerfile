@@ -21,6 +21,9 @@ ENTRYPOINT ["/usr/local/bin/switchyard"]
 # The default image: the last stage.
 FROM debian:bookworm-slim
 COPY --from=build /src/target/release/switchyard /usr/local/bin/switchyard
+# The system's root certificates, which rediss:// URLs are checked against (REDIS_CA_FILE
+# replaces them): the build stage's bundle, the same Debian release's ca-certificates.
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 USER 65534:65534
 ENV IP=0.0.0.0 PORT=8080
 EXPOSE 8080

@@ -174,8 +174,12 @@ pub fn chain(err: &dyn Error) -> String {
     let mut line = err.to_string();
     let mut next = err.source();
     while let Some(source) = next {
-        line.push_str(": ");
-        line.push_str(&source.to_string());
+        // Some wrappers (an I/O error around a TLS one) say what their source says.
+        let text = source.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
         next = source.source();
     }
     line

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use switchyard_actors::gateway::routing::RouteRules;
 use switchyard_actors::gateway::tracking::RECORDED_WITHIN_MS;
-use switchyard_actors::redis::{RedisConfig, DEFAULT_PUBLIC_NAMESPACE};
+use switchyard_actors::redis::{RedisConfig, TlsRoots, DEFAULT_PUBLIC_NAMESPACE};
 use thiserror::Error;
 
 use crate::routes::access::AccessToken;
@@ -30,7 +30,9 @@ pub use takers::TakerSpec;
 const DEFAULT_REDIS_PREFIX: &str = "switchyard:";
 
 /// What `REDIS_URL` and `VPUSH_URL` take.
-pub(crate) const REDIS_URL_FORM: &str = "redis://[[user]:password@]host[:port][/db]";
+pub(crate) const REDIS_URL_FORM: &str = "redis[s]://[[user]:password@]host[:port][/db], \
+    redis[s]-sentinel://[[user]:password@]host:port[,host:port...]/<master name>[/db] or \
+    redis[s]-cluster://[[user]:password@]host:port[,host:port...]";
 
 /// The variable naming a Redis hash the other variables may come from.
 pub const CONFIG_HASH: &str = "CONFIG_HASH";
@@ -284,12 +286,26 @@ impl Config {
         }
         let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
         let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
+        let roots = env.parsed_or_why("REDIS_CA_FILE", "a PEM file of CA certificates", |v| {
+            TlsRoots::from_pem_file(v)
+        })?;
         config.redis = env
             .parsed_or_why("REDIS_URL", REDIS_URL_FORM, |v| {
-                RedisConfig::from_url(v, redis_prefix)
+                RedisConfig::parse(v, redis_prefix, roots.as_ref())
             })?
             .unwrap_or_else(|| RedisConfig::local(redis_prefix));
-        config.takers = takers::read(&env, redis_prefix)?;
+        config.takers = takers::read(&env, redis_prefix, roots.as_ref())?;
+        let vpush_tls = config
+            .takers
+            .iter()
+            .any(|taker| matches!(taker, TakerSpec::Vpush(vpush) if vpush.remote.tls.is_some()));
+        if roots.is_some() && config.redis.tls.is_none() && !vpush_tls {
+            return Err(ConfigError::new(
+                "REDIS_CA_FILE",
+                env.0("REDIS_CA_FILE").unwrap_or_default(),
+                "to be set only with a TLS URL (rediss...) in REDIS_URL or VPUSH_URL".into(),
+            ));
+        }
         let recorded_within = Duration::from_millis(RECORDED_WITHIN_MS);
         if config.message_expire < config.gateway_timeout + recorded_within {
             // A message's hash outlives its deadline long enough for the monitor to judge it

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use switchyard_actors::redis::RedisConfig;
+use switchyard_actors::redis::{RedisConfig, TlsRoots};
 use switchyard_actors::web::filer::FilerSettings;
 
 use super::deploy_dir::deploy_dir;
@@ -175,6 +175,7 @@ impl TakerSpec {
 pub fn read<F: Fn(&str) -> Option<String>>(
     env: &Env<F>,
     redis_prefix: &str,
+    roots: Option<&TlsRoots>,
 ) -> Result<Vec<TakerSpec>, ConfigError> {
     let mut takers = Vec::new();
     let worker_queues = env.parsed("WORKER_QUEUES", LISTS, list_names)?;
@@ -238,7 +239,7 @@ pub fn read<F: Fn(&str) -> Option<String>>(
             takers.push(TakerSpec::Mover(mover));
         }
     }
-    if let Some(vpush) = read_vpush(env, redis_prefix)? {
+    if let Some(vpush) = read_vpush(env, redis_prefix, roots)? {
         takers.push(TakerSpec::Vpush(vpush));
     }
     Ok(takers)
@@ -300,13 +301,14 @@ fn read_mover<F: Fn(&str) -> Option<String>>(
 fn read_vpush<F: Fn(&str) -> Option<String>>(
     env: &Env<F>,
     redis_prefix: &str,
+    roots: Option<&TlsRoots>,
 ) -> Result<Option<VpushSpec>, ConfigError> {
     let input = env.parsed("VPUSH_IN", LIST, list_name)?;
     let output = env.parsed("VPUSH_OUT", LIST, list_name)?;
     let prefix = env.parsed("VPUSH_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
     let prefix = prefix.as_deref().unwrap_or(redis_prefix);
     let remote = env.parsed_or_why("VPUSH_URL", REDIS_URL_FORM, |v| {
-        RedisConfig::from_url(v, prefix)
+        RedisConfig::parse(v, prefix, roots).map(|remote| remote.named("VPUSH_URL"))
     })?;
     match (input, remote, output) {
         (Some(input), Some(remote), Some(output)) => Ok(Some(VpushSpec {

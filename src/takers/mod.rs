@@ -216,11 +216,10 @@ impl Starting<'_> {
         let started = Vpush::new(source, remote, route, replica, heartbeat, metrics).start_taking();
         self.add(started.recipient(), None);
         log::info!(
-            "vpush moving from {} to {} on {}:{}",
+            "vpush moving from {} to {} on {}",
             vpush.input,
             vpush.output,
-            vpush.remote.host,
-            vpush.remote.port
+            vpush.remote.describe()
         );
     }
 }

@@ -41,5 +41,6 @@ mod services;
 mod shutdown;
 mod store_limit;
 mod store_model;
+mod topologies;
 mod upload_limits;
 mod vpush;

@@ -1,14 +1,12 @@
 //! The commands several concerns send, as methods of [`Redis`]: a hash read whole, list lengths,
-//! a key's type, a subscription.
+//! a key's type.
 
 use std::collections::HashMap;
 
-use redis_async::client::pubsub::PubsubStream;
-use redis_async::client::ConnectionBuilder;
 use redis_async::resp::RespValue;
 
-use super::{Redis, COMMAND_TIMEOUT};
-use crate::error::{ActorError, Cause};
+use super::Redis;
+use crate::error::ActorError;
 
 impl Redis {
     /// Every field of the hash at `key` (a full key) and its value; none when it does not exist.
@@ -42,29 +40,5 @@ impl Redis {
     pub async fn key_type(&self, key: &str) -> Result<String, ActorError> {
         self.command(RespValue::Array(vec!["TYPE".into(), key.into()]))
             .await
-    }
-
-    /// A subscription to `channel` on a connection of its own (a subscribed connection can run
-    /// no other command), connecting within [`COMMAND_TIMEOUT`]. The stream ends when the
-    /// connection breaks: subscribe again then.
-    pub async fn subscribe(&self, channel: &str) -> Result<PubsubStream, ActorError> {
-        let config = &self.shared.config;
-        let subscribe = async {
-            let mut builder = ConnectionBuilder::new(config.host.as_str(), config.port)?;
-            if let Some(username) = &config.username {
-                builder.username(username.as_str());
-            }
-            if let Some(password) = &config.password {
-                builder.password(password.as_str());
-            }
-            builder.pubsub_connect().await?.subscribe(channel).await
-        };
-        match tokio::time::timeout(COMMAND_TIMEOUT, subscribe).await {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(err)) => Err(ActorError::RedisUnavailable(Cause::new(err))),
-            Err(_) => Err(ActorError::RedisUnavailable(Cause::described(
-                format_args!("no subscription within {COMMAND_TIMEOUT:?}"),
-            ))),
-        }
     }
 }

@@ -4,20 +4,23 @@
 //! redis-async's `PairedConnection` runs its socket in a task nothing can stop: dropped while
 //! Redis is frozen (SIGSTOP, `docker pause`), it keeps the socket and every command it holds,
 //! images included, until Redis answers again. Here the task is ours: [`Connection::close`]
-//! aborts it, freeing everything and failing the commands waiting on it at once. Connecting,
-//! authenticating and the RESP codec are redis-async's.
+//! aborts it, freeing everything and failing the commands waiting on it at once. Opening the
+//! socket (TLS, the sentinels) is `dial.rs`'s and `sentinel.rs`'s; the RESP codec is
+//! redis-async's.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicUsize;
 
 use futures_util::{SinkExt, StreamExt};
-use redis_async::client::connect::{connect_with_auth, RespConnection, RespConnectionInner};
 use redis_async::error::Error as RedisError;
 use redis_async::resp::{FromResp, RespValue};
 use redis_async::resp_array;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
-use super::config::RedisConfig;
+use super::config::{RedisConfig, Topology};
+use super::dial::{ask, closed, dial, Credentials, Socket};
+use super::sentinel::{check_master, locate_master};
 
 /// Commands queued for the socket, beyond which senders wait (within their own timeouts).
 const QUEUE: usize = 1024;
@@ -33,33 +36,35 @@ pub struct Connection {
     clock_offset_ms: i64,
 }
 
-/// The connection was closed, or the socket failed, before the answer came.
-fn closed() -> RedisError {
-    RedisError::Connection(redis_async::error::ConnectionReason::NotConnected)
+/// A socket to the server `config` names now (the sentinels asked, starting at `turn`),
+/// authenticated, with its database selected.
+pub async fn open_socket(config: &RedisConfig, turn: &AtomicUsize) -> Result<Socket, RedisError> {
+    let tls = config.tls.as_ref();
+    let mut socket = match &config.topology {
+        Topology::Single(address) => dial(address, tls, Credentials::of(config)).await?,
+        Topology::Sentinel { sentinels, master } => {
+            let address = locate_master(sentinels, master, tls, turn).await?;
+            let mut socket = dial(&address, tls, Credentials::of(config)).await?;
+            check_master(&mut socket, &address).await?;
+            socket
+        }
+        Topology::Cluster { .. } => {
+            return Err(RedisError::Internal(
+                "Redis Cluster is not supported yet".into(),
+            ))
+        }
+    };
+    if config.db != 0 {
+        let selected = ask(&mut socket, resp_array!["SELECT", config.db.to_string()]).await?;
+        String::from_resp(selected)?;
+    }
+    Ok(socket)
 }
 
 impl Connection {
-    /// Connects, authenticates and selects the database; the socket's task runs on this thread.
-    pub async fn open(config: &RedisConfig) -> Result<Self, RedisError> {
-        let mut socket = connect_with_auth(
-            &config.host,
-            config.port,
-            config.username.as_deref(),
-            config.password.as_deref(),
-            false,
-            None,
-            None,
-        )
-        .await?;
-        // Closed with a reset, not a FIN after the unsent data: a frozen Redis that wakes up
-        // must not run the commands of a connection we gave up on. (The only variant without
-        // redis-async's TLS features, which switchyard does not enable.)
-        let RespConnectionInner::Plain { stream } = socket.get_ref();
-        stream.set_zero_linger()?;
-        if config.db != 0 {
-            let selected = ask(&mut socket, resp_array!["SELECT", config.db.to_string()]).await?;
-            String::from_resp(selected)?;
-        }
+    /// Opens a socket ([`open_socket`]) and runs it in a task on this thread.
+    pub async fn open(config: &RedisConfig, turn: &AtomicUsize) -> Result<Self, RedisError> {
+        let mut socket = open_socket(config, turn).await?;
         let asked_at = unix_millis();
         let time = Vec::<String>::from_resp(ask(&mut socket, resp_array!["TIME"]).await?)?;
         let answered_at = unix_millis();
@@ -106,16 +111,6 @@ impl Connection {
     }
 }
 
-/// One command on a socket not yet handed to its task.
-async fn ask(socket: &mut RespConnection, command: RespValue) -> Result<RespValue, RedisError> {
-    socket.send(command).await?;
-    match socket.next().await {
-        Some(Ok(RespValue::Error(reason))) => Err(RedisError::Remote(reason)),
-        Some(answer) => answer,
-        None => Err(closed()),
-    }
-}
-
 fn millis_since_epoch(at: std::time::SystemTime) -> i64 {
     at.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as i64)
@@ -127,7 +122,7 @@ fn unix_millis() -> i64 {
 
 /// The socket's task: writes commands as they come (all those queued, then one flush) and
 /// hands each answer to the oldest command waiting.
-async fn run(mut socket: RespConnection, mut queued: mpsc::Receiver<(RespValue, Reply)>) {
+async fn run(mut socket: Socket, mut queued: mpsc::Receiver<(RespValue, Reply)>) {
     let mut waiting: VecDeque<Reply> = VecDeque::new();
     loop {
         tokio::select! {

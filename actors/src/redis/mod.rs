@@ -10,9 +10,14 @@
 mod commands;
 mod config;
 mod connection;
+mod dial;
 mod keys;
+mod sentinel;
+mod subscription;
+mod tls;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -20,12 +25,14 @@ use redis_async::error::Error as RedisError;
 use redis_async::resp::{FromResp, RespValue};
 use tokio::time::{timeout_at, Instant};
 
-pub use config::RedisConfig;
+pub use config::{Address, RedisConfig, Topology};
 use connection::Connection;
 pub use keys::{
     busy_list, busy_lists_pattern, namespace_overlap, vpush_mark, Keys, PublicKeys,
     DEFAULT_PUBLIC_NAMESPACE,
 };
+pub use subscription::Subscription;
+pub use tls::TlsRoots;
 
 use crate::error::{chain, ActorError, Cause};
 
@@ -98,6 +105,8 @@ struct Shared {
     connecting: tokio::sync::Mutex<()>,
     /// An outage is logged when it starts and when it ends, not once per command.
     reachable: AtomicBool,
+    /// The sentinel asked first: the one that answered last.
+    sentinel_turn: AtomicUsize,
 }
 
 impl Redis {
@@ -111,6 +120,7 @@ impl Redis {
                 current: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
                 reachable: AtomicBool::new(true),
+                sentinel_turn: AtomicUsize::new(0),
             }),
         }
     }
@@ -206,6 +216,12 @@ impl Redis {
     ) -> Result<T, ActorError> {
         match connection.send(command).await.and_then(T::from_resp) {
             Ok(answer) => Ok(answer),
+            // A replica (an old master after a failover) or a server still loading: the
+            // command did not run, and the next connection asks where the master is now.
+            Err(RedisError::Remote(reason)) if not_serving(&reason) => {
+                self.forget(connection);
+                Err(ActorError::RedisUnavailable(Cause::described(reason)))
+            }
             // Redis answered: the connection is fine, the command was not.
             Err(err @ (RedisError::Remote(_) | RedisError::Resp(..))) => {
                 Err(ActorError::Redis(Cause::new(err)))
@@ -271,7 +287,7 @@ impl Redis {
         if let Some(connection) = self.slot().clone() {
             return Ok((connection, false));
         }
-        let connection = Connection::open(&self.shared.config)
+        let connection = Connection::open(&self.shared.config, &self.shared.sentinel_turn)
             .await
             .map_err(|err| ActorError::RedisUnavailable(Cause::new(err)))?;
         *self.slot() = Some(connection.clone());
@@ -279,20 +295,37 @@ impl Redis {
     }
 
     fn note_reachability<T>(&self, result: &Result<T, ActorError>) {
-        let config = &self.shared.config;
+        let unreachable = matches!(result, Err(ActorError::RedisUnavailable(_)));
+        if self.shared.reachable.swap(!unreachable, Ordering::Relaxed) != unreachable {
+            return;
+        }
+        // Every handle on the same Redis notices an outage: the process logs it once.
+        let described = self.shared.config.describe();
+        let mut outages = OUTAGES.lock().unwrap_or_else(PoisonError::into_inner);
         match result {
-            Err(err @ ActorError::RedisUnavailable(_)) => {
-                if self.shared.reachable.swap(false, Ordering::Relaxed) {
-                    log::warn!("redis at {}:{}: {}", config.host, config.port, chain(err));
+            Err(err) if unreachable => {
+                if outages.insert(described.clone()) {
+                    log::warn!("{described}: {}", chain(err));
                 }
             }
             _ => {
-                if !self.shared.reachable.swap(true, Ordering::Relaxed) {
-                    log::info!("redis at {}:{} answers again", config.host, config.port);
+                if outages.remove(&described) {
+                    log::info!("{described} answers again");
                 }
             }
         }
     }
+}
+
+/// The Redis servers (as [`RedisConfig::describe`] names them) this process cannot reach now.
+static OUTAGES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// An error answer that says this server cannot run the command now, whatever it is: the
+/// answer of a replica to a write, or of a server loading its data.
+fn not_serving(reason: &str) -> bool {
+    ["READONLY ", "LOADING ", "MASTERDOWN "]
+        .iter()
+        .any(|code| reason.starts_with(code))
 }
 
 #[cfg(test)]

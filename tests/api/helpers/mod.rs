@@ -11,6 +11,7 @@ mod poll;
 mod process;
 mod redis;
 mod reply;
+mod topology;
 
 pub use app::TestApp;
 pub use files::TempDir;
@@ -23,3 +24,4 @@ pub use images::{form, half_an_upload, jpeg, meow_raw, upload, upload_body, BOUN
 pub use poll::until;
 pub use redis::{unique_prefix, TestRedis};
 pub use reply::{form_encode, get_raw, raw_request, Reply};
+pub use topology::{SentinelSet, TlsRedis, MASTER_NAME};

@@ -2,17 +2,39 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct TestRedis {
     pub port: u16,
     process: Option<Child>,
+    /// The server's command for a port.
+    launcher: Launcher,
+    /// What redis-cli needs before the command (TLS flags).
+    cli_flags: Vec<String>,
+}
+
+/// A redis-server (or redis-sentinel) command line for a port.
+pub type Launcher = Arc<dyn Fn(u16) -> Command + Send + Sync>;
+
+/// A plain redis-server on `port`, keeping nothing on disk.
+pub fn plain_server(port: u16) -> Command {
+    let mut command = Command::new("redis-server");
+    command
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"]);
+    command
 }
 
 impl TestRedis {
     /// A server on a port the system had free a moment ago; another one when something took
     /// that port in between (tests start many servers at once).
     pub fn start() -> Self {
+        Self::start_with(Arc::new(plain_server), Vec::new())
+    }
+
+    /// As [`Self::start`], the server started by `launcher`, redis-cli given `cli_flags`.
+    pub fn start_with(launcher: Launcher, cli_flags: Vec<String>) -> Self {
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -22,6 +44,8 @@ impl TestRedis {
             let mut redis = Self {
                 port,
                 process: None,
+                launcher: launcher.clone(),
+                cli_flags: cli_flags.clone(),
             };
             if redis.launch() {
                 return redis;
@@ -42,9 +66,7 @@ impl TestRedis {
     /// Starts the server on its port; `false` when it exited instead (the port was taken).
     fn launch(&mut self) -> bool {
         assert!(self.process.is_none(), "already running");
-        let mut child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
+        let mut child = (self.launcher)(self.port)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -69,6 +91,7 @@ impl TestRedis {
         true
     }
 
+    /// Kills the server at once (SIGKILL): a crash, not a shutdown.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.process.take() {
             let _ = child.kill();
@@ -98,7 +121,8 @@ impl TestRedis {
 
     /// One command through redis-cli, its answer trimmed (empty for nil).
     pub fn cli(&self, args: &[&str]) -> String {
-        redis_cli(self.port, args)
+        let flags: Vec<&str> = self.cli_flags.iter().map(String::as_str).collect();
+        redis_cli(self.port, &[flags.as_slice(), args].concat())
     }
 }
 

@@ -1,0 +1,227 @@
+//! Redis laid out as users run it: over TLS ([`TlsRedis`]) and as a master with replicas
+//! watched by sentinels ([`SentinelSet`]), real servers on free loopback ports.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::files::TempDir;
+use super::redis::{plain_server, TestRedis};
+
+/// A redis-server speaking only TLS, its certificate for `127.0.0.1` and `localhost` signed
+/// by a CA made for the test; a second CA that signed nothing, to be refused.
+pub struct TlsRedis {
+    pub server: TestRedis,
+    /// The CA that signed the server's certificate (`REDIS_CA_FILE`).
+    pub ca_file: String,
+    /// A CA that did not.
+    pub wrong_ca_file: String,
+    _dir: TempDir,
+}
+
+impl TlsRedis {
+    pub fn start(test: &str) -> Self {
+        let dir = TempDir::new(&format!("tls-{test}"));
+        make_certificates(dir.path());
+        let files = |name: &str| dir.string(name);
+        let (cert, key, ca) = (files("server.crt"), files("server.key"), files("ca.crt"));
+        let launcher = Arc::new(move |port: u16| {
+            let mut command = plain_server(0);
+            command
+                .args(["--tls-port", &port.to_string()])
+                .args(["--tls-cert-file", &cert, "--tls-key-file", &key])
+                .args(["--tls-ca-cert-file", &ca, "--tls-auth-clients", "no"]);
+            command
+        });
+        let cli = vec!["--tls".into(), "--cacert".into(), files("ca.crt")];
+        Self {
+            server: TestRedis::start_with(launcher, cli),
+            ca_file: files("ca.crt"),
+            wrong_ca_file: files("other-ca.crt"),
+            _dir: dir,
+        }
+    }
+
+    /// `rediss://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.server.port)
+    }
+}
+
+/// Runs openssl in `dir`: a CA, a server key and certificate it signs, and another CA.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (scripts/test installs it)");
+        assert!(output.status.success(), "openssl {args:?}: {output:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for ca in ["ca", "other-ca"] {
+        let (key, crt, subject) = (
+            format!("{ca}.key"),
+            format!("{ca}.crt"),
+            format!("/CN={ca}"),
+        );
+        let mut args = vec!["req", "-x509", "-days", "2", "-subj", &subject];
+        args.extend(ec);
+        args.extend(["-keyout", &key, "-out", &crt]);
+        openssl(&args);
+    }
+    let mut request = vec!["req", "-subj", "/CN=localhost", "-keyout", "server.key"];
+    request.extend(ec);
+    request.extend(["-out", "server.csr"]);
+    openssl(&request);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+}
+
+/// A master, two replicas and three sentinels watching it as `MASTER_NAME`, quick to fail
+/// over (down after 1 s).
+pub struct SentinelSet {
+    /// The first master and its replicas, in the order started; any may be master later.
+    pub servers: Vec<TestRedis>,
+    pub sentinels: Vec<TestRedis>,
+    _dir: TempDir,
+}
+
+pub const MASTER_NAME: &str = "switchyard-test";
+
+impl SentinelSet {
+    pub fn start(test: &str) -> Self {
+        let dir = TempDir::new(&format!("sentinel-{test}"));
+        let master = TestRedis::start();
+        let replicaof = master.port.to_string();
+        let mut servers = vec![master];
+        for _ in 0..2 {
+            let replicaof = replicaof.clone();
+            let launcher = Arc::new(move |port: u16| {
+                let mut command = plain_server(port);
+                command.args(["--replicaof", "127.0.0.1", &replicaof]);
+                command
+            });
+            servers.push(TestRedis::start_with(launcher, Vec::new()));
+        }
+        let sentinels = (0..3)
+            .map(|n| {
+                // A sentinel rewrites its configuration file: one file each.
+                let conf = dir.string(&format!("sentinel-{n}.conf"));
+                std::fs::write(&conf, sentinel_conf(&replicaof)).unwrap();
+                let launcher = Arc::new(move |port: u16| {
+                    let mut command = Command::new("redis-sentinel");
+                    command.arg(&conf).args(["--port", &port.to_string()]);
+                    command
+                });
+                TestRedis::start_with(launcher, Vec::new())
+            })
+            .collect();
+        let set = Self {
+            servers,
+            sentinels,
+            _dir: dir,
+        };
+        set.until_replicas_and_sentinels_know_each_other();
+        set
+    }
+
+    /// `redis-sentinel://<the three sentinels>/switchyard-test`.
+    pub fn url(&self) -> String {
+        let ports: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|sentinel| format!("127.0.0.1:{}", sentinel.port))
+            .collect();
+        format!("redis-sentinel://{}/{MASTER_NAME}", ports.join(","))
+    }
+
+    /// The port of the master the first sentinel names now.
+    pub fn master_port(&self) -> u16 {
+        let named = self.sentinels[0].cli(&["SENTINEL", "get-master-addr-by-name", MASTER_NAME]);
+        let port = named.lines().nth(1).expect("an address");
+        port.trim().parse().expect("a port")
+    }
+
+    /// The server that is master now.
+    pub fn master(&self) -> &TestRedis {
+        let port = self.master_port();
+        self.servers
+            .iter()
+            .find(|server| server.port == port)
+            .expect("one of the set")
+    }
+
+    /// Kills the master (SIGKILL) and waits until the sentinels name another one, within
+    /// `limit`; the new master's port.
+    pub fn kill_master_and_wait(&mut self, limit: Duration) -> u16 {
+        let old = self.master_port();
+        let index = self.servers.iter().position(|s| s.port == old).unwrap();
+        self.servers[index].stop();
+        let deadline = Instant::now() + limit;
+        loop {
+            let now = self.master_port();
+            if now != old {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "no failover within {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn until_replicas_and_sentinels_know_each_other(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let ready = || {
+            let replicas = self.servers[0].cli(&["INFO", "replication"]);
+            let sentinels = self.sentinels[0].cli(&["SENTINEL", "sentinels", MASTER_NAME]);
+            replicas.contains("connected_slaves:2")
+                && self.servers[1..].iter().all(|replica| {
+                    replica
+                        .cli(&["INFO", "replication"])
+                        .contains("master_link_status:up")
+                })
+                && sentinels.matches("name").count() == 2
+        };
+        while !ready() {
+            assert!(Instant::now() < deadline, "the sentinel set never settled");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn sentinel_conf(master_port: &str) -> String {
+    format!(
+        "bind 127.0.0.1\n\
+         sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+         sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+         sentinel failover-timeout {MASTER_NAME} 10000\n\
+         sentinel parallel-syncs {MASTER_NAME} 2\n"
+    )
+}
