@@ -1,0 +1,237 @@
+//! Every Redis-backed role, one smoke check each, on each topology: one Redis, TLS, Sentinel.
+//! One fleet process runs the roles together; vpush goes to a plain Redis and back.
+
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+
+use crate::helpers::{
+    free_ports, spawn, unique_prefix, until, upload, SentinelSet, TempDir, TestApp, TestRedis,
+    TlsRedis, PNG,
+};
+
+/// A Redis as switchyard is pointed at it, and a way to ask its (current) master.
+struct Target<'a> {
+    url: String,
+    /// Variables the topology needs besides `REDIS_URL` (`REDIS_CA_FILE`).
+    env: Vec<(&'static str, String)>,
+    cli: Box<dyn Fn(&[&str]) -> String + 'a>,
+}
+
+#[actix_rt::test]
+async fn every_role_works_on_one_redis() {
+    let redis = TestRedis::start();
+    let target = Target {
+        url: redis.url(),
+        env: Vec::new(),
+        cli: Box::new(|args| redis.cli(args)),
+    };
+    every_role_works(&target, "single").await;
+}
+
+#[actix_rt::test]
+async fn every_role_works_over_tls() {
+    let redis = TlsRedis::start("roles");
+    let target = Target {
+        url: redis.url(),
+        env: vec![("REDIS_CA_FILE", redis.ca_file.clone())],
+        cli: Box::new(|args| redis.server.cli(args)),
+    };
+    every_role_works(&target, "tls").await;
+}
+
+#[actix_rt::test]
+async fn every_role_works_behind_sentinels() {
+    let set = SentinelSet::start("roles");
+    let target = Target {
+        url: set.url(),
+        env: Vec::new(),
+        cli: Box::new(|args| set.master().cli(args)),
+    };
+    every_role_works(&target, "sentinel").await;
+}
+
+/// Starts the fleet on `target` and checks each role in turn; a failure names the role.
+async fn every_role_works(target: &Target<'_>, topology: &str) {
+    let prefix = unique_prefix(&format!("roles-{topology}"));
+    let key = |name: &str| format!("{prefix}{name}");
+    let plain = TestRedis::start();
+    let site = TempDir::new(&format!("roles-{topology}"));
+    site.write("files/static/app.css", "body { color: teal; }\n");
+    site.write(
+        "templates/pages/hello.html",
+        "Hello {{ get(\"greeting\") }}",
+    );
+    let [gateway_port, proxy_port] = {
+        let ports = free_ports(2);
+        [ports.start().to_string(), ports.end().to_string()]
+    };
+    let plain_url = plain.url();
+    let fleet = TestApp::builder()
+        .envs(&[
+            ("REDIS_URL", &target.url),
+            ("REDIS_PREFIX", &prefix),
+            ("HEARTBEAT_MS", "200"),
+            ("GATEWAY_PORT", &gateway_port),
+            ("PROXY_PORT", &proxy_port),
+            ("GATEWAY_ROUTES", "^/static/=files;^/pages/=pages"),
+            ("WORKER_QUEUES", "gateway:req"),
+            ("FILER_QUEUE", "files"),
+            ("FILER_ROOT", &site.string("files")),
+            ("RENDER_QUEUE", "pages"),
+            ("TEMPLATES_DIR", &site.string("templates")),
+            ("LPUSH_IN", "lin"),
+            ("LPUSH_OUT", "lout"),
+            ("MPUSH_IN", "min"),
+            ("MPUSH_OUT", "ma,mb"),
+            ("MBALANCE_IN", "bin"),
+            ("MBALANCE_OUT", "ba,bb"),
+            ("VPUSH_IN", "vin"),
+            ("VPUSH_URL", &plain_url),
+            ("VPUSH_OUT", "vout"),
+        ])
+        .envs(&as_pairs(&target.env))
+        .start_process();
+    // vpush the other way: from the plain Redis to the target.
+    let back = TestApp::builder()
+        .envs(&[
+            ("REDIS_URL", &plain_url),
+            ("REDIS_PREFIX", &prefix),
+            ("VPUSH_IN", "back-in"),
+            ("VPUSH_URL", &target.url),
+            ("VPUSH_OUT", "back-out"),
+        ])
+        .envs(&as_pairs(&target.env))
+        .start_process();
+    let gateway = fleet.gateway();
+    let cli = &target.cli;
+
+    // cache
+    assert_eq!(fleet.get("/set").await.status, 200, "cache: /set");
+    assert_eq!(fleet.get("/get").await.status, 200, "cache: /get");
+    assert!(cli(&["GET", &key("message")]).starts_with("this message"));
+
+    // recent visits
+    until(Duration::from_secs(5), "recent: /get recorded", || async {
+        let visits = fleet.get("/recent").await.json();
+        visits
+            .as_array()?
+            .iter()
+            .any(|v| v == "GET /get")
+            .then_some(())
+    })
+    .await;
+
+    // images
+    let uploaded = upload(&fleet, &[("image", "image/png", PNG)]).await;
+    assert!(uploaded.status < 300, "images: /upload {}", uploaded.text());
+    let meow = fleet.get("/meow").await;
+    assert_eq!(meow.status, 200, "images: /meow");
+
+    // registry and proxy
+    let spawned = spawn(&fleet).await;
+    let listed = fleet.get("/listservers").await.json();
+    assert!(
+        listed.as_array().unwrap().contains(&json!(spawned)),
+        "registry: {listed}"
+    );
+    let proxy = fleet.proxy();
+    until(
+        Duration::from_secs(5),
+        "proxy: a spawned server answers",
+        || async { (proxy.get("/").await.status == 200).then_some(()) },
+    )
+    .await;
+
+    // gateway and its workers
+    let hello = gateway.get("/").await;
+    assert_eq!(hello.status, 200, "gateway: {}", hello.text());
+
+    // rquery on the public namespace
+    cli(&["SET", &key("public:greeting"), "hi"]);
+    let queried = fleet.get("/rquery/get/greeting").await;
+    assert_eq!(
+        (queried.status, queried.json()),
+        (200, json!({"msg": "success", "value": "hi"})),
+        "rquery"
+    );
+
+    // filer and renderer through the gateway
+    let file = gateway.get("/static/app.css").await;
+    assert_eq!(
+        (file.status, file.text().as_str()),
+        (200, "body { color: teal; }\n")
+    );
+    assert!(
+        cli(&["EXISTS", &key("filer:/static/app.css")]) == "1",
+        "filer keeps it"
+    );
+    let page = gateway.get("/pages/hello").await;
+    assert_eq!(
+        (page.status, page.text().as_str()),
+        (200, "Hello hi"),
+        "renderer"
+    );
+
+    // movers
+    cli(&["LPUSH", &key("lin"), "to-lout"]);
+    cli(&["LPUSH", &key("min"), "to-both"]);
+    cli(&["LPUSH", &key("bin"), "to-one"]);
+    until(
+        Duration::from_secs(5),
+        "movers: every message moved",
+        || async {
+            let moved = cli(&["LRANGE", &key("lout"), "0", "-1"]) == "to-lout"
+                && cli(&["LRANGE", &key("ma"), "0", "-1"]) == "to-both"
+                && cli(&["LRANGE", &key("mb"), "0", "-1"]) == "to-both";
+            let balanced = [key("ba"), key("bb")]
+                .iter()
+                .map(|list| cli(&["LLEN", list]))
+                .filter(|length| length == "1")
+                .count();
+            (moved && balanced == 1).then_some(())
+        },
+    )
+    .await;
+
+    // vpush, there and back
+    cli(&["LPUSH", &key("vin"), "there"]);
+    plain.cli(&["LPUSH", &key("back-in"), "back"]);
+    until(Duration::from_secs(5), "vpush: both ways", || async {
+        let there = plain.cli(&["LRANGE", &key("vout"), "0", "-1"]) == "there";
+        let back = cli(&["LRANGE", &key("back-out"), "0", "-1"]) == "back";
+        (there && back).then_some(())
+    })
+    .await;
+
+    // services and metrics
+    let services = until(
+        Duration::from_secs(5),
+        "services: the fleet listed",
+        || async {
+            let listed = fleet.get("/services").await.json();
+            let list = listed.as_array()?.clone();
+            list.iter()
+                .any(|service: &Json| service["pid"] == json!(fleet.pid()))
+                .then_some(list)
+        },
+    )
+    .await;
+    assert!(!services.is_empty());
+    until(
+        Duration::from_secs(5),
+        "metrics: flushed to Redis",
+        || async { (cli(&["EXISTS", &key("metrics:gateway")]) == "1").then_some(()) },
+    )
+    .await;
+    let metrics = fleet.get("/metrics").await;
+    assert_eq!(metrics.status, 200, "metrics");
+    assert!(metrics.text().contains("switchyard_"), "metrics");
+    drop(back);
+}
+
+fn as_pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}
