@@ -15,8 +15,11 @@ struct Target<'a> {
     url: String,
     /// Variables the topology needs besides `REDIS_URL` (`REDIS_CA_FILE`).
     env: Vec<(&'static str, String)>,
-    cli: Box<dyn Fn(&[&str]) -> String + 'a>,
+    cli: Cli<'a>,
 }
+
+/// One command to the target's master through redis-cli, its answer trimmed.
+type Cli<'a> = Box<dyn Fn(&[&str]) -> String + 'a>;
 
 #[actix_rt::test]
 async fn every_role_works_on_one_redis() {
