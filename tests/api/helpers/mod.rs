@@ -22,6 +22,6 @@ pub use fleet::{
 pub use gateway::{gateway_process, play_worker, response_to, worker_process, BASE64};
 pub use images::{form, half_an_upload, jpeg, meow_raw, upload, upload_body, BOUNDARY, PNG};
 pub use poll::until;
-pub use redis::{unique_prefix, TestRedis};
+pub use redis::{redis_cli, unique_prefix, TestRedis};
 pub use reply::{form_encode, get_raw, raw_request, Reply};
 pub use topology::{SentinelSet, TlsRedis, MASTER_NAME};

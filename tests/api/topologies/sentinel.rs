@@ -1,8 +1,15 @@
 //! `redis-sentinel://`: the master found through the sentinels, and followed when it fails.
 
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{unique_prefix, until, SentinelSet, TestApp, MASTER_NAME};
+use futures_util::StreamExt;
+
+use crate::helpers::{
+    free_ports, redis_cli, unique_prefix, until, SentinelSet, TestApp, MASTER_NAME,
+};
 
 #[actix_rt::test]
 async fn the_master_is_found_through_the_sentinels() {
@@ -83,4 +90,165 @@ async fn a_killed_master_is_replaced_without_a_restart() {
     assert_eq!(set.master().port, new_master);
     let stored = set.master().cli(&["GET", &format!("{prefix}message")]);
     assert!(stored.starts_with("this message"), "{stored:?}");
+}
+
+/// While a gateway with workers serves 2,000 requests and a mover moves 10,000 messages, the
+/// master is killed: every request is answered (2xx, or 503/504 inside the failover window),
+/// and every message whose push a replica confirmed is in exactly one list afterwards.
+#[actix_rt::test]
+async fn a_failover_under_load_answers_every_request_and_keeps_every_message() {
+    const REQUESTS: usize = 2000;
+    const MESSAGES: usize = 10_000;
+    let set = SentinelSet::start("load");
+    let prefix = unique_prefix("sentinel-load");
+    let key = |name: &str| format!("{prefix}{name}");
+    let gateway_port = free_ports(1).start().to_string();
+    let fleet = TestApp::builder()
+        .envs(&[
+            ("REDIS_URL", &set.url()),
+            ("REDIS_PREFIX", &prefix),
+            ("GATEWAY_PORT", &gateway_port),
+            ("WORKER_QUEUES", "gateway:req"),
+            ("LPUSH_IN", "in"),
+            ("LPUSH_OUT", "out"),
+        ])
+        .start_process();
+    let gateway = fleet.gateway();
+    assert_eq!(gateway.get("/").await.status, 200);
+
+    // Over about 4 s and the failover: the producer pushes the messages in batches of 50, each
+    // followed by a WAIT for a replica; the master is killed after 1 s.
+    let started = Instant::now();
+    let sentinel_port = set.sentinels[0].port;
+    let input = key("in");
+    let producer = std::thread::spawn(move || produce(sentinel_port, &input, MESSAGES));
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        let mut set = set;
+        set.kill_master_and_wait(Duration::from_secs(20));
+        set
+    });
+    let answers: Vec<(u16, Duration)> = futures_util::stream::iter(0..REQUESTS)
+        .map(|n| {
+            let gateway = &gateway;
+            async move {
+                actix_rt::time::sleep_until((started + Duration::from_millis(2 * n as u64)).into())
+                    .await;
+                let sent = Instant::now();
+                let status = gateway.get("/").await.status;
+                // GATEWAY_TIMEOUT_MS (5 s) and the 750 ms Redis bound: never past them.
+                assert!(sent.elapsed() < Duration::from_secs(6), "an answer in time");
+                (status, started.elapsed())
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let confirmed = producer.join().unwrap();
+    let set = killer.join().unwrap();
+    let failed: Vec<&(u16, Duration)> = answers.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(
+        failed.iter().all(|(status, _)| [503, 504].contains(status)),
+        "{failed:?}"
+    );
+    let window = match (failed.first(), failed.last()) {
+        (Some((_, first)), Some((_, last))) => *last - *first,
+        _ => Duration::ZERO,
+    };
+
+    // Every confirmed message once: moved to the output, or still in the input or a busy list.
+    let master = set.master();
+    until(
+        Duration::from_secs(20),
+        "the mover empties its input",
+        || async { (master.cli(&["LLEN", &key("in")]) == "0").then_some(()) },
+    )
+    .await;
+    let mut held: Vec<String> = Vec::new();
+    for list in master.cli(&["KEYS", &format!("{prefix}*")]).lines() {
+        if master.cli(&["TYPE", list]) == "list" && !list.contains("gateway") {
+            held.extend(
+                master
+                    .cli(&["LRANGE", list, "0", "-1"])
+                    .lines()
+                    .map(str::to_owned),
+            );
+        }
+    }
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for message in &held {
+        *counts.entry(message).or_default() += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(twice.is_empty(), "none twice: {twice:?}");
+    let lost: Vec<_> = confirmed
+        .iter()
+        .filter(|m| !counts.contains_key(m.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "none lost: {} of {}",
+        lost.len(),
+        confirmed.len()
+    );
+    eprintln!(
+        "sentinel failover under load: {REQUESTS} requests, {} answered 503/504 over {window:?}; \
+         {} messages confirmed by a replica, all kept once ({} held)",
+        failed.len(),
+        confirmed.len(),
+        held.len()
+    );
+}
+
+/// Pushes messages onto `list` on the master the sentinel at `sentinel_port` names, 50 at a
+/// time every 20 ms, each batch followed by `WAIT 1` on the same connection, until a replica
+/// has confirmed `count` (the sentinels promote the replica that has the most). A batch that
+/// fails is not sent again: the next one has new messages, so none can be held twice by
+/// being sent twice. Answers the confirmed messages.
+fn produce(sentinel_port: u16, list: &str, count: usize) -> Vec<String> {
+    let mut confirmed = Vec::new();
+    let started = Instant::now();
+    let mut sent = 0;
+    for batch in 0.. {
+        if confirmed.len() >= count {
+            break;
+        }
+        let due = started + Duration::from_millis(20 * batch);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        let messages: Vec<String> = (sent..sent + 50).map(|n| format!("m{n}")).collect();
+        sent += 50;
+        let named = redis_cli(
+            sentinel_port,
+            &["SENTINEL", "get-master-addr-by-name", MASTER_NAME],
+        );
+        let Some(port) = named
+            .lines()
+            .nth(1)
+            .and_then(|p| p.trim().parse::<u16>().ok())
+        else {
+            continue;
+        };
+        let script = format!("LPUSH {list} {}\nWAIT 1 1000\n", messages.join(" "));
+        let mut cli = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        cli.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let output = cli.wait_with_output().unwrap();
+        let answers: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if answers.len() == 2 && answers[0].parse::<u64>().is_ok() && answers[1] != "0" {
+            confirmed.extend(messages);
+        }
+    }
+    confirmed
 }
