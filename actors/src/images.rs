@@ -152,6 +152,7 @@ async fn transfer<T: FromResp>(
     transfers: ImageTransfers,
     script: &'static str,
     args: Vec<RespValue>,
+    replicated: bool,
 ) -> Result<T, ActorError> {
     let deadline = Instant::now() + COMMAND_TIMEOUT;
     let _permit = match timeout_at(deadline, transfers.0.acquire_owned()).await {
@@ -162,7 +163,13 @@ async fn transfer<T: FromResp>(
         }
     };
     let queue = [redis.keys().image_queue()];
-    redis.eval_by(deadline, script, &queue, args).await
+    if replicated {
+        redis
+            .eval_by_replicated(deadline, script, &queue, args)
+            .await
+    } else {
+        redis.eval_by(deadline, script, &queue, args).await
+    }
 }
 
 impl Actor for ImageQueue {
@@ -178,7 +185,9 @@ impl Handler<EnqueueImage> for ImageQueue {
             RespValue::BulkString(msg.image.into_stored()),
         ];
         let redis = self.redis.clone();
-        let pushed = transfer::<i64>(redis, self.transfers.clone(), PUSH_UNLESS_FULL, args);
+        // Acknowledged with 201: on replicas first, where there are (docs/deploy.md).
+        let transfers = self.transfers.clone();
+        let pushed = transfer::<i64>(redis, transfers, PUSH_UNLESS_FULL, args, true);
         Box::pin(async move {
             match usize::try_from(pushed.await?) {
                 Ok(queued) => Ok(queued),
@@ -193,7 +202,8 @@ impl Handler<PopImage> for ImageQueue {
 
     fn handle(&mut self, _: PopImage, _: &mut Context<Self>) -> Self::Result {
         let redis = self.redis.clone();
-        let popped = transfer::<Option<Vec<u8>>>(redis, self.transfers.clone(), POP, Vec::new());
+        let transfers = self.transfers.clone();
+        let popped = transfer::<Option<Vec<u8>>>(redis, transfers, POP, Vec::new(), false);
         Box::pin(async move {
             let Some(stored) = popped.await? else {
                 return Ok(None);

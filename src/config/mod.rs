@@ -295,6 +295,19 @@ impl Config {
             })?
             .unwrap_or_else(|| RedisConfig::local(redis_prefix));
         config.takers = takers::read(&env, redis_prefix, roots.as_ref())?;
+        let wait_replicas = env.parsed(
+            "REDIS_WAIT_REPLICAS",
+            "a number of replicas from 0 to 16",
+            within(0..=16_u32),
+        )?;
+        if let Some(wanted) = wait_replicas {
+            config.redis.wait_replicas = wanted;
+            for taker in &mut config.takers {
+                if let TakerSpec::Vpush(vpush) = taker {
+                    vpush.remote.wait_replicas = wanted;
+                }
+            }
+        }
         let vpush_tls = config
             .takers
             .iter()

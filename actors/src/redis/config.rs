@@ -51,6 +51,9 @@ pub struct RedisConfig {
     pub prefix: String,
     /// The variable this came from, named when Redis cannot be reached.
     pub variable: &'static str,
+    /// How many replicas must confirm a write switchyard acknowledges to someone (an upload, a
+    /// vpush delivery) before it does: 1 behind sentinels, 0 (no `WAIT`) on one Redis.
+    pub wait_replicas: u32,
 }
 
 const DEFAULT_PORT: u16 = 6379;
@@ -70,6 +73,7 @@ impl RedisConfig {
             db: 0,
             prefix: prefix.to_owned(),
             variable: "REDIS_URL",
+            wait_replicas: 0,
         }
     }
 
@@ -144,6 +148,10 @@ impl RedisConfig {
             (true, Some(roots)) => Some(roots.clone()),
             (true, None) => Some(TlsRoots::system()?),
         };
+        let wait_replicas = match topology {
+            Topology::Single(_) => 0,
+            Topology::Sentinel { .. } | Topology::Cluster { .. } => 1,
+        };
         Ok(Self {
             topology,
             tls,
@@ -152,6 +160,7 @@ impl RedisConfig {
             db,
             prefix: prefix.to_owned(),
             variable: "REDIS_URL",
+            wait_replicas,
         })
     }
 

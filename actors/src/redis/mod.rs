@@ -39,6 +39,10 @@ use crate::error::{chain, ActorError, Cause};
 /// The longest a command may take, connecting included; HTTP answers stay under 1 s.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(750);
 
+/// The longest [`Redis::eval_by_replicated`] waits for replicas to confirm a write (`WAIT`):
+/// it blocks the shared connection meanwhile.
+pub const REPLICA_WAIT: Duration = Duration::from_millis(200);
+
 /// How long [`Redis::wait_and_move`] waits for something to take: also how soon a taker that
 /// is stopping notices.
 pub const MOVE_WAIT: Duration = Duration::from_secs(1);
@@ -175,12 +179,71 @@ impl Redis {
         self.bounded(deadline, &build).await
     }
 
+    /// As [`Self::eval_by`], and then, when the configuration asks for replicas
+    /// ([`RedisConfig::wait_replicas`]), `WAIT` on the same connection: answered only once that
+    /// many replicas hold the script's writes, so a failover cannot lose what the caller then
+    /// acknowledges. Fewer replicas in [`REPLICA_WAIT`] fail as unavailable, though the script
+    /// ran: the caller must treat its work as perhaps done (documented per use).
+    pub async fn eval_by_replicated<T: FromResp>(
+        &self,
+        deadline: Instant,
+        script: &str,
+        keys: &[String],
+        args: Vec<RespValue>,
+    ) -> Result<T, ActorError> {
+        let wanted = self.shared.config.wait_replicas;
+        if wanted == 0 {
+            return self.eval_by(deadline, script, keys, args).await;
+        }
+        let source = format!("{UNLESS_LATE}{script}");
+        let ends_at = SystemTime::now() + deadline.saturating_duration_since(Instant::now());
+        let replicated = async {
+            let (connection, _) = self.connection().await?;
+            let mut parts: Vec<RespValue> = Vec::with_capacity(4 + keys.len() + args.len());
+            parts.extend([
+                "EVAL".into(),
+                source.as_str().into(),
+                keys.len().to_string().into(),
+            ]);
+            parts.extend(keys.iter().map(|key| RespValue::from(key.as_str())));
+            parts.push(connection.redis_millis(ends_at).to_string().into());
+            parts.extend(args);
+            let answer: T = self.send(&connection, RespValue::Array(parts)).await?;
+            let wait = RespValue::Array(vec![
+                "WAIT".into(),
+                wanted.to_string().into(),
+                REPLICA_WAIT.as_millis().to_string().into(),
+            ]);
+            let confirmed: u32 = self.send(&connection, wait).await?;
+            if confirmed >= wanted {
+                Ok(answer)
+            } else {
+                Err(ActorError::RedisUnavailable(Cause::described(
+                    format_args!(
+                    "{confirmed} of {wanted} replicas confirmed the write within {REPLICA_WAIT:?}"
+                ),
+                )))
+            }
+        };
+        self.within(deadline, replicated).await
+    }
+
     async fn bounded<T: FromResp>(
         &self,
         deadline: Instant,
         build: &dyn Fn(&Connection) -> RespValue,
     ) -> Result<T, ActorError> {
-        let result = match timeout_at(deadline, self.command_unbounded(build)).await {
+        self.within(deadline, self.command_unbounded(build)).await
+    }
+
+    /// `work` (commands on the shared connection) answered by `deadline`, or the connection
+    /// closed; an outage noted.
+    async fn within<T>(
+        &self,
+        deadline: Instant,
+        work: impl std::future::Future<Output = Result<T, ActorError>>,
+    ) -> Result<T, ActorError> {
+        let result = match timeout_at(deadline, work).await {
             Ok(result) => result,
             Err(_) => {
                 self.close_connection();

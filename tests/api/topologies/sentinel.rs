@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use crate::helpers::{
-    free_ports, redis_cli, unique_prefix, until, SentinelSet, TestApp, MASTER_NAME,
+    free_ports, redis_cli, unique_prefix, until, upload, SentinelSet, TestApp, MASTER_NAME, PNG,
 };
 
 #[actix_rt::test]
@@ -251,4 +251,44 @@ fn produce(sentinel_port: u16, list: &str, count: usize) -> Vec<String> {
         }
     }
     confirmed
+}
+
+/// Behind sentinels an upload is acknowledged (201) only once a replica holds it; with every
+/// replica gone it is refused in time (503), and `REDIS_WAIT_REPLICAS=0` accepts it again.
+#[actix_rt::test]
+async fn an_upload_is_acknowledged_only_once_a_replica_holds_it() {
+    let mut set = SentinelSet::start("upload");
+    let prefix = unique_prefix("sentinel-upload");
+    let images = format!("{prefix}images");
+    let url = set.url();
+    let start = |wait: Option<&str>| {
+        let builder = TestApp::builder().envs(&[("REDIS_URL", &url), ("REDIS_PREFIX", &prefix)]);
+        match wait {
+            Some(wanted) => builder.env("REDIS_WAIT_REPLICAS", wanted),
+            None => builder,
+        }
+        .start_process()
+    };
+    let app = start(None);
+    assert_eq!(
+        upload(&app, &[("image", "image/png", PNG)]).await.status,
+        201
+    );
+    // Read on the replicas at once, without waiting for them: they hold it already.
+    let held = set.servers[1..]
+        .iter()
+        .filter(|replica| replica.cli(&["LLEN", &images]) == "1");
+    assert!(held.count() >= 1, "a replica holds the acknowledged image");
+
+    for replica in &mut set.servers[1..] {
+        replica.stop();
+    }
+    let sent = Instant::now();
+    let refused = upload(&app, &[("image", "image/png", PNG)]).await;
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(sent.elapsed() < Duration::from_secs(1));
+
+    let unconfirmed = start(Some("0"));
+    let accepted = upload(&unconfirmed, &[("image", "image/png", PNG)]).await;
+    assert_eq!(accepted.status, 201, "{}", accepted.text());
 }
