@@ -2,8 +2,8 @@
 //! notes want services to find their configuration (the HTTP port included) in Redis.
 //!
 //! Each field of the hash is a variable by name. The environment wins where both set one;
-//! `REDIS_URL` and `REDIS_PREFIX`, which say where the hash is, come only from the
-//! environment.
+//! `REDIS_URL`, `REDIS_PREFIX` and `REDIS_CA_FILE`, which say where the hash is and how to
+//! reach it, come only from the environment.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,7 +14,8 @@ use switchyard_actors::redis::Redis;
 use super::{variables, Config, CONFIG_HASH};
 
 /// Where the hash is: read from the environment only.
-const FROM_ENVIRONMENT_ONLY: [&str; 3] = ["REDIS_URL", "REDIS_PREFIX", CONFIG_HASH];
+const FROM_ENVIRONMENT_ONLY: [&str; 4] =
+    ["REDIS_URL", "REDIS_PREFIX", "REDIS_CA_FILE", CONFIG_HASH];
 
 /// Redis may start alongside switchyard (one compose file): it is asked this many times, every
 /// half second, before start-up gives up.
@@ -27,7 +28,7 @@ pub async fn load(env: impl Fn(&str) -> Option<String>) -> Result<Config, String
         return Config::from_lookup(env).map_err(|err| err.to_string());
     };
     let located = Config::from_lookup(|name| {
-        FROM_ENVIRONMENT_ONLY[..2]
+        FROM_ENVIRONMENT_ONLY[..3]
             .contains(&name)
             .then(|| env(name))
             .flatten()

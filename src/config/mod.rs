@@ -6,6 +6,7 @@ mod filer;
 mod hash;
 mod host;
 mod public;
+mod redis;
 pub mod takers;
 
 use std::borrow::Cow;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use switchyard_actors::gateway::routing::RouteRules;
 use switchyard_actors::gateway::tracking::RECORDED_WITHIN_MS;
-use switchyard_actors::redis::{RedisConfig, TlsRoots, DEFAULT_PUBLIC_NAMESPACE};
+use switchyard_actors::redis::{RedisConfig, DEFAULT_PUBLIC_NAMESPACE};
 use thiserror::Error;
 
 use crate::routes::access::AccessToken;
@@ -130,8 +131,8 @@ macro_rules! config {
 
         /// The variables read here; [`takers::VARIABLES`] has the takers'.
         const OWN_VARIABLES: &[&str] = &[
-            "IP", "ISMAIN", "MAINIP", "REDIS_URL", "REDIS_PREFIX", "ADVERTISE_HOST",
-            "GATEWAY_ROUTES", CONFIG_HASH, $($var),*
+            "IP", "ISMAIN", "MAINIP", "REDIS_URL", "REDIS_PREFIX", "REDIS_CA_FILE",
+            "REDIS_WAIT_REPLICAS", "ADVERTISE_HOST", "GATEWAY_ROUTES", CONFIG_HASH, $($var),*
         ];
     };
 }
@@ -286,39 +287,10 @@ impl Config {
         }
         let redis_prefix = env.parsed("REDIS_PREFIX", "a key prefix", |v| Some(v.to_owned()))?;
         let redis_prefix = redis_prefix.as_deref().unwrap_or(DEFAULT_REDIS_PREFIX);
-        let roots = env.parsed_or_why("REDIS_CA_FILE", "a PEM file of CA certificates", |v| {
-            TlsRoots::from_pem_file(v)
-        })?;
-        config.redis = env
-            .parsed_or_why("REDIS_URL", REDIS_URL_FORM, |v| {
-                RedisConfig::parse(v, redis_prefix, roots.as_ref())
-            })?
-            .unwrap_or_else(|| RedisConfig::local(redis_prefix));
+        let roots = redis::read_roots(&env)?;
+        config.redis = redis::read_url(&env, redis_prefix, roots.as_ref())?;
         config.takers = takers::read(&env, redis_prefix, roots.as_ref())?;
-        let wait_replicas = env.parsed(
-            "REDIS_WAIT_REPLICAS",
-            "a number of replicas from 0 to 16",
-            within(0..=16_u32),
-        )?;
-        if let Some(wanted) = wait_replicas {
-            config.redis.wait_replicas = wanted;
-            for taker in &mut config.takers {
-                if let TakerSpec::Vpush(vpush) = taker {
-                    vpush.remote.wait_replicas = wanted;
-                }
-            }
-        }
-        let vpush_tls = config
-            .takers
-            .iter()
-            .any(|taker| matches!(taker, TakerSpec::Vpush(vpush) if vpush.remote.tls.is_some()));
-        if roots.is_some() && config.redis.tls.is_none() && !vpush_tls {
-            return Err(ConfigError::new(
-                "REDIS_CA_FILE",
-                env.0("REDIS_CA_FILE").unwrap_or_default(),
-                "to be set only with a TLS URL (rediss...) in REDIS_URL or VPUSH_URL".into(),
-            ));
-        }
+        redis::settle(&env, &mut config, roots.is_some())?;
         let recorded_within = Duration::from_millis(RECORDED_WITHIN_MS);
         if config.message_expire < config.gateway_timeout + recorded_within {
             // A message's hash outlives its deadline long enough for the monitor to judge it

@@ -1,16 +1,10 @@
 //! The configuration read from variables: defaults, every refusal naming its variable.
 
-use switchyard_actors::redis::{Address, Topology};
+use switchyard_actors::redis::Topology;
 
+use super::redis::tests::address;
 use super::takers::{MoverKind, MoverSpec};
 use super::*;
-
-fn address(host: &str, port: u16) -> Address {
-    Address {
-        host: host.into(),
-        port,
-    }
-}
 
 fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_lookup(|name| {
@@ -100,67 +94,6 @@ fn redis_url_and_prefix() {
     assert_eq!(c.redis.topology, Topology::Single(address("r", 7000)));
     assert_eq!((c.redis.db, c.redis.prefix.as_str()), (2, "t2:"));
 }
-
-#[test]
-fn redis_topologies_and_their_refusals_name_the_variable() {
-    let c = config(&[("REDIS_URL", "redis-sentinel://s1,s2:5000/main")]).unwrap();
-    let sentinels = vec![address("s1", 26379), address("s2", 5000)];
-    let master = "main".to_owned();
-    assert_eq!(c.redis.topology, Topology::Sentinel { sentinels, master });
-    for (name, value) in [
-        ("REDIS_URL", "redis-sentinel://s1:26379"),
-        ("REDIS_URL", "memcached://h:1"),
-        ("REDIS_URL", "redis-cluster://n1:7000/3"),
-        ("VPUSH_URL", "redis://a:1,b:2"),
-        ("REDIS_CA_FILE", "/nonexistent/ca.pem"),
-    ] {
-        let mut vars = vec![(name, value)];
-        if name == "VPUSH_URL" {
-            vars.extend([("VPUSH_IN", "in"), ("VPUSH_OUT", "out")]);
-        }
-        let err = config(&vars).unwrap_err();
-        assert_eq!(err.name, name, "{err}");
-    }
-}
-
-#[test]
-fn a_ca_file_needs_a_tls_url_and_holds_certificates() {
-    let dir = std::env::temp_dir().join(format!("switchyard-ca-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let empty = dir.join("empty.pem");
-    std::fs::write(&empty, "not a certificate\n").unwrap();
-    let empty = empty.to_str().unwrap();
-    let err = config(&[("REDIS_CA_FILE", empty), ("REDIS_URL", "rediss://h:1")]).unwrap_err();
-    assert_eq!(err.name, "REDIS_CA_FILE");
-    assert!(err.to_string().contains("holds no certificate"), "{err}");
-    // A file of certificates, but nothing uses TLS.
-    let certificate = dir.join("ca.pem");
-    std::fs::write(&certificate, TEST_CERTIFICATE).unwrap();
-    let certificate = certificate.to_str().unwrap();
-    let err = config(&[("REDIS_CA_FILE", certificate)]).unwrap_err();
-    assert_eq!(err.name, "REDIS_CA_FILE");
-    let c = config(&[
-        ("REDIS_CA_FILE", certificate),
-        ("REDIS_URL", "rediss://h:1"),
-    ])
-    .unwrap();
-    assert!(c.redis.tls.is_some());
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// A self-signed CA certificate (`openssl req -x509 -newkey ec ...`), used only as a root.
-const TEST_CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----
-MIIBkTCCATegAwIBAgIUJmvd8nM1rE3mR5zD0XJhmEOFNlwwCgYIKoZIzj0EAwIw
-HTEbMBkGA1UEAwwSc3dpdGNoeWFyZC10ZXN0LWNhMCAXDTI2MTIwNjAyNDMwM1oY
-DzIxMjYxMTEyMDI0MzAzWjAdMRswGQYDVQQDDBJzd2l0Y2h5YXJkLXRlc3QtY2Ew
-WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARs+W0noMWo7hfH8YnP1WloNK2R9Dgd
-yrfb35f96GJHli13ejkIQKqlnupsaqQNi3q0vyPzPJAwPFQfopEOfySSo1MwUTAd
-BgNVHQ4EFgQUmRdt4ciV7khpoPI69aZl5shR4qMwHwYDVR0jBBgwFoAUmRdt4ciV
-7khpoPI69aZl5shR4qMwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBF
-AiAtzts3AUEw421EcVzSKv1z78BT0y6aQpOpoV7VSTFi5AIhAMXuWwsjHoWEPc3z
-uptx8Jf5GWituHFXzFaHoAtgvogY
------END CERTIFICATE-----
-";
 
 #[test]
 fn spawn_settings() {

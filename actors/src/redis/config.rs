@@ -1,29 +1,9 @@
 //! [`RedisConfig`]: where Redis is and how to reach it, from `REDIS_URL` (or `VPUSH_URL`), and
 //! the key prefix, from `REDIS_PREFIX`. The forms are in docs/redis-topologies.md.
 
-use std::fmt;
-
-use percent_encoding::percent_decode_str;
-use url::{Host, Url};
-
 use super::tls::TlsRoots;
-
-/// One server's address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Address {
-    pub host: String,
-    pub port: u16,
-}
-
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
+pub use super::url_parts::Address;
+use super::url_parts::{address, credentials, database, decoded};
 
 /// How the Redis switchyard speaks to is laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,63 +186,6 @@ enum Kind {
 
 const SCHEMES: &str =
     "redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster, rediss-cluster";
-
-/// `host[:port]`, a name, an IPv4 address or a bracketed IPv6 address.
-fn address(raw: &str, default_port: u16) -> Result<Address, String> {
-    if raw.is_empty() {
-        return Err("it names no host".into());
-    }
-    // The url crate checks the host and the port as it would in any URL.
-    let url = Url::parse(&format!("redis://{raw}")).map_err(|err| format!("{raw:?}: {err}"))?;
-    let host = match url.host() {
-        Some(Host::Domain(name)) if !name.is_empty() => name.to_owned(),
-        Some(Host::Ipv4(ip)) => ip.to_string(),
-        Some(Host::Ipv6(ip)) => ip.to_string(),
-        _ => return Err(format!("{raw:?} names no host")),
-    };
-    Ok(Address {
-        host,
-        port: url.port().unwrap_or(default_port),
-    })
-}
-
-fn database(path: &str) -> Result<u32, String> {
-    match path {
-        "" => Ok(0),
-        db => db
-            .parse()
-            .map_err(|_| "the database is not a number".into()),
-    }
-}
-
-/// `[user]:password`, percent-encoded, or `user` alone (no password, as a URL reads it).
-fn credentials(userinfo: Option<&str>) -> Result<(Option<String>, Option<String>), String> {
-    let Some(userinfo) = userinfo else {
-        return Ok((None, None));
-    };
-    let (user, password) = match userinfo.split_once(':') {
-        Some((user, password)) => (user, Some(decoded(password)?)),
-        None => (userinfo, None),
-    };
-    let user = Some(decoded(user)?).filter(|user| !user.is_empty());
-    Ok((user, password))
-}
-
-/// The URL keeps credentials percent-encoded; a `%` not followed by two hex digits is a
-/// mistake (the decoder would keep it as it is).
-fn decoded(raw: &str) -> Result<String, String> {
-    let escapes_ok = raw
-        .split('%')
-        .skip(1)
-        .all(|after| after.len() >= 2 && after.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
-    if !escapes_ok {
-        return Err("a bad %-escape".into());
-    }
-    percent_decode_str(raw)
-        .decode_utf8()
-        .map(|text| text.into_owned())
-        .map_err(|_| "credentials that are not UTF-8".into())
-}
 
 #[cfg(test)]
 mod tests {

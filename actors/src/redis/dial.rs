@@ -13,8 +13,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_util::codec::{Decoder, Framed};
 
-use super::config::{Address, RedisConfig};
+use super::config::RedisConfig;
 use super::tls::TlsRoots;
+use super::url_parts::Address;
 
 /// A socket to one server, reading and writing RESP values.
 pub type Socket = Framed<Stream, RespCodec>;

@@ -1,7 +1,7 @@
-//! The one place that opens Redis connections and names Redis keys.
-//!
-//! A [`Redis`] handle sends ordinary commands on one shared, pipelined [`Connection`], opened
-//! on first use (so the server starts while Redis is down) and opened again after it breaks.
+//! The one place that opens Redis connections and names Redis keys, whatever the topology
+//! (docs/redis-topologies.md): the actors never know it. A [`Redis`] handle sends ordinary
+//! commands on one shared, pipelined [`Connection`], opened on first use (so the server starts
+//! while Redis is down) and opened again after it breaks (asking the sentinels again).
 //! Every command is bounded by [`COMMAND_TIMEOUT`], connecting included: with Redis down,
 //! unreachable or frozen a request fails fast instead of hanging. A command that times out
 //! closes the connection: the commands queued behind it fail at once instead of piling up,
@@ -12,12 +12,15 @@ mod config;
 mod connection;
 mod dial;
 mod keys;
+mod lease;
+mod outages;
+mod replicated;
 mod sentinel;
 mod subscription;
 mod tls;
+mod url_parts;
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -31,10 +34,11 @@ pub use keys::{
     busy_list, busy_lists_pattern, namespace_overlap, vpush_mark, Keys, PublicKeys,
     DEFAULT_PUBLIC_NAMESPACE,
 };
+pub use lease::hold_lease;
 pub use subscription::Subscription;
 pub use tls::TlsRoots;
 
-use crate::error::{chain, ActorError, Cause};
+use crate::error::{ActorError, Cause};
 
 /// The longest a command may take, connecting included; HTTP answers stay under 1 s.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(750);
@@ -52,6 +56,37 @@ pub const MOVE_WAIT: Duration = Duration::from_secs(1);
 const UNLESS_LATE: &str = "local t = redis.call('TIME') \
     if t[1] * 1000 + math.floor(t[2] / 1000) > tonumber(table.remove(ARGV, 1)) then \
     return redis.error_reply('LATE the caller gave up on this command') end ";
+
+/// A script run only if Redis gets to it by a deadline ([`Redis::eval_by`]).
+struct LateEval {
+    source: String,
+    /// The deadline on this machine's clock, converted to Redis's as each connection measured
+    /// it, so hosts need not agree on the time.
+    ends_at: SystemTime,
+}
+
+impl LateEval {
+    fn new(deadline: Instant, script: &str) -> Self {
+        Self {
+            source: format!("{UNLESS_LATE}{script}"),
+            ends_at: SystemTime::now() + deadline.saturating_duration_since(Instant::now()),
+        }
+    }
+
+    /// `EVAL` on `keys`, the deadline on `connection`'s Redis clock first in ARGV, then `args`.
+    fn command(&self, connection: &Connection, keys: &[String], args: &[RespValue]) -> RespValue {
+        let mut parts: Vec<RespValue> = Vec::with_capacity(4 + keys.len() + args.len());
+        parts.extend([
+            "EVAL".into(),
+            self.source.as_str().into(),
+            keys.len().to_string().into(),
+        ]);
+        parts.extend(keys.iter().map(|key| RespValue::from(key.as_str())));
+        parts.push(connection.redis_millis(self.ends_at).to_string().into());
+        parts.extend(args.iter().cloned());
+        RespValue::Array(parts)
+    }
+}
 
 /// Puts Redis's clock, in milliseconds, in `now`: hosts need not agree on the time.
 macro_rules! with_now {
@@ -71,28 +106,6 @@ pub fn eval(script: &str, keys: &[String], args: &[String]) -> RespValue {
     parts.extend(keys.iter().map(|k| RespValue::from(k.as_str())));
     parts.extend(args.iter().map(|a| RespValue::from(a.as_str())));
     RespValue::Array(parts)
-}
-
-/// KEYS[1] the lease; ARGV[1] the holder, ARGV[2] the lease's lifetime in ms. Takes the lease
-/// when nobody holds it, renews it when this holder does; answers 1 when it holds it.
-const HOLD_LEASE: &str = "local holder = redis.call('GET', KEYS[1]) \
-    if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end \
-    if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end \
-    return 0";
-
-/// Takes or renews the lease at `key` (a full key) for `holder`, for `lifetime`: whether
-/// `holder` holds it now. One holder at a time among replicas: vpush, the replica controller.
-pub async fn hold_lease(
-    redis: &Redis,
-    key: &str,
-    holder: &str,
-    lifetime: Duration,
-) -> Result<bool, ActorError> {
-    let args = [holder.to_owned(), lifetime.as_millis().to_string()];
-    let held: i64 = redis
-        .command(eval(HOLD_LEASE, &[key.to_owned()], &args))
-        .await?;
-    Ok(held == 1)
 }
 
 /// A handle on the shared connection; clones share it.
@@ -153,8 +166,7 @@ impl Redis {
     /// gets to it by then. A command cannot be taken back once sent: when Redis was frozen
     /// (SIGSTOP, `docker pause`) and wakes up, it runs what it had received, long after its
     /// caller answered 503. Scripts that move data (an image popped, an upload queued) go this
-    /// way, so a request that failed changed nothing. The deadline is converted to Redis's
-    /// clock as each connection measured it, so hosts need not agree on the time.
+    /// way, so a request that failed changed nothing ([`LateEval`] says on which clock).
     pub async fn eval_by<T: FromResp>(
         &self,
         deadline: Instant,
@@ -162,70 +174,9 @@ impl Redis {
         keys: &[String],
         args: Vec<RespValue>,
     ) -> Result<T, ActorError> {
-        let source = format!("{UNLESS_LATE}{script}");
-        let ends_at = SystemTime::now() + deadline.saturating_duration_since(Instant::now());
-        let build = |connection: &Connection| {
-            let mut parts: Vec<RespValue> = Vec::with_capacity(4 + keys.len() + args.len());
-            parts.extend([
-                "EVAL".into(),
-                source.as_str().into(),
-                keys.len().to_string().into(),
-            ]);
-            parts.extend(keys.iter().map(|key| RespValue::from(key.as_str())));
-            parts.push(connection.redis_millis(ends_at).to_string().into());
-            parts.extend(args.iter().cloned());
-            RespValue::Array(parts)
-        };
+        let eval = LateEval::new(deadline, script);
+        let build = |connection: &Connection| eval.command(connection, keys, &args);
         self.bounded(deadline, &build).await
-    }
-
-    /// As [`Self::eval_by`], and then, when the configuration asks for replicas
-    /// ([`RedisConfig::wait_replicas`]), `WAIT` on the same connection: answered only once that
-    /// many replicas hold the script's writes, so a failover cannot lose what the caller then
-    /// acknowledges. Fewer replicas in [`REPLICA_WAIT`] fail as unavailable, though the script
-    /// ran: the caller must treat its work as perhaps done (documented per use).
-    pub async fn eval_by_replicated<T: FromResp>(
-        &self,
-        deadline: Instant,
-        script: &str,
-        keys: &[String],
-        args: Vec<RespValue>,
-    ) -> Result<T, ActorError> {
-        let wanted = self.shared.config.wait_replicas;
-        if wanted == 0 {
-            return self.eval_by(deadline, script, keys, args).await;
-        }
-        let source = format!("{UNLESS_LATE}{script}");
-        let ends_at = SystemTime::now() + deadline.saturating_duration_since(Instant::now());
-        let replicated = async {
-            let (connection, _) = self.connection().await?;
-            let mut parts: Vec<RespValue> = Vec::with_capacity(4 + keys.len() + args.len());
-            parts.extend([
-                "EVAL".into(),
-                source.as_str().into(),
-                keys.len().to_string().into(),
-            ]);
-            parts.extend(keys.iter().map(|key| RespValue::from(key.as_str())));
-            parts.push(connection.redis_millis(ends_at).to_string().into());
-            parts.extend(args);
-            let answer: T = self.send(&connection, RespValue::Array(parts)).await?;
-            let wait = RespValue::Array(vec![
-                "WAIT".into(),
-                wanted.to_string().into(),
-                REPLICA_WAIT.as_millis().to_string().into(),
-            ]);
-            let confirmed: u32 = self.send(&connection, wait).await?;
-            if confirmed >= wanted {
-                Ok(answer)
-            } else {
-                Err(ActorError::RedisUnavailable(Cause::described(
-                    format_args!(
-                    "{confirmed} of {wanted} replicas confirmed the write within {REPLICA_WAIT:?}"
-                ),
-                )))
-            }
-        };
-        self.within(deadline, replicated).await
     }
 
     async fn bounded<T: FromResp>(
@@ -238,7 +189,7 @@ impl Redis {
 
     /// `work` (commands on the shared connection) answered by `deadline`, or the connection
     /// closed; an outage noted.
-    async fn within<T>(
+    pub(super) async fn within<T>(
         &self,
         deadline: Instant,
         work: impl std::future::Future<Output = Result<T, ActorError>>,
@@ -272,7 +223,7 @@ impl Redis {
         }
     }
 
-    async fn send<T: FromResp>(
+    pub(super) async fn send<T: FromResp>(
         &self,
         connection: &Connection,
         command: RespValue,
@@ -342,7 +293,7 @@ impl Redis {
     }
 
     /// The shared connection, opened if there is none; `true` when it was opened before.
-    async fn connection(&self) -> Result<(Connection, bool), ActorError> {
+    pub(super) async fn connection(&self) -> Result<(Connection, bool), ActorError> {
         if let Some(connection) = self.slot().clone() {
             return Ok((connection, true));
         }
@@ -356,32 +307,7 @@ impl Redis {
         *self.slot() = Some(connection.clone());
         Ok((connection, false))
     }
-
-    fn note_reachability<T>(&self, result: &Result<T, ActorError>) {
-        let unreachable = matches!(result, Err(ActorError::RedisUnavailable(_)));
-        if self.shared.reachable.swap(!unreachable, Ordering::Relaxed) != unreachable {
-            return;
-        }
-        // Every handle on the same Redis notices an outage: the process logs it once.
-        let described = self.shared.config.describe();
-        let mut outages = OUTAGES.lock().unwrap_or_else(PoisonError::into_inner);
-        match result {
-            Err(err) if unreachable => {
-                if outages.insert(described.clone()) {
-                    log::warn!("{described}: {}", chain(err));
-                }
-            }
-            _ => {
-                if outages.remove(&described) {
-                    log::info!("{described} answers again");
-                }
-            }
-        }
-    }
 }
-
-/// The Redis servers (as [`RedisConfig::describe`] names them) this process cannot reach now.
-static OUTAGES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// An error answer that says this server cannot run the command now, whatever it is: the
 /// answer of a replica to a write, or of a server loading its data.

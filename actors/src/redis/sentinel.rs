@@ -7,9 +7,9 @@ use redis_async::error::Error as RedisError;
 use redis_async::resp::{FromResp, RespValue};
 use redis_async::resp_array;
 
-use super::config::Address;
 use super::dial::{ask, dial, Credentials, Socket};
 use super::tls::TlsRoots;
+use super::url_parts::Address;
 
 /// The longest one sentinel may take to answer: a frozen one leaves time to ask the next.
 const SENTINEL_WAIT: Duration = Duration::from_millis(250);
