@@ -43,8 +43,7 @@ use crate::error::{ActorError, Cause};
 /// The longest a command may take, connecting included; HTTP answers stay under 1 s.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(750);
 
-/// The longest [`Redis::eval_by_replicated`] waits for replicas to confirm a write (`WAIT`):
-/// it blocks the shared connection meanwhile.
+/// The longest a `WAIT` for replicas may block the shared connection.
 pub const REPLICA_WAIT: Duration = Duration::from_millis(200);
 
 /// How long [`Redis::wait_and_move`] waits for something to take: also how soon a taker that
