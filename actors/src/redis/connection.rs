@@ -21,6 +21,7 @@ use tokio::task::AbortHandle;
 use super::config::{RedisConfig, Topology};
 use super::dial::{ask, closed, dial, Credentials, Socket};
 use super::sentinel::{check_master, locate_master};
+use super::url_parts::Address;
 
 /// Commands queued for the socket, beyond which senders wait (within their own timeouts).
 const QUEUE: usize = 1024;
@@ -32,28 +33,52 @@ type Reply = oneshot::Sender<Result<RespValue, RedisError>>;
 pub struct Connection {
     commands: mpsc::Sender<(RespValue, Reply)>,
     task: AbortHandle,
-    /// Redis's clock minus ours, in milliseconds, measured when the connection opened.
-    clock_offset_ms: i64,
+    clock: Clock,
 }
 
-/// A socket to the server `config` names now (the sentinels asked, starting at `turn`),
-/// authenticated, with its database selected.
+/// Redis's clock as one connection measured it when it opened.
+#[derive(Clone, Copy, Default)]
+pub struct Clock {
+    /// Redis's clock minus ours, in milliseconds.
+    offset_ms: i64,
+}
+
+impl Clock {
+    /// `at` (a moment on this machine's clock) on Redis's clock, in milliseconds since 1970.
+    pub fn redis_millis(self, at: std::time::SystemTime) -> i64 {
+        millis_since_epoch(at) + self.offset_ms
+    }
+}
+
+/// A socket to the server `config` names now (the sentinels asked, starting at `turn`; a
+/// cluster's first seed that answers, for a subscription), authenticated, with its database
+/// selected.
 pub async fn open_socket(config: &RedisConfig, turn: &AtomicUsize) -> Result<Socket, RedisError> {
     let tls = config.tls.as_ref();
-    let mut socket = match &config.topology {
-        Topology::Single(address) => dial(address, tls, Credentials::of(config)).await?,
+    match &config.topology {
+        Topology::Single(address) => open_socket_at(config, address).await,
         Topology::Sentinel { sentinels, master } => {
             let address = locate_master(sentinels, master, tls, turn).await?;
-            let mut socket = dial(&address, tls, Credentials::of(config)).await?;
+            let mut socket = open_socket_at(config, &address).await?;
             check_master(&mut socket, &address).await?;
-            socket
+            Ok(socket)
         }
-        Topology::Cluster { .. } => {
-            return Err(RedisError::Internal(
-                "Redis Cluster is not supported yet".into(),
-            ))
+        Topology::Cluster { seeds } => {
+            let mut last = None;
+            for seed in seeds {
+                match open_socket_at(config, seed).await {
+                    Ok(socket) => return Ok(socket),
+                    Err(err) => last = Some(err),
+                }
+            }
+            Err(last.unwrap_or_else(closed))
         }
-    };
+    }
+}
+
+/// A socket to the server at `address`, authenticated, with its database selected.
+async fn open_socket_at(config: &RedisConfig, address: &Address) -> Result<Socket, RedisError> {
+    let mut socket = dial(address, config.tls.as_ref(), Credentials::of(config)).await?;
     if config.db != 0 {
         let selected = ask(&mut socket, resp_array!["SELECT", config.db.to_string()]).await?;
         String::from_resp(selected)?;
@@ -64,7 +89,16 @@ pub async fn open_socket(config: &RedisConfig, turn: &AtomicUsize) -> Result<Soc
 impl Connection {
     /// Opens a socket ([`open_socket`]) and runs it in a task on this thread.
     pub async fn open(config: &RedisConfig, turn: &AtomicUsize) -> Result<Self, RedisError> {
-        let mut socket = open_socket(config, turn).await?;
+        Self::run(open_socket(config, turn).await?).await
+    }
+
+    /// Opens a socket to one node of a cluster, and runs it.
+    pub async fn open_at(config: &RedisConfig, address: &Address) -> Result<Self, RedisError> {
+        Self::run(open_socket_at(config, address).await?).await
+    }
+
+    /// Measures Redis's clock on `socket` and hands the socket to a task on this thread.
+    async fn run(mut socket: Socket) -> Result<Self, RedisError> {
         let asked_at = unix_millis();
         let time = Vec::<String>::from_resp(ask(&mut socket, resp_array!["TIME"]).await?)?;
         let answered_at = unix_millis();
@@ -77,11 +111,13 @@ impl Connection {
             _ => return Err(RedisError::Unexpected("TIME answered oddly".into())),
         };
         let (commands, queued) = mpsc::channel(QUEUE);
-        let task = actix_rt::spawn(run(socket, queued)).abort_handle();
+        let task = actix_rt::spawn(serve(socket, queued)).abort_handle();
         Ok(Self {
             commands,
             task,
-            clock_offset_ms,
+            clock: Clock {
+                offset_ms: clock_offset_ms,
+            },
         })
     }
 
@@ -100,9 +136,9 @@ impl Connection {
         self.task.abort();
     }
 
-    /// `at` (a moment on this machine's clock) on Redis's clock, in milliseconds since 1970.
-    pub fn redis_millis(&self, at: std::time::SystemTime) -> i64 {
-        millis_since_epoch(at) + self.clock_offset_ms
+    /// Redis's clock, as this connection measured it.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Whether both handles are the same connection's.
@@ -122,7 +158,7 @@ fn unix_millis() -> i64 {
 
 /// The socket's task: writes commands as they come (all those queued, then one flush) and
 /// hands each answer to the oldest command waiting.
-async fn run(mut socket: Socket, mut queued: mpsc::Receiver<(RespValue, Reply)>) {
+async fn serve(mut socket: Socket, mut queued: mpsc::Receiver<(RespValue, Reply)>) {
     let mut waiting: VecDeque<Reply> = VecDeque::new();
     loop {
         tokio::select! {

@@ -7,6 +7,7 @@
 //! closes the connection: the commands queued behind it fail at once instead of piling up,
 //! and a late answer can never be read as another command's.
 
+mod cluster;
 mod commands;
 mod config;
 mod connection;
@@ -15,21 +16,24 @@ mod keys;
 mod lease;
 mod outages;
 mod replicated;
+mod routing;
 mod sentinel;
+mod single;
+mod slots;
 mod subscription;
 mod tls;
 mod url_parts;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use redis_async::error::Error as RedisError;
 use redis_async::resp::{FromResp, RespValue};
 use tokio::time::{timeout_at, Instant};
 
+use cluster::Cluster;
 pub use config::{Address, RedisConfig, Topology};
-use connection::Connection;
+use connection::{Clock, Connection};
 pub use keys::{
     busy_list, busy_lists_pattern, namespace_overlap, vpush_mark, Keys, PublicKeys,
     DEFAULT_PUBLIC_NAMESPACE,
@@ -72,8 +76,8 @@ impl LateEval {
         }
     }
 
-    /// `EVAL` on `keys`, the deadline on `connection`'s Redis clock first in ARGV, then `args`.
-    fn command(&self, connection: &Connection, keys: &[String], args: &[RespValue]) -> RespValue {
+    /// `EVAL` on `keys`, the deadline on a connection's Redis `clock` first in ARGV, then `args`.
+    fn command(&self, clock: Clock, keys: &[String], args: &[RespValue]) -> RespValue {
         let mut parts: Vec<RespValue> = Vec::with_capacity(4 + keys.len() + args.len());
         parts.extend([
             "EVAL".into(),
@@ -81,7 +85,7 @@ impl LateEval {
             keys.len().to_string().into(),
         ]);
         parts.extend(keys.iter().map(|key| RespValue::from(key.as_str())));
-        parts.push(connection.redis_millis(self.ends_at).to_string().into());
+        parts.push(clock.redis_millis(self.ends_at).to_string().into());
         parts.extend(args.iter().cloned());
         RespValue::Array(parts)
     }
@@ -123,12 +127,18 @@ struct Shared {
     reachable: AtomicBool,
     /// The sentinel asked first: the one that answered last.
     sentinel_turn: AtomicUsize,
+    /// On a cluster, its map and its masters' connections (`current` stays empty).
+    cluster: Option<Cluster>,
 }
 
 impl Redis {
     /// Connects on first use, not here.
     pub fn new(config: RedisConfig) -> Self {
         let keys = Keys::new(&config.prefix);
+        let cluster = match &config.topology {
+            Topology::Cluster { seeds } => Some(Cluster::new(seeds)),
+            _ => None,
+        };
         Self {
             shared: Arc::new(Shared {
                 config,
@@ -137,6 +147,7 @@ impl Redis {
                 connecting: tokio::sync::Mutex::new(()),
                 reachable: AtomicBool::new(true),
                 sentinel_turn: AtomicUsize::new(0),
+                cluster,
             }),
         }
     }
@@ -174,16 +185,25 @@ impl Redis {
         args: Vec<RespValue>,
     ) -> Result<T, ActorError> {
         let eval = LateEval::new(deadline, script);
-        let build = |connection: &Connection| eval.command(connection, keys, &args);
+        let build = |clock: Clock| eval.command(clock, keys, &args);
         self.bounded(deadline, &build).await
     }
 
     async fn bounded<T: FromResp>(
         &self,
         deadline: Instant,
-        build: &dyn Fn(&Connection) -> RespValue,
+        build: &dyn Fn(Clock) -> RespValue,
     ) -> Result<T, ActorError> {
-        self.within(deadline, self.command_unbounded(build)).await
+        match &self.shared.cluster {
+            Some(cluster) => {
+                let routed = async {
+                    let (answer, node) = self.routed(cluster, deadline, build).await?;
+                    self.classify(Ok(answer), || node.forget(cluster))
+                };
+                self.within(deadline, routed).await
+            }
+            None => self.within(deadline, self.command_unbounded(build)).await,
+        }
     }
 
     /// `work` (commands on the shared connection) answered by `deadline`, or the connection
@@ -205,47 +225,6 @@ impl Redis {
         result
     }
 
-    async fn command_unbounded<T: FromResp>(
-        &self,
-        build: &dyn Fn(&Connection) -> RespValue,
-    ) -> Result<T, ActorError> {
-        let (connection, reused) = self.connection().await?;
-        match self.send(&connection, build(&connection)).await {
-            // A connection kept from earlier may have died with a Redis restart since: one more
-            // try on a fresh one, so no request fails for it. (A command Redis ran just before
-            // the connection broke would run twice: a crash at that instant is the only case.)
-            Err(ActorError::RedisUnavailable(_)) if reused => {
-                let (fresh, _) = self.connection().await?;
-                self.send(&fresh, build(&fresh)).await
-            }
-            result => result,
-        }
-    }
-
-    pub(super) async fn send<T: FromResp>(
-        &self,
-        connection: &Connection,
-        command: RespValue,
-    ) -> Result<T, ActorError> {
-        match connection.send(command).await.and_then(T::from_resp) {
-            Ok(answer) => Ok(answer),
-            // A replica (an old master after a failover) or a server still loading: the
-            // command did not run, and the next connection asks where the master is now.
-            Err(RedisError::Remote(reason)) if not_serving(&reason) => {
-                self.forget(connection);
-                Err(ActorError::RedisUnavailable(Cause::described(reason)))
-            }
-            // Redis answered: the connection is fine, the command was not.
-            Err(err @ (RedisError::Remote(_) | RedisError::Resp(..))) => {
-                Err(ActorError::Redis(Cause::new(err)))
-            }
-            Err(err) => {
-                self.forget(connection);
-                Err(ActorError::RedisUnavailable(Cause::new(err)))
-            }
-        }
-    }
-
     /// `BLMOVE from to RIGHT LEFT`: the oldest element of `from` (a full key) pushed onto `to`,
     /// waiting up to [`MOVE_WAIT`] for one to arrive; nil when none did. The connection blocks
     /// meanwhile: it must be the caller's own.
@@ -262,58 +241,6 @@ impl Redis {
         self.command_by(Instant::now() + MOVE_WAIT + COMMAND_TIMEOUT, command)
             .await
     }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
-        // The slot is only ever replaced whole, so a poisoned lock still holds a sound value.
-        self.shared
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Closes the shared connection, whatever is under way on it; the next command opens
-    /// another.
-    fn close_connection(&self) {
-        if let Some(connection) = self.slot().take() {
-            connection.close();
-        }
-    }
-
-    /// `connection` broke: the next command opens a new one (unless that happened already).
-    fn forget(&self, connection: &Connection) {
-        let mut slot = self.slot();
-        if slot
-            .as_ref()
-            .is_some_and(|current| current.same(connection))
-        {
-            *slot = None;
-        }
-        connection.close();
-    }
-
-    /// The shared connection, opened if there is none; `true` when it was opened before.
-    pub(super) async fn connection(&self) -> Result<(Connection, bool), ActorError> {
-        if let Some(connection) = self.slot().clone() {
-            return Ok((connection, true));
-        }
-        let _only_attempt = self.shared.connecting.lock().await;
-        if let Some(connection) = self.slot().clone() {
-            return Ok((connection, false));
-        }
-        let connection = Connection::open(&self.shared.config, &self.shared.sentinel_turn)
-            .await
-            .map_err(|err| ActorError::RedisUnavailable(Cause::new(err)))?;
-        *self.slot() = Some(connection.clone());
-        Ok((connection, false))
-    }
-}
-
-/// An error answer that says this server cannot run the command now, whatever it is: the
-/// answer of a replica to a write, or of a server loading its data.
-fn not_serving(reason: &str) -> bool {
-    ["READONLY ", "LOADING ", "MASTERDOWN "]
-        .iter()
-        .any(|code| reason.starts_with(code))
 }
 
 #[cfg(test)]

@@ -9,24 +9,33 @@ use super::Redis;
 use crate::error::{chain, ActorError};
 
 impl Redis {
+    /// Notes whether `result` found Redis reachable. On a cluster each node's outage is noted
+    /// where the command was routed (routing.rs), so one node down is not read as all.
     pub(super) fn note_reachability<T>(&self, result: &Result<T, ActorError>) {
+        if self.shared.cluster.is_some() {
+            return;
+        }
         let unreachable = matches!(result, Err(ActorError::RedisUnavailable(_)));
         if self.shared.reachable.swap(!unreachable, Ordering::Relaxed) != unreachable {
             return;
         }
-        // Every handle on the same Redis notices an outage: the process logs it once.
-        let described = self.shared.config.describe();
-        let mut outages = OUTAGES.lock().unwrap_or_else(PoisonError::into_inner);
-        match result {
-            Err(err) if unreachable => {
-                if outages.insert(described.clone()) {
-                    log::warn!("{described}: {}", chain(err));
-                }
+        note_outage(self.shared.config.describe(), result.as_ref().err());
+    }
+}
+
+/// Logs the start (an error given) or the end (none) of an outage of `place`, once per
+/// process: every handle on the same Redis notices it.
+pub(super) fn note_outage(place: String, error: Option<&ActorError>) {
+    let mut outages = OUTAGES.lock().unwrap_or_else(PoisonError::into_inner);
+    match error {
+        Some(err @ ActorError::RedisUnavailable(_)) => {
+            if outages.insert(place.clone()) {
+                log::warn!("{place}: {}", chain(err));
             }
-            _ => {
-                if outages.remove(&described) {
-                    log::info!("{described} answers again");
-                }
+        }
+        _ => {
+            if outages.remove(&place) {
+                log::info!("{place} answers again");
             }
         }
     }

@@ -3,7 +3,8 @@
 use redis_async::resp::{FromResp, RespValue};
 use tokio::time::Instant;
 
-use super::{LateEval, Redis, REPLICA_WAIT};
+use super::connection::Clock;
+use super::{LateEval, Redis, COMMAND_TIMEOUT, REPLICA_WAIT};
 use crate::error::{ActorError, Cause};
 
 impl Redis {
@@ -19,21 +20,53 @@ impl Redis {
         keys: &[String],
         args: Vec<RespValue>,
     ) -> Result<T, ActorError> {
-        let wanted = self.shared.config.wait_replicas;
-        if wanted == 0 {
+        if self.shared.config.wait_replicas == 0 {
             return self.eval_by(deadline, script, keys, args).await;
         }
         let eval = LateEval::new(deadline, script);
+        self.replicated(deadline, &|clock| eval.command(clock, keys, &args))
+            .await
+    }
+
+    /// As [`Self::command`], then `WAIT` as [`Self::eval_by_replicated`] does: for a command
+    /// that may run late or twice (vpush's marked delivery).
+    pub async fn command_replicated<T: FromResp>(
+        &self,
+        command: RespValue,
+    ) -> Result<T, ActorError> {
+        if self.shared.config.wait_replicas == 0 {
+            return self.command(command).await;
+        }
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        self.replicated(deadline, &|_| command.clone()).await
+    }
+
+    async fn replicated<T: FromResp>(
+        &self,
+        deadline: Instant,
+        build: &dyn Fn(Clock) -> RespValue,
+    ) -> Result<T, ActorError> {
+        let wanted = self.shared.config.wait_replicas;
+        let wait = RespValue::Array(vec![
+            "WAIT".into(),
+            wanted.to_string().into(),
+            REPLICA_WAIT.as_millis().to_string().into(),
+        ]);
         let replicated = async {
-            let (connection, _) = self.connection().await?;
-            let command = eval.command(&connection, keys, &args);
-            let answer: T = self.send(&connection, command).await?;
-            let wait = RespValue::Array(vec![
-                "WAIT".into(),
-                wanted.to_string().into(),
-                REPLICA_WAIT.as_millis().to_string().into(),
-            ]);
-            let confirmed: u32 = self.send(&connection, wait).await?;
+            // The WAIT on the connection the script went on: it counts that connection's writes.
+            let (answer, confirmed): (T, u32) = match &self.shared.cluster {
+                Some(cluster) => {
+                    let (answer, node) = self.routed(cluster, deadline, build).await?;
+                    let answer = self.classify(Ok(answer), || node.forget(cluster))?;
+                    let confirmed = node.connection().send(wait).await;
+                    (answer, self.classify(confirmed, || node.forget(cluster))?)
+                }
+                None => {
+                    let (connection, _) = self.connection().await?;
+                    let answer = self.send(&connection, build(connection.clock())).await?;
+                    (answer, self.send(&connection, wait).await?)
+                }
+            };
             if confirmed >= wanted {
                 Ok(answer)
             } else {

@@ -6,7 +6,7 @@ use percent_encoding::percent_decode_str;
 use url::{Host, Url};
 
 /// One server's address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Address {
     pub host: String,
     pub port: u16,

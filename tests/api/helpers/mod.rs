@@ -24,4 +24,4 @@ pub use images::{form, half_an_upload, jpeg, meow_raw, upload, upload_body, BOUN
 pub use poll::until;
 pub use redis::{redis_cli, unique_prefix, TestRedis};
 pub use reply::{form_encode, get_raw, raw_request, Reply};
-pub use topology::{SentinelSet, TlsRedis, MASTER_NAME};
+pub use topology::{ClusterSet, SentinelSet, TlsRedis, MASTER_NAME};

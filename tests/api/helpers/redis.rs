@@ -17,13 +17,23 @@ pub struct TestRedis {
 /// A redis-server (or redis-sentinel) command line for a port.
 pub type Launcher = Arc<dyn Fn(u16) -> Command + Send + Sync>;
 
-/// A plain redis-server on `port`, keeping nothing on disk.
+/// A plain redis-server on `port`, saving nothing, in a directory of its own: a replica
+/// writes the copy it receives there (`dump.rdb`), and a server started later must not load it.
 pub fn plain_server(port: u16) -> Command {
+    let dir = server_dir(port);
+    std::fs::create_dir_all(&dir).unwrap();
     let mut command = Command::new("redis-server");
     command
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"]);
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir);
     command
+}
+
+/// The working directory of the test's server on `port`.
+fn server_dir(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("switchyard-redis-{}-{port}", std::process::id()))
 }
 
 impl TestRedis {
@@ -91,6 +101,11 @@ impl TestRedis {
         true
     }
 
+    /// Whether the server runs (it was not stopped).
+    pub fn is_running(&self) -> bool {
+        self.process.is_some()
+    }
+
     /// Kills the server at once (SIGKILL): a crash, not a shutdown.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.process.take() {
@@ -141,6 +156,7 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
 impl Drop for TestRedis {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(server_dir(self.port));
     }
 }
 

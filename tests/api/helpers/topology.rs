@@ -27,9 +27,10 @@ impl TlsRedis {
         let files = |name: &str| dir.string(name);
         let (cert, key, ca) = (files("server.crt"), files("server.key"), files("ca.crt"));
         let launcher = Arc::new(move |port: u16| {
-            let mut command = plain_server(0);
+            // TLS only: the later `--port 0` wins over plain_server's.
+            let mut command = plain_server(port);
             command
-                .args(["--tls-port", &port.to_string()])
+                .args(["--port", "0", "--tls-port", &port.to_string()])
                 .args(["--tls-cert-file", &cert, "--tls-key-file", &key])
                 .args(["--tls-ca-cert-file", &ca, "--tls-auth-clients", "no"]);
             command
@@ -224,4 +225,110 @@ fn sentinel_conf(master_port: &str) -> String {
          sentinel failover-timeout {MASTER_NAME} 10000\n\
          sentinel parallel-syncs {MASTER_NAME} 2\n"
     )
+}
+
+/// A Redis Cluster of three masters with a replica each (`redis-cli --cluster create`), a
+/// master failed after `node_timeout` without an answer and replaced by its replica; the slots
+/// of the other masters served meanwhile (`cluster-require-full-coverage no`).
+pub struct ClusterSet {
+    pub nodes: Vec<TestRedis>,
+    _dir: TempDir,
+}
+
+impl ClusterSet {
+    pub fn start(test: &str, node_timeout: Duration) -> Self {
+        let dir = TempDir::new(&format!("cluster-{test}"));
+        let node_timeout = node_timeout.as_millis().to_string();
+        let nodes: Vec<TestRedis> = (0..6)
+            .map(|_| {
+                let (dir, node_timeout) = (dir.path().to_owned(), node_timeout.clone());
+                let launcher = Arc::new(move |port: u16| {
+                    let mut command = plain_server(port);
+                    let config = dir.join(format!("nodes-{port}.conf"));
+                    command
+                        .args([
+                            "--cluster-enabled",
+                            "yes",
+                            "--cluster-node-timeout",
+                            &node_timeout,
+                        ])
+                        .args(["--cluster-require-full-coverage", "no"])
+                        .arg("--cluster-config-file")
+                        .arg(config);
+                    command
+                });
+                TestRedis::start_with(launcher, vec!["-c".into()])
+            })
+            .collect();
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        create.args(nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)));
+        create.args(["--cluster-replicas", "1", "--cluster-yes"]);
+        let output = create.output().expect("redis-cli runs");
+        assert!(output.status.success(), "cluster create: {output:?}");
+        let set = Self { nodes, _dir: dir };
+        set.until_every_node_says_ok();
+        set
+    }
+
+    /// `redis-cluster://` naming the first two nodes as seeds.
+    pub fn url(&self) -> String {
+        format!(
+            "redis-cluster://127.0.0.1:{},127.0.0.1:{}",
+            self.nodes[0].port, self.nodes[1].port
+        )
+    }
+
+    /// One command through `redis-cli -c` (redirections followed), at any live node.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.is_running())
+            .expect("a live node");
+        node.cli(args)
+    }
+
+    /// The master serving `key`'s slot now.
+    pub fn master_of(&self, key: &str) -> &TestRedis {
+        let slot: u16 = self.cli(&["CLUSTER", "KEYSLOT", key]).parse().unwrap();
+        self.nodes
+            .iter()
+            .find(|node| node.is_running() && owns(node, slot))
+            .expect("a master serves the slot")
+    }
+
+    /// Waits until every live node says the cluster is ok and every master has a replica
+    /// in sync.
+    pub fn until_every_node_says_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let settled = |node: &TestRedis| {
+            let replication = node.cli(&["INFO", "replication"]);
+            node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")
+                && (replication.contains("role:slave")
+                    && replication.contains("master_link_status:up")
+                    || replication.contains("connected_slaves:1"))
+        };
+        while !self.nodes.iter().filter(|n| n.is_running()).all(settled) {
+            assert!(Instant::now() < deadline, "the cluster never settled");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Whether `node` is a master whose own slot ranges hold `slot` (`CLUSTER NODES`, its line
+/// marked `myself`).
+fn owns(node: &TestRedis, slot: u16) -> bool {
+    let nodes = node.cli(&["CLUSTER", "NODES"]);
+    let Some(myself) = nodes.lines().find(|line| line.contains("myself")) else {
+        return false;
+    };
+    myself.contains("master")
+        && myself.split_whitespace().skip(8).any(|range| {
+            let (start, end) = range.split_once('-').unwrap_or((range, range));
+            match (start.parse::<u16>(), end.parse::<u16>()) {
+                (Ok(start), Ok(end)) => (start..=end).contains(&slot),
+                _ => false,
+            }
+        })
 }

@@ -244,19 +244,19 @@ impl Vpush {
         let mut outage_logged = false;
         let mut lease_renewed = Instant::now();
         let started = std::time::Instant::now();
-        let keys = [mark, self.route.output.clone()];
         loop {
-            let args = vec![
+            let command = RespValue::Array(vec![
+                "EVAL".into(),
+                DELIVER.into(),
+                "2".into(),
+                mark.as_str().into(),
+                self.route.output.as_str().into(),
                 RespValue::BulkString(message.clone()),
                 MARK_LIFETIME_MS.to_string().into(),
-            ];
+            ]);
             // Delivered once the remote's replicas hold it, where it has some: the source then
             // forgets it. Not confirmed, it is delivered again, and its mark keeps it single.
-            let deadline = Instant::now() + COMMAND_TIMEOUT;
-            let delivered = self
-                .remote
-                .eval_by_replicated::<i64>(deadline, DELIVER, &keys, args)
-                .await;
+            let delivered = self.remote.command_replicated::<i64>(command).await;
             match delivered {
                 Ok(_) => {
                     self.metrics.record(Operation::Mover, started.elapsed());

@@ -1,0 +1,199 @@
+//! Commands on a Redis Cluster: each sent to the master serving its keys' slot, redirections
+//! followed, within the command's deadline.
+
+use std::time::Duration;
+
+use redis_async::resp::RespValue;
+use redis_async::resp_array;
+use tokio::time::{timeout_at, Instant};
+
+use super::cluster::Cluster;
+use super::connection::{Clock, Connection};
+use super::outages::note_outage;
+use super::slots::{command_slot, Redirect};
+use super::url_parts::Address;
+use super::Redis;
+use crate::error::{ActorError, Cause};
+
+/// The most redirections one command follows: a slot moves once, the map may be stale once.
+const REDIRECTS: usize = 5;
+
+/// How long to wait before sending again a command a node answered `TRYAGAIN`.
+const TRY_AGAIN_PAUSE: Duration = Duration::from_millis(20);
+
+/// The node a command was answered by, to forget when the answer says it cannot serve.
+pub struct NodeRef {
+    address: Address,
+    connection: Connection,
+}
+
+impl NodeRef {
+    pub fn forget(&self, cluster: &Cluster) {
+        cluster.forget(&self.address, &self.connection);
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+}
+
+impl Redis {
+    /// Sends the command `build` makes to the master serving its slot and answers what it
+    /// said (an error answer included), following `MOVED` (the map read again) and `ASK`
+    /// (on a connection of its own, after `ASKING`). A connection that breaks or does not
+    /// answer by `deadline` is closed: the commands queued behind it on that node fail at
+    /// once, those for other nodes go on.
+    pub(super) async fn routed(
+        &self,
+        cluster: &Cluster,
+        deadline: Instant,
+        build: &dyn Fn(Clock) -> RespValue,
+    ) -> Result<(RespValue, NodeRef), ActorError> {
+        let mut last = None;
+        let result = self.route(cluster, deadline, build, &mut last).await;
+        // Each node's outage is logged when it starts and ends; the map's under the seeds.
+        let place = |node: Option<&Address>| match node {
+            Some(node) => format!("{} node {node}", self.shared.config.describe()),
+            None => self.shared.config.describe(),
+        };
+        match (&result, &last) {
+            (Ok((_, node)), _) => {
+                if cluster.mark(&node.address, true) {
+                    note_outage(place(Some(&node.address)), None);
+                }
+                if cluster.map_read_again() {
+                    note_outage(place(None), None);
+                }
+            }
+            (Err(err), Some(node)) => {
+                if cluster.mark(node, false) {
+                    note_outage(place(Some(node)), Some(err));
+                }
+            }
+            (Err(err), None) => {
+                if cluster.map_unreadable() {
+                    note_outage(place(None), Some(err));
+                }
+            }
+        }
+        result
+    }
+
+    async fn route(
+        &self,
+        cluster: &Cluster,
+        deadline: Instant,
+        build: &dyn Fn(Clock) -> RespValue,
+        last: &mut Option<Address>,
+    ) -> Result<(RespValue, NodeRef), ActorError> {
+        let config = &self.shared.config;
+        let slot = command_slot(&build(Clock::default()));
+        let mut target = cluster.owner(config, slot).await.map_err(unavailable)?;
+        let mut retried = false;
+        for _ in 0..=REDIRECTS {
+            *last = Some(target.clone());
+            let (connection, reused) = match cluster.node(config, &target).await {
+                Ok(found) => found,
+                Err(err) => {
+                    // The node is gone: once its replica is promoted, the map names it.
+                    let _ = cluster.refresh(config).await;
+                    match cluster.owner(config, slot).await {
+                        Ok(now) if now != target && !retried => {
+                            retried = true;
+                            target = now;
+                            continue;
+                        }
+                        _ => {
+                            let cause = Cause::new(err).context(&target);
+                            return Err(ActorError::RedisUnavailable(cause));
+                        }
+                    }
+                }
+            };
+            let node = NodeRef {
+                address: target.clone(),
+                connection: connection.clone(),
+            };
+            let sent = timeout_at(deadline, connection.send(build(connection.clock()))).await;
+            let answer = match sent {
+                Ok(Ok(answer)) => answer,
+                Err(_) => {
+                    node.forget(cluster);
+                    let cause = Cause::described(format_args!(
+                        "{target}: no answer in time; connection closed"
+                    ));
+                    return Err(ActorError::RedisUnavailable(cause));
+                }
+                Ok(Err(err)) => {
+                    node.forget(cluster);
+                    // A connection kept from earlier may have died with its node: once more,
+                    // where the map says the slot is now (a replica promoted, once it is).
+                    if reused && !retried {
+                        retried = true;
+                        let _ = cluster.refresh(config).await;
+                        target = cluster.owner(config, slot).await.map_err(unavailable)?;
+                        continue;
+                    }
+                    let cause = Cause::new(err).context(&target);
+                    return Err(ActorError::RedisUnavailable(cause));
+                }
+            };
+            let redirect = match &answer {
+                RespValue::Error(reason) => Redirect::of(reason),
+                _ => None,
+            };
+            match redirect {
+                None => return Ok((answer, node)),
+                Some(Redirect::Moved(to)) => {
+                    // The map is stale: read again (once for everyone), and go where told.
+                    let _ = cluster.refresh(config).await;
+                    target = to;
+                }
+                Some(Redirect::Ask(to)) => {
+                    return self.asking(deadline, &to, build).await;
+                }
+                Some(Redirect::TryAgain) => tokio::time::sleep(TRY_AGAIN_PAUSE).await,
+            }
+        }
+        Err(ActorError::RedisUnavailable(Cause::described(
+            format_args!("more than {REDIRECTS} redirections; the cluster is being changed"),
+        )))
+    }
+
+    /// `ASKING` then the command, on a connection of its own to `target` (so no other
+    /// command comes between them), closed after.
+    async fn asking(
+        &self,
+        deadline: Instant,
+        target: &Address,
+        build: &dyn Fn(Clock) -> RespValue,
+    ) -> Result<(RespValue, NodeRef), ActorError> {
+        let config = &self.shared.config;
+        let asked = async {
+            let connection = Connection::open_at(config, target).await?;
+            let asking = connection.send(resp_array!["ASKING"]).await;
+            let answer = connection.send(build(connection.clock())).await;
+            asking?;
+            Ok::<_, redis_async::error::Error>((answer?, connection))
+        };
+        match timeout_at(deadline, asked).await {
+            Ok(Ok((answer, connection))) => {
+                // Not kept: the node serves the slot only for commands that were asked.
+                connection.close();
+                let node = NodeRef {
+                    address: target.clone(),
+                    connection,
+                };
+                Ok((answer, node))
+            }
+            Ok(Err(err)) => Err(unavailable(err)),
+            Err(_) => Err(ActorError::RedisUnavailable(Cause::described(
+                format_args!("{target}: no answer in time"),
+            ))),
+        }
+    }
+}
+
+fn unavailable(err: redis_async::error::Error) -> ActorError {
+    ActorError::RedisUnavailable(Cause::new(err))
+}

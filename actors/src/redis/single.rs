@@ -1,0 +1,116 @@
+//! The one shared connection of a single Redis, or of the master a Sentinel set names: opened
+//! on first use, again after it breaks, and closed when a command times out. (A cluster's
+//! connections are cluster.rs's.)
+
+use std::sync::PoisonError;
+
+use redis_async::error::Error as RedisError;
+use redis_async::resp::{FromResp, RespValue};
+
+use super::connection::{Clock, Connection};
+use super::Redis;
+use crate::error::{ActorError, Cause};
+
+impl Redis {
+    pub(super) async fn command_unbounded<T: FromResp>(
+        &self,
+        build: &dyn Fn(Clock) -> RespValue,
+    ) -> Result<T, ActorError> {
+        let (connection, reused) = self.connection().await?;
+        match self.send(&connection, build(connection.clock())).await {
+            // A connection kept from earlier may have died with a Redis restart since: one more
+            // try on a fresh one, so no request fails for it. (A command Redis ran just before
+            // the connection broke would run twice: a crash at that instant is the only case.)
+            Err(ActorError::RedisUnavailable(_)) if reused => {
+                let (fresh, _) = self.connection().await?;
+                self.send(&fresh, build(fresh.clock())).await
+            }
+            result => result,
+        }
+    }
+
+    pub(super) async fn send<T: FromResp>(
+        &self,
+        connection: &Connection,
+        command: RespValue,
+    ) -> Result<T, ActorError> {
+        self.classify(connection.send(command).await, || self.forget(connection))
+    }
+
+    /// An answer as `T`, or the error it is; `broken` when the connection cannot serve on.
+    pub(super) fn classify<T: FromResp>(
+        &self,
+        answer: Result<RespValue, RedisError>,
+        broken: impl FnOnce(),
+    ) -> Result<T, ActorError> {
+        match answer.and_then(T::from_resp) {
+            Ok(answer) => Ok(answer),
+            // A replica (an old master after a failover) or a server still loading: the
+            // command did not run, and the next connection asks where the master is now.
+            Err(RedisError::Remote(reason)) if not_serving(&reason) => {
+                broken();
+                Err(ActorError::RedisUnavailable(Cause::described(reason)))
+            }
+            // Redis answered: the connection is fine, the command was not.
+            Err(err @ (RedisError::Remote(_) | RedisError::Resp(..))) => {
+                Err(ActorError::Redis(Cause::new(err)))
+            }
+            Err(err) => {
+                broken();
+                Err(ActorError::RedisUnavailable(Cause::new(err)))
+            }
+        }
+    }
+
+    pub(super) fn slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        // The slot is only ever replaced whole, so a poisoned lock still holds a sound value.
+        self.shared
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the shared connection, whatever is under way on it; the next command opens
+    /// another.
+    pub(super) fn close_connection(&self) {
+        if let Some(connection) = self.slot().take() {
+            connection.close();
+        }
+    }
+
+    /// `connection` broke: the next command opens a new one (unless that happened already).
+    fn forget(&self, connection: &Connection) {
+        let mut slot = self.slot();
+        if slot
+            .as_ref()
+            .is_some_and(|current| current.same(connection))
+        {
+            *slot = None;
+        }
+        connection.close();
+    }
+
+    /// The shared connection, opened if there is none; `true` when it was opened before.
+    pub(super) async fn connection(&self) -> Result<(Connection, bool), ActorError> {
+        if let Some(connection) = self.slot().clone() {
+            return Ok((connection, true));
+        }
+        let _only_attempt = self.shared.connecting.lock().await;
+        if let Some(connection) = self.slot().clone() {
+            return Ok((connection, false));
+        }
+        let connection = Connection::open(&self.shared.config, &self.shared.sentinel_turn)
+            .await
+            .map_err(|err| ActorError::RedisUnavailable(Cause::new(err)))?;
+        *self.slot() = Some(connection.clone());
+        Ok((connection, false))
+    }
+}
+
+/// An error answer that says this server cannot run the command now, whatever it is: the
+/// answer of a replica to a write, or of a server loading its data.
+fn not_serving(reason: &str) -> bool {
+    ["READONLY ", "LOADING ", "MASTERDOWN "]
+        .iter()
+        .any(|code| reason.starts_with(code))
+}
