@@ -30,7 +30,7 @@ pub fn read_url<F: Fn(&str) -> Option<String>>(
 }
 
 /// What holds across `REDIS_URL` and `VPUSH_URL`: no cluster yet, `REDIS_WAIT_REPLICAS` for
-/// both, and a `REDIS_CA_FILE` only where a `rediss` URL uses it.
+/// `REDIS_URL`, and a `REDIS_CA_FILE` only where a `rediss` URL uses it.
 pub fn settle<F: Fn(&str) -> Option<String>>(
     env: &Env<F>,
     config: &mut Config,
@@ -47,11 +47,12 @@ pub fn settle<F: Fn(&str) -> Option<String>>(
             every.push(("VPUSH_URL", &mut vpush.remote));
         }
     }
-    for (name, redis) in &mut every {
+    for (name, redis) in &every {
         refuse_cluster(name, redis)?;
-        if let Some(wanted) = wait_replicas {
-            redis.wait_replicas = wanted;
-        }
+    }
+    // Only REDIS_URL's: VPUSH_URL's remote keeps what its own topology implies.
+    if let Some(wanted) = wait_replicas {
+        every[0].1.wait_replicas = wanted;
     }
     if ca_file_given && every.iter().all(|(_, redis)| redis.tls.is_none()) {
         return Err(ConfigError::new(
@@ -64,7 +65,7 @@ pub fn settle<F: Fn(&str) -> Option<String>>(
 }
 
 /// Redis Cluster is parsed, to be served by a later step: until then the form is refused at
-/// start rather than failing every command (docs/redis-topologies.md#cluster-next-step).
+/// start rather than failing every command (docs/redis-topologies.md#cluster-redisclusterrs-routingrs-slotsrs).
 fn refuse_cluster(name: &'static str, redis: &RedisConfig) -> Result<(), ConfigError> {
     match redis.topology {
         Topology::Cluster { .. } => Err(ConfigError::new(

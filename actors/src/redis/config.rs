@@ -85,11 +85,12 @@ impl RedisConfig {
         if rest.contains(['?', '#']) {
             return Err("it has a query or fragment; none is read".into());
         }
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (userinfo, hosts) = match authority.rsplit_once('@') {
-            Some((userinfo, hosts)) => (Some(userinfo), hosts),
-            None => (None, authority),
+        // The credentials end at the last `@`: a password may hold `/` (base64 does).
+        let (userinfo, rest) = match rest.rsplit_once('@') {
+            Some((userinfo, rest)) => (Some(userinfo), rest),
+            None => (None, rest),
         };
+        let (hosts, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (username, password) = credentials(userinfo)?;
         let default_port = match kind {
             Kind::Sentinel => DEFAULT_SENTINEL_PORT,
@@ -97,7 +98,8 @@ impl RedisConfig {
         };
         let addresses = hosts
             .split(',')
-            .map(|one| address(one, default_port))
+            .enumerate()
+            .map(|(n, one)| address(one, n + 1, default_port))
             .collect::<Result<Vec<_>, _>>()?;
         let (topology, db) = match kind {
             Kind::Single => match <[Address; 1]>::try_from(addresses) {
@@ -249,6 +251,16 @@ mod tests {
     }
 
     #[test]
+    fn a_password_may_hold_a_slash() {
+        let config = parse("redis://:ab/cd@h:7/2").unwrap();
+        assert_eq!(config.password.as_deref(), Some("ab/cd"));
+        assert_eq!(
+            (config.topology, config.db),
+            (Topology::Single(at("h", 7)), 2)
+        );
+    }
+
+    #[test]
     fn cluster_seeds() {
         let config = parse("redis-cluster://n1:7000,n2:7001").unwrap();
         let seeds = vec![at("n1", 7000), at("n2", 7001)];
@@ -272,8 +284,14 @@ mod tests {
             "redis-sentinel://s1/m/x",
             "redis-cluster://n1:7000/1",
             "redis-cluster://",
+            "redis://:pass/word@h:port",
         ] {
-            assert!(parse(url).is_err(), "{url}");
+            // Refused, and never quoting what may be a password.
+            let refused = parse(url).unwrap_err();
+            assert!(
+                !refused.contains("word") && !refused.contains("pass"),
+                "{refused}"
+            );
         }
     }
 }

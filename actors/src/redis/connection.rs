@@ -60,7 +60,11 @@ pub async fn open_socket(config: &RedisConfig, turn: &AtomicUsize) -> Result<Soc
         Topology::Sentinel { sentinels, master } => {
             let address = locate_master(sentinels, master, tls, turn).await?;
             let mut socket = open_socket_at(config, &address).await?;
-            check_master(&mut socket, &address).await?;
+            if let Err(err) = check_master(&mut socket, &address).await {
+                // That sentinel named a server that is not the master: ask the next one first.
+                turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(err);
+            }
             Ok(socket)
         }
         Topology::Cluster { seeds } => {
@@ -124,11 +128,13 @@ impl Connection {
     /// Sends `command` and waits for its answer (an error answer is a `RespValue::Error`).
     pub async fn send(&self, command: RespValue) -> Result<RespValue, RedisError> {
         let (reply, answer) = oneshot::channel();
+        // The task had ended: the command was never written (a caller may send it again).
         self.commands
             .send((command, reply))
             .await
             .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        // Written, or about to be, when the connection closed: it may have run.
+        answer.await.map_err(|_| in_flight())?
     }
 
     /// Closes the socket at once; every command waiting on it fails.
@@ -145,6 +151,11 @@ impl Connection {
     pub fn same(&self, other: &Self) -> bool {
         self.commands.same_channel(&other.commands)
     }
+}
+
+/// The connection closed with the command written, or about to be: it may have run.
+fn in_flight() -> RedisError {
+    RedisError::Internal("the connection closed with the command in flight".into())
 }
 
 fn millis_since_epoch(at: std::time::SystemTime) -> i64 {
@@ -180,12 +191,16 @@ async fn serve(mut socket: Socket, mut queued: mpsc::Receiver<(RespValue, Reply)
                     return fail_all(waiting, &err);
                 }
             }
-            answer = socket.next(), if !waiting.is_empty() => match answer {
-                Some(Ok(answer)) => {
-                    if let Some(reply) = waiting.pop_front() {
+            // Read while idle too: a connection Redis closed (a restart) ends here, before a
+            // command is written to it, so the caller can safely send that command again.
+            answer = socket.next() => match answer {
+                Some(Ok(answer)) => match waiting.pop_front() {
+                    Some(reply) => {
                         let _ = reply.send(Ok(answer));
                     }
-                }
+                    // An answer nobody asked for: the stream cannot be trusted.
+                    None => return,
+                },
                 Some(Err(err)) => return fail_all(waiting, &err),
                 None => return fail_all(waiting, &closed()),
             },

@@ -25,6 +25,16 @@ const TRY_AGAIN_PAUSE: Duration = Duration::from_millis(20);
 pub struct NodeRef {
     address: Address,
     connection: Connection,
+    /// A connection of its own (after `ASK`): closed when done with.
+    own: bool,
+}
+
+impl Drop for NodeRef {
+    fn drop(&mut self) {
+        if self.own {
+            self.connection.close();
+        }
+    }
 }
 
 impl NodeRef {
@@ -113,6 +123,7 @@ impl Redis {
             let node = NodeRef {
                 address: target.clone(),
                 connection: connection.clone(),
+                own: false,
             };
             let sent = timeout_at(deadline, connection.send(build(connection.clock()))).await;
             let answer = match sent {
@@ -139,7 +150,8 @@ impl Redis {
                 }
             };
             let redirect = match &answer {
-                RespValue::Error(reason) => Redirect::of(reason),
+                // An empty host (`unknown-endpoint`) is the host this node was reached at.
+                RespValue::Error(reason) => Redirect::of(reason).map(|r| r.at_host_of(&target)),
                 _ => None,
             };
             match redirect {
@@ -177,15 +189,15 @@ impl Redis {
             Ok::<_, redis_async::error::Error>((answer?, connection))
         };
         match timeout_at(deadline, asked).await {
-            Ok(Ok((answer, connection))) => {
-                // Not kept: the node serves the slot only for commands that were asked.
-                connection.close();
-                let node = NodeRef {
+            // Not kept: the node serves the slot only for commands that were asked.
+            Ok(Ok((answer, connection))) => Ok((
+                answer,
+                NodeRef {
                     address: target.clone(),
                     connection,
-                };
-                Ok((answer, node))
-            }
+                    own: true,
+                },
+            )),
             Ok(Err(err)) => Err(unavailable(err)),
             Err(_) => Err(ActorError::RedisUnavailable(Cause::described(
                 format_args!("{target}: no answer in time"),

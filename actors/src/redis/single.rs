@@ -17,16 +17,21 @@ impl Redis {
         build: &dyn Fn(Clock) -> RespValue,
     ) -> Result<T, ActorError> {
         let (connection, reused) = self.connection().await?;
-        match self.send(&connection, build(connection.clock())).await {
-            // A connection kept from earlier may have died with a Redis restart since: one more
-            // try on a fresh one, so no request fails for it. (A command Redis ran just before
-            // the connection broke would run twice: a crash at that instant is the only case.)
-            Err(ActorError::RedisUnavailable(_)) if reused => {
-                let (fresh, _) = self.connection().await?;
-                self.send(&fresh, build(fresh.clock())).await
-            }
-            result => result,
+        let answer = connection.send(build(connection.clock())).await;
+        // A connection kept from earlier may have died with a Redis restart since, or be to an
+        // old master: one more try on a fresh one, so no request fails for it. Only when the
+        // command surely did not run: never written (the connection had ended), or refused.
+        let did_not_run = match &answer {
+            Err(RedisError::Connection(_)) => true,
+            Ok(RespValue::Error(reason)) => not_serving(reason),
+            _ => false,
+        };
+        if reused && did_not_run {
+            self.forget(&connection);
+            let (fresh, _) = self.connection().await?;
+            return self.send(&fresh, build(fresh.clock())).await;
         }
+        self.classify(answer, || self.forget(&connection))
     }
 
     pub(super) async fn send<T: FromResp>(
@@ -108,9 +113,10 @@ impl Redis {
 }
 
 /// An error answer that says this server cannot run the command now, whatever it is: the
-/// answer of a replica to a write, or of a server loading its data.
+/// answer of a replica to a write, of a server loading its data, of a master whose sentinels
+/// or cluster say it is down.
 fn not_serving(reason: &str) -> bool {
-    ["READONLY ", "LOADING ", "MASTERDOWN "]
+    ["READONLY ", "LOADING ", "MASTERDOWN ", "CLUSTERDOWN "]
         .iter()
         .any(|code| reason.starts_with(code))
 }

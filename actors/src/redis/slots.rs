@@ -147,6 +147,21 @@ pub enum Redirect {
 }
 
 impl Redirect {
+    /// The same redirection, an empty host replaced by `asked`'s.
+    pub fn at_host_of(self, asked: &Address) -> Self {
+        let fill = |mut to: Address| {
+            if to.host.is_empty() {
+                to.host.clone_from(&asked.host);
+            }
+            to
+        };
+        match self {
+            Self::Moved(to) => Self::Moved(fill(to)),
+            Self::Ask(to) => Self::Ask(fill(to)),
+            Self::TryAgain => Self::TryAgain,
+        }
+    }
+
     /// The redirection an error answer is, if it is one.
     pub fn of(error: &str) -> Option<Self> {
         let mut words = error.split_whitespace();
@@ -211,6 +226,10 @@ mod tests {
             Some(Redirect::TryAgain)
         );
         assert_eq!(Redirect::of("ERR unknown command"), None);
+        let unknown = Redirect::of("MOVED 1 :7001")
+            .unwrap()
+            .at_host_of(&at("10.0.0.1", 7000));
+        assert_eq!(unknown, Redirect::Moved(at("10.0.0.1", 7001)));
     }
 
     #[test]

@@ -23,17 +23,20 @@ impl fmt::Display for Address {
 }
 
 /// `host[:port]`, a name, an IPv4 address or a bracketed IPv6 address.
-pub fn address(raw: &str, default_port: u16) -> Result<Address, String> {
+/// Errors name the host by its place in the list, never by its text: a malformed URL may have
+/// put part of a password there.
+pub fn address(raw: &str, place: usize, default_port: u16) -> Result<Address, String> {
     if raw.is_empty() {
         return Err("it names no host".into());
     }
     // The url crate checks the host and the port as it would in any URL.
-    let url = Url::parse(&format!("redis://{raw}")).map_err(|err| format!("{raw:?}: {err}"))?;
+    let url = Url::parse(&format!("redis://{raw}"))
+        .map_err(|err| format!("host {place} of the list: {err}"))?;
     let host = match url.host() {
         Some(Host::Domain(name)) if !name.is_empty() => name.to_owned(),
         Some(Host::Ipv4(ip)) => ip.to_string(),
         Some(Host::Ipv6(ip)) => ip.to_string(),
-        _ => return Err(format!("{raw:?} names no host")),
+        _ => return Err(format!("host {place} of the list is empty")),
     };
     Ok(Address {
         host,

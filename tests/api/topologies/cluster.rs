@@ -184,8 +184,9 @@ async fn a_frozen_master_holds_back_only_its_own_slots() {
     for key in &free {
         let asked = Instant::now();
         assert_eq!(get(&redis, key).await.unwrap().as_deref(), Some("v"));
+        // Well under the 750 ms the frozen master's keys wait.
         assert!(
-            asked.elapsed() < Duration::from_millis(100),
+            asked.elapsed() < Duration::from_millis(300),
             "not held back"
         );
     }

@@ -1,10 +1,13 @@
 //! Every Redis-backed role, one smoke check each, on each topology: one Redis, TLS, Sentinel.
-//! One fleet process runs the roles together; vpush goes to a plain Redis and back.
+//! One fleet process runs the roles together (rcontrol in one of its own); vpush goes to a
+//! plain Redis and back; ndeploy's command queues what the fleet's deployer deploys.
 
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
+use crate::deploy::{read, text, Repository};
 use crate::helpers::{
     free_ports, spawn, unique_prefix, until, upload, SentinelSet, TempDir, TestApp, TestRedis,
     TlsRedis, PNG,
@@ -60,6 +63,7 @@ async fn every_role_works(target: &Target<'_>, topology: &str) {
     let key = |name: &str| format!("{prefix}{name}");
     let plain = TestRedis::start();
     let site = TempDir::new(&format!("roles-{topology}"));
+    let repository = Repository::new(&format!("roles-repo-{topology}"));
     site.write("files/static/app.css", "body { color: teal; }\n");
     site.write(
         "templates/pages/hello.html",
@@ -92,6 +96,25 @@ async fn every_role_works(target: &Target<'_>, topology: &str) {
             ("VPUSH_IN", "vin"),
             ("VPUSH_URL", &plain_url),
             ("VPUSH_OUT", "vout"),
+            ("NDEPLOY_QUEUE", "deploys"),
+            ("NDEPLOY_DIR", &repository.dir.string("deployments")),
+            ("NDEPLOY_INSTALL", "echo ok > installed.txt"),
+        ])
+        .envs(&as_pairs(&target.env))
+        .start_process();
+    // rcontrol in a process of its own, under a prefix of its own: its servers are its count.
+    let controlled = format!("{prefix}rc:");
+    let spawn_ports = free_ports(4);
+    let controller = TestApp::builder()
+        .envs(&[
+            ("REDIS_URL", &target.url),
+            ("REDIS_PREFIX", &controlled),
+            ("RCONTROL", "true"),
+            ("HEARTBEAT_MS", "200"),
+            (
+                "SPAWN_PORTS",
+                &format!("{}-{}", spawn_ports.start(), spawn_ports.end()),
+            ),
         ])
         .envs(&as_pairs(&target.env))
         .start_process();
@@ -230,6 +253,34 @@ async fn every_role_works(target: &Target<'_>, topology: &str) {
     let metrics = fleet.get("/metrics").await;
     assert_eq!(metrics.status, 200, "metrics");
     assert!(metrics.text().contains("switchyard_"), "metrics");
+
+    // rcontrol
+    cli(&["SET", &format!("{controlled}replicas"), "2"]);
+    until(
+        Duration::from_secs(10),
+        "rcontrol: 2 servers kept",
+        || async {
+            let listed = controller.get("/listservers").await.json();
+            (listed.as_array().map(Vec::len) == Some(2)).then_some(())
+        },
+    )
+    .await;
+
+    // ndeploy: the operator's command queues, the fleet's deployer deploys
+    let mut deploy = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    deploy
+        .args(["deploy", &repository.url()])
+        .env("REDIS_URL", &target.url)
+        .env("REDIS_PREFIX", &prefix)
+        .env("NDEPLOY_QUEUE", "deploys")
+        .env("NDEPLOY_TIMEOUT_S", "20")
+        .env("RUST_LOG", "off")
+        .envs(target.env.iter().map(|(name, value)| (name, value)));
+    let deployed = deploy.output().unwrap();
+    assert!(deployed.status.success(), "ndeploy: {deployed:?}");
+    let directory = text(&deployed.stdout).lines().last().unwrap().to_owned();
+    assert_eq!(read(&directory, "app.txt"), "version 2", "ndeploy");
+    assert_eq!(read(&directory, "installed.txt"), "ok\n", "ndeploy");
     drop(back);
 }
 

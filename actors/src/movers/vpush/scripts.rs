@@ -36,6 +36,9 @@ pub(super) const DONE_AND_CLAIM: &str = "local lease, input, pending, numbers, s
 /// lifetime in ms. Pushes unless the mark says it was pushed before. The push comes before the
 /// mark: a push that fails (the output holds another type) writes nothing, so the retry pushes
 /// again; Lua would not take back a mark written before it.
-pub(super) const DELIVER: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \
+/// A delivery already marked writes the mark's lifetime again: every run writes, so a `WAIT`
+/// after it, on whatever connection, covers the push it found (replication is in order).
+pub(super) const DELIVER: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then \
+    redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 0 end \
     redis.call('LPUSH', KEYS[2], ARGV[1]) \
     redis.call('SET', KEYS[1], '1', 'PX', ARGV[2]) return 1";
