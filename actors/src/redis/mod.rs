@@ -121,8 +121,8 @@ struct Shared {
     config: RedisConfig,
     keys: Keys,
     current: Mutex<Option<Connection>>,
-    /// One connection attempt at a time; the others wait for its result.
-    connecting: tokio::sync::Mutex<()>,
+    /// The one connection attempt under way, if any: every command waits for its result.
+    opening: Mutex<Option<single::Opening>>,
     /// An outage is logged when it starts and when it ends, not once per command.
     reachable: AtomicBool,
     /// The sentinel asked first: the one that answered last.
@@ -144,7 +144,7 @@ impl Redis {
                 config,
                 keys,
                 current: Mutex::new(None),
-                connecting: tokio::sync::Mutex::new(()),
+                opening: Mutex::new(None),
                 reachable: AtomicBool::new(true),
                 sentinel_turn: AtomicUsize::new(0),
                 cluster,
@@ -273,5 +273,52 @@ mod tests {
         assert!(matches!(answer, Err(ActorError::RedisUnavailable(_))));
         assert!(started.elapsed() < COMMAND_TIMEOUT + Duration::from_millis(250));
         assert!(redis.slot().is_none(), "the connection is closed, not kept");
+    }
+
+    #[actix::test]
+    async fn an_opening_outlives_the_callers_that_gave_up_on_it() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A server whose handshake takes 300 ms (sentinels, TLS, a far network), and which
+        // accepts one connection only.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        actix_rt::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut read = vec![0u8; 4096];
+            loop {
+                let n = socket.read(&mut read).await.unwrap_or(0);
+                if n == 0 {
+                    return;
+                }
+                let asked = String::from_utf8_lossy(&read[..n]).into_owned();
+                let time: &[u8] = b"*2\r\n$10\r\n1700000000\r\n$1\r\n0\r\n";
+                let answers = std::iter::repeat_n(time, asked.matches("TIME").count()).chain(
+                    std::iter::repeat_n(&b"+PONG\r\n"[..], asked.matches("PING").count()),
+                );
+                for answer in answers {
+                    if socket.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let redis = Redis::new(RedisConfig::from_url(&url, "p:").unwrap());
+        let started = std::time::Instant::now();
+        let answered = loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "never connected"
+            );
+            // Each caller gives up after 100 ms, long before the handshake ends.
+            let deadline = Instant::now() + Duration::from_millis(100);
+            if let Ok(pong) = redis
+                .command_by::<String>(deadline, resp_array!["PING"])
+                .await
+            {
+                break pong;
+            }
+        };
+        assert_eq!(answered, "PONG");
     }
 }

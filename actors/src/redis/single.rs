@@ -7,9 +7,14 @@ use std::sync::PoisonError;
 use redis_async::error::Error as RedisError;
 use redis_async::resp::{FromResp, RespValue};
 
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+
 use super::connection::{Clock, Connection};
-use super::Redis;
+use super::{Redis, COMMAND_TIMEOUT};
 use crate::error::{ActorError, Cause};
+
+/// A connection being opened, which every caller needing one waits for.
+pub(super) type Opening = Shared<BoxFuture<'static, Result<Connection, ActorError>>>;
 
 impl Redis {
     pub(super) async fn command_unbounded<T: FromResp>(
@@ -96,19 +101,58 @@ impl Redis {
     }
 
     /// The shared connection, opened if there is none; `true` when it was opened before.
+    ///
+    /// The opening runs in a task of its own with its own [`COMMAND_TIMEOUT`], and every caller
+    /// waits for that one (each within its own deadline): a caller that gives up does not take
+    /// the attempt down with it, so under steady load the connection still opens, however
+    /// many round trips (sentinels, TLS, AUTH) it takes.
     pub(super) async fn connection(&self) -> Result<(Connection, bool), ActorError> {
         if let Some(connection) = self.slot().clone() {
             return Ok((connection, true));
         }
-        let _only_attempt = self.shared.connecting.lock().await;
-        if let Some(connection) = self.slot().clone() {
-            return Ok((connection, false));
-        }
-        let connection = Connection::open(&self.shared.config, &self.shared.sentinel_turn)
-            .await
-            .map_err(|err| ActorError::RedisUnavailable(Cause::new(err)))?;
-        *self.slot() = Some(connection.clone());
-        Ok((connection, false))
+        let opening = {
+            let mut opening = self
+                .shared
+                .opening
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match &*opening {
+                Some(under_way) if under_way.peek().is_none() => under_way.clone(),
+                _ => {
+                    let started = self.open_in_background();
+                    *opening = Some(started.clone());
+                    started
+                }
+            }
+        };
+        opening.await.map(|connection| (connection, false))
+    }
+
+    /// Opens the connection in a task on this thread and puts it in the slot.
+    fn open_in_background(&self) -> Opening {
+        let redis = self.clone();
+        let task = actix_rt::spawn(async move {
+            let shared = &redis.shared;
+            let open = Connection::open(&shared.config, &shared.sentinel_turn);
+            let connection = match tokio::time::timeout(COMMAND_TIMEOUT, open).await {
+                Ok(Ok(connection)) => connection,
+                Ok(Err(err)) => return Err(ActorError::RedisUnavailable(Cause::new(err))),
+                Err(_) => {
+                    let cause =
+                        Cause::described(format_args!("no connection within {COMMAND_TIMEOUT:?}"));
+                    return Err(ActorError::RedisUnavailable(cause));
+                }
+            };
+            *redis.slot() = Some(connection.clone());
+            Ok(connection)
+        });
+        let joined = async move {
+            task.await.unwrap_or_else(|_| {
+                let cause = Cause::described("the connection's opening was stopped");
+                Err(ActorError::RedisUnavailable(cause))
+            })
+        };
+        joined.boxed().shared()
     }
 }
 
