@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use redis_async::error::Error as RedisError;
 use redis_async::resp::RespValue;
 use redis_async::resp_array;
 use tokio::time::{timeout_at, Instant};
@@ -138,8 +139,9 @@ impl Redis {
                 Ok(Err(err)) => {
                     node.forget(cluster);
                     // A connection kept from earlier may have died with its node: once more,
-                    // where the map says the slot is now (a replica promoted, once it is).
-                    if reused && !retried {
+                    // where the map says the slot is now (a replica promoted, once it is), if
+                    // the command was never written (it cannot have run).
+                    if reused && !retried && matches!(err, RedisError::Connection(_)) {
                         retried = true;
                         let _ = cluster.refresh(config).await;
                         target = cluster.owner(config, slot).await.map_err(unavailable)?;
