@@ -28,6 +28,9 @@ pub struct Cluster {
     map_read_at: Mutex<Option<Instant>>,
 }
 
+/// The longest one node may take to give the map: a frozen one leaves time to ask the next.
+const CANDIDATE_WAIT: Duration = Duration::from_millis(250);
+
 /// The least time between two readings of the map: commands failing on a lost node ask for
 /// it again until its replica is promoted, without flooding the nodes that answer.
 const MAP_READ_EVERY: Duration = Duration::from_millis(100);
@@ -113,6 +116,8 @@ impl Cluster {
                 .filter(|s| !before.masters().contains(s))
                 .cloned(),
         );
+        // Nodes that last failed to answer are asked last: a frozen one costs its wait.
+        candidates.sort_by_key(|address| self.is_unreachable(address));
         let mut failures = Vec::new();
         for address in candidates {
             let read = async {
@@ -123,13 +128,14 @@ impl Cluster {
                 }
                 SlotMap::parse(answer, &address).map_err(RedisError::Unexpected)
             };
-            match read.await {
-                Ok(map) if !map.masters().is_empty() => {
+            match tokio::time::timeout(CANDIDATE_WAIT, read).await {
+                Ok(Ok(map)) if !map.masters().is_empty() => {
                     *self.map.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(map);
                     return Ok(());
                 }
-                Ok(_) => failures.push(format!("{address}: no slot is served")),
-                Err(err) => failures.push(format!("{address}: {err}")),
+                Ok(Ok(_)) => failures.push(format!("{address}: no slot is served")),
+                Ok(Err(err)) => failures.push(format!("{address}: {err}")),
+                Err(_) => failures.push(format!("{address}: no answer in {CANDIDATE_WAIT:?}")),
             }
         }
         Err(RedisError::Internal(format!(
@@ -185,6 +191,12 @@ impl Cluster {
     /// Notes that a command was answered; whether the map was unreadable until now.
     pub fn map_read_again(&self) -> bool {
         self.map_unreadable.swap(false, Ordering::Relaxed)
+    }
+
+    fn is_unreachable(&self, address: &Address) -> bool {
+        self.nodes()
+            .get(address)
+            .is_some_and(|node| node.unreachable)
     }
 
     /// Notes whether the node at `address` answered; whether that changed.

@@ -103,9 +103,17 @@ impl Redis {
         let mut retried = false;
         for _ in 0..=REDIRECTS {
             *last = Some(target.clone());
-            let (connection, reused) = match cluster.node(config, &target).await {
-                Ok(found) => found,
-                Err(err) => {
+            let opened = timeout_at(deadline, cluster.node(config, &target)).await;
+            let (connection, reused) = match opened {
+                Ok(Ok(found)) => found,
+                Err(_) => {
+                    // A node that accepts and never answers: frozen, or cut off. The map,
+                    // read meanwhile, says whether its replica took over.
+                    self.read_map_soon();
+                    let cause = Cause::described(format_args!("{target}: no connection in time"));
+                    return Err(ActorError::RedisUnavailable(cause));
+                }
+                Ok(Err(err)) => {
                     // The node is gone: once its replica is promoted, the map names it.
                     let _ = cluster.refresh(config).await;
                     match cluster.owner(config, slot).await {
@@ -131,6 +139,8 @@ impl Redis {
                 Ok(Ok(answer)) => answer,
                 Err(_) => {
                     node.forget(cluster);
+                    // A silent node may have been failed over: the map, read meanwhile, says.
+                    self.read_map_soon();
                     let cause = Cause::described(format_args!(
                         "{target}: no answer in time; connection closed"
                     ));
@@ -159,8 +169,8 @@ impl Redis {
             match redirect {
                 None => return Ok((answer, node)),
                 Some(Redirect::Moved(to)) => {
-                    // The map is stale: read again (once for everyone), and go where told.
-                    let _ = cluster.refresh(config).await;
+                    // The map is stale: go where told now, and read it again meanwhile.
+                    self.read_map_soon();
                     target = to;
                 }
                 Some(Redirect::Ask(to)) => {
@@ -172,6 +182,17 @@ impl Redis {
         Err(ActorError::RedisUnavailable(Cause::described(
             format_args!("more than {REDIRECTS} redirections; the cluster is being changed"),
         )))
+    }
+
+    /// Reads the cluster's map again in a task of its own (at most every 100 ms): for a
+    /// caller whose time is up, or who knows where to go already.
+    fn read_map_soon(&self) {
+        let redis = self.clone();
+        actix_rt::spawn(async move {
+            if let Some(cluster) = &redis.shared.cluster {
+                let _ = cluster.refresh(&redis.shared.config).await;
+            }
+        });
     }
 
     /// `ASKING` then the command, on a connection of its own to `target` (so no other

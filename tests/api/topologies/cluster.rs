@@ -158,6 +158,38 @@ async fn a_killed_master_is_followed_to_its_promoted_replica() {
 }
 
 #[actix_rt::test]
+async fn a_frozen_master_is_followed_to_its_promoted_replica() {
+    let cluster = ClusterSet::start("frozen-failover", Duration::from_secs(1));
+    let redis = handle(&cluster.url());
+    let deadline = tokio::time::Instant::now() + COMMAND_TIMEOUT;
+    let script = "return redis.call('SET', KEYS[1], ARGV[1])";
+    let keys = ["still".to_owned()];
+    let written: String = redis
+        .eval_by_replicated(deadline, script, &keys, vec!["here".into()])
+        .await
+        .unwrap();
+    assert_eq!(written, "OK");
+    let frozen = cluster.master_of("still");
+    frozen.pause();
+    // It never refuses a connection: only its silence tells, and the map read meanwhile.
+    let paused = Instant::now();
+    let answered = loop {
+        match get(&redis, "still").await {
+            Ok(found) => break found,
+            Err(ActorError::RedisUnavailable(_)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+        assert!(paused.elapsed() < Duration::from_secs(20), "never followed");
+    };
+    assert_eq!(answered.as_deref(), Some("here"));
+    eprintln!(
+        "frozen master followed {:?} after SIGSTOP",
+        paused.elapsed()
+    );
+    frozen.resume();
+}
+
+#[actix_rt::test]
 async fn a_frozen_master_holds_back_only_its_own_slots() {
     let cluster = ClusterSet::start("frozen", Duration::from_secs(10));
     let redis = handle(&cluster.url());
