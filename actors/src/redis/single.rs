@@ -4,10 +4,9 @@
 
 use std::sync::PoisonError;
 
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use redis_async::error::Error as RedisError;
 use redis_async::resp::{FromResp, RespValue};
-
-use futures_util::future::{BoxFuture, FutureExt, Shared};
 
 use super::connection::{Clock, Connection};
 use super::{Redis, COMMAND_TIMEOUT};
