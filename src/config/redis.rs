@@ -78,26 +78,9 @@ fn refuse_cluster(name: &'static str, redis: &RedisConfig) -> Result<(), ConfigE
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use switchyard_actors::redis::Address;
-
-    use super::super::Config;
+mod tests {
+    use super::super::tests::{address, config};
     use super::*;
-
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-    }
-
-    pub fn address(host: &str, port: u16) -> Address {
-        Address {
-            host: host.into(),
-            port,
-        }
-    }
 
     #[test]
     fn redis_topologies_and_their_refusals_name_the_variable() {

@@ -1,12 +1,18 @@
 //! The configuration read from variables: defaults, every refusal naming its variable.
 
-use switchyard_actors::redis::Topology;
+use switchyard_actors::redis::{Address, Topology};
 
-use super::redis::tests::address;
 use super::takers::{MoverKind, MoverSpec};
 use super::*;
 
-fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+pub(super) fn address(host: &str, port: u16) -> Address {
+    Address {
+        host: host.into(),
+        port,
+    }
+}
+
+pub(super) fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_lookup(|name| {
         vars.iter()
             .find(|(k, _)| *k == name)

@@ -96,19 +96,17 @@ impl Cluster {
     pub async fn refresh(&self, config: &RedisConfig) -> Result<(), RedisError> {
         let before = self.map();
         let _only_reading = self.refreshing.lock().await;
-        let mut read_at = *self
-            .map_read_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let recent = read_at.is_some_and(|at| at.elapsed() < MAP_READ_EVERY);
-        if !Arc::ptr_eq(&before, &self.map()) || recent && !before.masters().is_empty() {
-            return Ok(());
+        {
+            let mut read_at = self
+                .map_read_at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let recent = read_at.is_some_and(|at| at.elapsed() < MAP_READ_EVERY);
+            if !Arc::ptr_eq(&before, &self.map()) || recent && !before.masters().is_empty() {
+                return Ok(());
+            }
+            *read_at = Some(Instant::now());
         }
-        read_at = Some(Instant::now());
-        *self
-            .map_read_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = read_at;
         let mut candidates = before.masters().to_vec();
         candidates.extend(
             self.seeds

@@ -23,6 +23,18 @@ async fn get(redis: &Redis, key: &str) -> Result<Option<String>, ActorError> {
     redis.command(resp_array!["GET", key]).await
 }
 
+/// `SET key value`, answered once the master's replica holds it too (`WAIT` on the connection
+/// the write went on): what a failover then keeps.
+async fn set_on_a_replica_too(redis: &Redis, key: &str, value: &str) {
+    let deadline = tokio::time::Instant::now() + COMMAND_TIMEOUT;
+    let script = "return redis.call('SET', KEYS[1], ARGV[1])";
+    let written: String = redis
+        .eval_by_replicated(deadline, script, &[key.to_owned()], vec![value.into()])
+        .await
+        .unwrap();
+    assert_eq!(written, "OK");
+}
+
 #[actix_rt::test]
 async fn commands_go_to_the_master_serving_their_slot() {
     let cluster = ClusterSet::start("routing", Duration::from_secs(5));
@@ -122,15 +134,7 @@ async fn a_slot_that_moved_is_followed() {
 async fn a_killed_master_is_followed_to_its_promoted_replica() {
     let mut cluster = ClusterSet::start("failover", Duration::from_secs(1));
     let redis = handle(&cluster.url());
-    // Written and confirmed by the master's replica (WAIT on the same connection).
-    let deadline = tokio::time::Instant::now() + COMMAND_TIMEOUT;
-    let script = "return redis.call('SET', KEYS[1], ARGV[1])";
-    let keys = ["victim".to_owned()];
-    let written: String = redis
-        .eval_by_replicated(deadline, script, &keys, vec!["kept".into()])
-        .await
-        .unwrap();
-    assert_eq!(written, "OK");
+    set_on_a_replica_too(&redis, "victim", "kept").await;
     let port = cluster.master_of("victim").port;
     let index = cluster.nodes.iter().position(|n| n.port == port).unwrap();
     cluster.nodes[index].stop();
@@ -161,14 +165,7 @@ async fn a_killed_master_is_followed_to_its_promoted_replica() {
 async fn a_frozen_master_is_followed_to_its_promoted_replica() {
     let cluster = ClusterSet::start("frozen-failover", Duration::from_secs(1));
     let redis = handle(&cluster.url());
-    let deadline = tokio::time::Instant::now() + COMMAND_TIMEOUT;
-    let script = "return redis.call('SET', KEYS[1], ARGV[1])";
-    let keys = ["still".to_owned()];
-    let written: String = redis
-        .eval_by_replicated(deadline, script, &keys, vec!["here".into()])
-        .await
-        .unwrap();
-    assert_eq!(written, "OK");
+    set_on_a_replica_too(&redis, "still", "here").await;
     let frozen = cluster.master_of("still");
     frozen.pause();
     // It never refuses a connection: only its silence tells, and the map read meanwhile.
