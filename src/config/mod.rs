@@ -1,5 +1,6 @@
 //! Every environment variable switchyard reads, parsed and checked once at start.
 
+mod cluster;
 mod deploy_dir;
 mod env;
 mod filer;
@@ -291,6 +292,7 @@ impl Config {
         config.redis = redis::read_url(&env, redis_prefix, roots.as_ref())?;
         config.takers = takers::read(&env, redis_prefix, roots.as_ref())?;
         redis::settle(&env, &mut config, roots.is_some())?;
+        cluster::check(&config)?;
         let recorded_within = Duration::from_millis(RECORDED_WITHIN_MS);
         if config.message_expire < config.gateway_timeout + recorded_within {
             // A message's hash outlives its deadline long enough for the monitor to judge it

@@ -2,7 +2,7 @@
 //! for `rediss` servers of a private CA, and `REDIS_WAIT_REPLICAS`; `VPUSH_URL` is read with
 //! vpush's variables (takers.rs) and settled here with the rest.
 
-use switchyard_actors::redis::{RedisConfig, TlsRoots, Topology};
+use switchyard_actors::redis::{RedisConfig, TlsRoots};
 
 use super::env::{within, Env};
 use super::{Config, ConfigError, TakerSpec, REDIS_URL_FORM};
@@ -29,7 +29,7 @@ pub fn read_url<F: Fn(&str) -> Option<String>>(
         .unwrap_or_else(|| RedisConfig::local(prefix)))
 }
 
-/// What holds across `REDIS_URL` and `VPUSH_URL`: no cluster yet, `REDIS_WAIT_REPLICAS` for
+/// What holds across `REDIS_URL` and `VPUSH_URL`: `REDIS_WAIT_REPLICAS` for
 /// `REDIS_URL`, and a `REDIS_CA_FILE` only where a `rediss` URL uses it.
 pub fn settle<F: Fn(&str) -> Option<String>>(
     env: &Env<F>,
@@ -47,9 +47,6 @@ pub fn settle<F: Fn(&str) -> Option<String>>(
             every.push(("VPUSH_URL", &mut vpush.remote));
         }
     }
-    for (name, redis) in &every {
-        refuse_cluster(name, redis)?;
-    }
     // Only REDIS_URL's: VPUSH_URL's remote keeps what its own topology implies.
     if let Some(wanted) = wait_replicas {
         every[0].1.wait_replicas = wanted;
@@ -64,23 +61,10 @@ pub fn settle<F: Fn(&str) -> Option<String>>(
     Ok(())
 }
 
-/// Redis Cluster is parsed, to be served by a later step: until then the form is refused at
-/// start rather than failing every command (docs/redis-topologies.md#cluster-redisclusterrs-routingrs-slotsrs).
-fn refuse_cluster(name: &'static str, redis: &RedisConfig) -> Result<(), ConfigError> {
-    match redis.topology {
-        Topology::Cluster { .. } => Err(ConfigError::new(
-            name,
-            String::new(),
-            "a redis:// or redis-sentinel:// URL: Redis Cluster is not supported yet".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::{address, config};
-    use super::*;
+    use switchyard_actors::redis::Topology;
 
     #[test]
     fn redis_topologies_and_their_refusals_name_the_variable() {
@@ -92,7 +76,6 @@ mod tests {
             ("REDIS_URL", "redis-sentinel://s1:26379"),
             ("REDIS_URL", "memcached://h:1"),
             ("REDIS_URL", "redis-cluster://n1:7000/3"),
-            ("REDIS_URL", "redis-cluster://n1:7000,n2:7001"),
             ("VPUSH_URL", "redis://a:1,b:2"),
             ("REDIS_CA_FILE", "/nonexistent/ca.pem"),
         ] {

@@ -259,7 +259,7 @@ fn a_deployment_taken_while_the_deployer_was_paused_is_deployed_when_it_wakes() 
     std::thread::scope(|scope| {
         let queued = scope.spawn(|| deploy(&redis, &prefix, &[&repository.url()]));
         waited("the paused deployer holds the id", &|| {
-            let busy = redis.cli(&["KEYS", &format!("{prefix}deploys:busy:*")]);
+            let busy = redis.cli(&["KEYS", &format!("{{{prefix}deploys}}:busy:*")]);
             !busy.is_empty() && redis.cli(&["LRANGE", &busy, "0", "-1"]) == "1"
         });
         std::thread::sleep(Duration::from_millis(2500));

@@ -114,7 +114,7 @@ async fn requests_held_by_a_worker_killed_with_sigkill_are_answered_by_another_o
             Duration::from_secs(5),
             "the frozen worker holds requests",
             || async {
-                let busy = redis.cli(&["KEYS", &format!("{prefix}gateway:req:busy:*")]);
+                let busy = redis.cli(&["KEYS", &format!("{{{prefix}gateway:req}}:busy:*")]);
                 (!busy.is_empty()).then_some(())
             },
         )
@@ -254,7 +254,7 @@ async fn requests_taken_while_a_worker_was_paused_are_answered_when_it_wakes() {
             Duration::from_secs(3),
             "the paused worker holds requests",
             || async {
-                let busy = redis.cli(&["KEYS", &format!("{prefix}gateway:req:busy:*")]);
+                let busy = redis.cli(&["KEYS", &format!("{{{prefix}gateway:req}}:busy:*")]);
                 (busy.lines().count() == count).then_some(())
             },
         )

@@ -123,7 +123,7 @@ async fn an_mpush_killed_between_its_move_and_its_delivery_delivers_once_at_the_
     doomed.signal("STOP");
     produce(&redis, &format!("{prefix}in"), &["only".to_owned()]);
     let pending = until(Duration::from_secs(5), "the message is pending", || async {
-        let busy = redis.cli(&["KEYS", &format!("{prefix}in:busy:*")]);
+        let busy = redis.cli(&["KEYS", &format!("{{{prefix}in}}:busy:*")]);
         (!busy.is_empty()).then_some(busy)
     })
     .await;
@@ -199,7 +199,7 @@ async fn an_output_of_another_type_loses_nothing(
     .await;
     // A few retries later: still all waiting, nothing delivered anywhere, logged once.
     actix_rt::time::sleep(Duration::from_millis(800)).await;
-    let pending = redis.cli(&["KEYS", &format!("{prefix}in:busy:*")]);
+    let pending = redis.cli(&["KEYS", &format!("{{{prefix}in}}:busy:*")]);
     let mut waiting = redis.cli(&["LLEN", &key("in")]).parse::<usize>().unwrap();
     if !pending.is_empty() {
         waiting += redis.cli(&["LLEN", &pending]).parse::<usize>().unwrap();

@@ -70,6 +70,15 @@ macro_rules! push_outcomes_function {
     };
 }
 
+/// Outcomes pushed on their own, apart from their requests' busy list: KEYS[i] the
+/// destination of outcome i, ARGV[2i - 1] the outcome, ARGV[2i] its expiry in ms (0 for none).
+pub const PUSH_OUTCOMES: &str = concat!(
+    push_outcomes_function!(),
+    "local grouped, refused = outcomes(1, 1) \
+     if refused then return refused end \
+     push(grouped) return 0"
+);
+
 /// KEYS[1] the queue, KEYS[2] the busy list, ARGV[1] the most to take.
 pub const TAKE: &str = concat!(
     take_function!(),

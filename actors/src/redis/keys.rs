@@ -64,6 +64,10 @@ pub fn namespace_overlap<'a>(
     if namespace.is_empty() {
         return Some("every key".to_owned());
     }
+    // Under an empty prefix, a busy list (`{<queue>}:busy:<id>`) starts with `{`.
+    if namespace.starts_with('{') {
+        return Some("a busy list ({<queue>}:busy:<worker>)".to_owned());
+    }
     OWN_KEYS
         .into_iter()
         .chain(lists)
@@ -258,25 +262,6 @@ pub fn vpush_mark(remote_prefix: &str, source: &str, number: &str) -> String {
     format!("{remote_prefix}{VPUSH_MARKS}{source}:{number}")
 }
 
-/// What worker `worker_id` has taken from `queue` (a full key) and not yet answered.
-pub fn busy_list(queue: &str, worker_id: &str) -> String {
-    format!("{queue}:busy:{worker_id}")
-}
-
-/// A `SCAN MATCH` pattern for every busy list of `queue` (a full key), its glob characters
-/// escaped.
-pub fn busy_lists_pattern(queue: &str) -> String {
-    let mut pattern = String::with_capacity(queue.len() + 8);
-    for c in queue.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push_str(":busy:*");
-    pattern
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,11 +307,5 @@ mod tests {
         }
         let keys = Keys::new("p:");
         assert_eq!(keys.public("public:").key("foo"), "p:public:foo");
-    }
-
-    #[test]
-    fn a_busy_list_pattern_matches_only_that_queue_s_busy_lists() {
-        assert_eq!(busy_list("p:q", "w-1"), "p:q:busy:w-1");
-        assert_eq!(busy_lists_pattern("p:a*[b]"), "p:a\\*\\[b\\]:busy:*");
     }
 }

@@ -7,6 +7,7 @@
 //! closes the connection: the commands queued behind it fail at once instead of piling up,
 //! and a late answer can never be read as another command's.
 
+mod beside;
 mod cluster;
 mod commands;
 mod config;
@@ -31,14 +32,14 @@ use std::time::{Duration, SystemTime};
 use redis_async::resp::{FromResp, RespValue};
 use tokio::time::{timeout_at, Instant};
 
+pub use beside::{beside, busy_list, busy_list_owner, busy_lists_patterns};
 use cluster::Cluster;
 pub use config::{Address, RedisConfig, Topology};
 use connection::{Clock, Connection};
-pub use keys::{
-    busy_list, busy_lists_pattern, namespace_overlap, vpush_mark, Keys, PublicKeys,
-    DEFAULT_PUBLIC_NAMESPACE,
-};
+pub use keys::{namespace_overlap, vpush_mark, Keys, PublicKeys, DEFAULT_PUBLIC_NAMESPACE};
 pub use lease::hold_lease;
+pub use slots::same_slot;
+use slots::{command_slot, key_slot};
 pub use subscription::Subscription;
 pub use tls::TlsRoots;
 
@@ -93,10 +94,10 @@ impl LateEval {
 
 /// Puts Redis's clock, in milliseconds, in `now`: hosts need not agree on the time.
 macro_rules! with_now {
-    ($body:literal) => {
+    ($($body:expr),+ $(,)?) => {
         concat!(
             "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) ",
-            $body
+            $($body),+
         )
     };
 }
@@ -169,7 +170,27 @@ impl Redis {
         deadline: Instant,
         command: RespValue,
     ) -> Result<T, ActorError> {
-        self.bounded(deadline, &|_| command.clone()).await
+        let slot = command_slot(&command);
+        self.bounded(deadline, slot, &|_| command.clone()).await
+    }
+
+    /// As [`Self::command`], for a command without keys (`SCAN`) that must run where `key`
+    /// lives: on a cluster, the node serving `key`'s slot.
+    pub async fn command_beside<T: FromResp>(
+        &self,
+        key: &str,
+        command: RespValue,
+    ) -> Result<T, ActorError> {
+        let slot = Some(key_slot(key.as_bytes()));
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        self.bounded(deadline, slot, &|_| command.clone()).await
+    }
+
+    /// Whether `keys` can be touched together, by one script or one command: always on one
+    /// Redis; on a cluster, when they hash to one slot ([`same_slot`]). Where they cannot, the
+    /// caller takes the steps apart, each on keys that can.
+    pub fn co_located(&self, keys: &[&str]) -> bool {
+        self.shared.cluster.is_none() || same_slot(keys)
     }
 
     /// Runs the Lua `script` on `keys` with `args`, answered by `deadline`, and only if Redis
@@ -186,18 +207,21 @@ impl Redis {
     ) -> Result<T, ActorError> {
         let eval = LateEval::new(deadline, script);
         let build = |clock: Clock| eval.command(clock, keys, &args);
-        self.bounded(deadline, &build).await
+        let slot = keys.first().map(|key| key_slot(key.as_bytes()));
+        self.bounded(deadline, slot, &build).await
     }
 
+    /// `build`'s command answered by `deadline`; on a cluster, sent to the node serving `slot`.
     async fn bounded<T: FromResp>(
         &self,
         deadline: Instant,
+        slot: Option<u16>,
         build: &dyn Fn(Clock) -> RespValue,
     ) -> Result<T, ActorError> {
         match &self.shared.cluster {
             Some(cluster) => {
                 let routed = async {
-                    let (answer, node) = self.routed(cluster, deadline, build).await?;
+                    let (answer, node) = self.routed(cluster, deadline, slot, build).await?;
                     self.classify(Ok(answer), || node.forget(cluster))
                 };
                 self.within(deadline, routed).await

@@ -6,6 +6,7 @@ use redis_async::resp::{FromResp, RespValue};
 use tokio::time::Instant;
 
 use super::connection::Clock;
+use super::slots::command_slot;
 use super::{LateEval, Redis, COMMAND_TIMEOUT, REPLICA_WAIT};
 use crate::error::{ActorError, Cause};
 
@@ -63,7 +64,8 @@ impl Redis {
             // The WAIT on the connection the script went on: it counts that connection's writes.
             match &self.shared.cluster {
                 Some(cluster) => {
-                    let (answer, node) = self.routed(cluster, deadline, build).await?;
+                    let slot = command_slot(&build(Clock::default()));
+                    let (answer, node) = self.routed(cluster, deadline, slot, build).await?;
                     let answer: T = self.classify(Ok(answer), || node.forget(cluster))?;
                     let confirmed = node.connection().send(wait).await;
                     Ok((answer, self.classify(confirmed, || node.forget(cluster))?))

@@ -11,7 +11,7 @@ use tokio::time::{timeout_at, Instant};
 use super::cluster::Cluster;
 use super::connection::{Clock, Connection};
 use super::outages::note_outage;
-use super::slots::{command_slot, Redirect};
+use super::slots::Redirect;
 use super::url_parts::Address;
 use super::Redis;
 use crate::error::{ActorError, Cause};
@@ -49,7 +49,7 @@ impl NodeRef {
 }
 
 impl Redis {
-    /// Sends the command `build` makes to the master serving its slot and answers what it
+    /// Sends the command `build` makes to the master serving `slot` (any, for none) and answers what it
     /// said (an error answer included), following `MOVED` (the map read again) and `ASK`
     /// (on a connection of its own, after `ASKING`). A connection that breaks or does not
     /// answer by `deadline` is closed: the commands queued behind it on that node fail at
@@ -58,10 +58,11 @@ impl Redis {
         &self,
         cluster: &Cluster,
         deadline: Instant,
+        slot: Option<u16>,
         build: &dyn Fn(Clock) -> RespValue,
     ) -> Result<(RespValue, NodeRef), ActorError> {
         let mut last = None;
-        let result = self.route(cluster, deadline, build, &mut last).await;
+        let result = self.route(cluster, deadline, slot, build, &mut last).await;
         // Each node's outage is logged when it starts and ends; the map's under the seeds.
         let place = |node: Option<&Address>| match node {
             Some(node) => format!("{} node {node}", self.shared.config.describe()),
@@ -94,11 +95,11 @@ impl Redis {
         &self,
         cluster: &Cluster,
         deadline: Instant,
+        slot: Option<u16>,
         build: &dyn Fn(Clock) -> RespValue,
         last: &mut Option<Address>,
     ) -> Result<(RespValue, NodeRef), ActorError> {
         let config = &self.shared.config;
-        let slot = command_slot(&build(Clock::default()));
         let mut target = cluster.owner(config, slot).await.map_err(unavailable)?;
         let mut retried = false;
         for _ in 0..=REDIRECTS {

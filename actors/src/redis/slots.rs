@@ -12,15 +12,24 @@ pub const SLOTS: u16 = 16384;
 
 const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_XMODEM);
 
-/// The slot of `key`: of its hash tag (the text between the first `{` and the next `}`) when
-/// that is not empty, else of the whole key.
+/// `key`'s hash tag: the text between its first `{` and the next `}`, when that is not empty.
+pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
+    let open = key.iter().position(|&b| b == b'{')?;
+    let rest = &key[open + 1..];
+    let close = rest.iter().position(|&b| b == b'}')?;
+    (close > 0).then(|| &rest[..close])
+}
+
+/// The slot of `key`: of its hash tag when it has one, else of the whole key.
 pub fn key_slot(key: &[u8]) -> u16 {
-    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
-        let rest = &key[open + 1..];
-        let close = rest.iter().position(|&b| b == b'}')?;
-        (close > 0).then(|| &rest[..close])
-    });
-    CRC16.checksum(tagged.unwrap_or(key)) % SLOTS
+    CRC16.checksum(hash_tag(key).unwrap_or(key)) % SLOTS
+}
+
+/// Whether every one of `keys` hashes to one slot, so that a cluster can run a script or a
+/// command on them together.
+pub fn same_slot(keys: &[&str]) -> bool {
+    keys.windows(2)
+        .all(|pair| key_slot(pair[0].as_bytes()) == key_slot(pair[1].as_bytes()))
 }
 
 /// Where a command's keys are, by its name: the slot of its first key, none for a command

@@ -289,9 +289,32 @@ impl ClusterSet {
         node.cli(args)
     }
 
+    fn slot(&self, key: &str) -> u16 {
+        self.cli(&["CLUSTER", "KEYSLOT", key]).parse().unwrap()
+    }
+
+    /// Kills (SIGKILL) the master serving `key`, then waits up to `limit` until a replica
+    /// serves its slot, and answers how long that took. The killed node is then started
+    /// again, as an orchestrator would, and comes back as the new master's replica (so
+    /// `WAIT 1` can be answered again).
+    pub fn kill_master_of(&mut self, key: &str, limit: Duration) -> Duration {
+        let slot = self.slot(key);
+        let port = self.master_of(key).port;
+        let index = self.nodes.iter().position(|n| n.port == port).unwrap();
+        self.nodes[index].stop();
+        let killed = Instant::now();
+        while !self.nodes.iter().any(|n| n.is_running() && owns(n, slot)) {
+            assert!(killed.elapsed() < limit, "no replica took over");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let took_over = killed.elapsed();
+        self.nodes[index].start_again();
+        took_over
+    }
+
     /// The master serving `key`'s slot now.
     pub fn master_of(&self, key: &str) -> &TestRedis {
-        let slot: u16 = self.cli(&["CLUSTER", "KEYSLOT", key]).parse().unwrap();
+        let slot = self.slot(key);
         self.nodes
             .iter()
             .find(|node| node.is_running() && owns(node, slot))

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use crate::helpers::{until, TestApp};
 
 mod cluster;
+mod cluster_load;
+mod load;
 mod roles;
 mod sentinel;
 mod tls;

@@ -1,12 +1,10 @@
 //! `redis-sentinel://`: the master found through the sentinels, and followed when it fails.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-
+use super::load::{
+    every_confirmed_message_once, failover_window, paced_requests, produce_confirmed,
+};
 use super::refused_and_logged_once;
 use crate::helpers::{
     free_ports, redis_cli, unique_prefix, until, upload, SentinelSet, TestApp, MASTER_NAME, PNG,
@@ -117,40 +115,27 @@ async fn a_failover_under_load_answers_every_request_and_keeps_every_message() {
     let started = Instant::now();
     let sentinel_port = set.sentinels[0].port;
     let input = key("in");
-    let producer = std::thread::spawn(move || produce(sentinel_port, &input, MESSAGES));
+    let producer = std::thread::spawn(move || {
+        let to_master = |_| {
+            let named = redis_cli(
+                sentinel_port,
+                &["SENTINEL", "get-master-addr-by-name", MASTER_NAME],
+            );
+            let port = named.lines().nth(1)?.trim().parse::<u16>().ok()?;
+            Some(vec!["-p".into(), port.to_string()])
+        };
+        produce_confirmed(&input, MESSAGES, &to_master)
+    });
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(1));
         let mut set = set;
         set.kill_master_and_wait(Duration::from_secs(20));
         set
     });
-    let answers: Vec<(u16, Duration)> = futures_util::stream::iter(0..REQUESTS)
-        .map(|n| {
-            let gateway = &gateway;
-            async move {
-                actix_rt::time::sleep_until((started + Duration::from_millis(2 * n as u64)).into())
-                    .await;
-                let sent = Instant::now();
-                let status = gateway.get("/").await.status;
-                // GATEWAY_TIMEOUT_MS (5 s) and the 750 ms Redis bound: never past them.
-                assert!(sent.elapsed() < Duration::from_secs(6), "an answer in time");
-                (status, started.elapsed())
-            }
-        })
-        .buffer_unordered(64)
-        .collect()
-        .await;
+    let answers = paced_requests(&gateway, REQUESTS, started).await;
     let confirmed = producer.join().unwrap();
     let set = killer.join().unwrap();
-    let failed: Vec<&(u16, Duration)> = answers.iter().filter(|(s, _)| *s != 200).collect();
-    assert!(
-        failed.iter().all(|(status, _)| [503, 504].contains(status)),
-        "{failed:?}"
-    );
-    let window = match (failed.first(), failed.last()) {
-        (Some((_, first)), Some((_, last))) => *last - *first,
-        _ => Duration::ZERO,
-    };
+    let (failed, window) = failover_window(&answers);
 
     // Every confirmed message once: moved to the output, or still in the input or a busy list.
     let master = set.master();
@@ -171,86 +156,14 @@ async fn a_failover_under_load_answers_every_request_and_keeps_every_message() {
             );
         }
     }
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for message in &held {
-        *counts.entry(message).or_default() += 1;
-    }
-    let twice: Vec<_> = counts.iter().filter(|(_, &n)| n > 1).collect();
-    assert!(twice.is_empty(), "none twice: {twice:?}");
-    let lost: Vec<_> = confirmed
-        .iter()
-        .filter(|m| !counts.contains_key(m.as_str()))
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "none lost: {} of {}",
-        lost.len(),
-        confirmed.len()
-    );
+    let held = every_confirmed_message_once(&held, &confirmed);
     eprintln!(
         "sentinel failover under load: {REQUESTS} requests, {} answered 503/504 over {window:?}; \
          {} messages confirmed by a replica, all kept once ({} held)",
-        failed.len(),
+        failed,
         confirmed.len(),
-        held.len()
+        held
     );
-}
-
-/// Pushes messages onto `list` on the master the sentinel at `sentinel_port` names, 50 at a
-/// time every 20 ms, each batch followed by `WAIT 1` on the same connection, until a replica
-/// has confirmed `count` (the sentinels promote the replica that has the most). A batch that
-/// fails is not sent again: the next one has new messages, so none can be held twice by
-/// being sent twice. Answers the confirmed messages.
-fn produce(sentinel_port: u16, list: &str, count: usize) -> Vec<String> {
-    let mut confirmed = Vec::new();
-    let started = Instant::now();
-    let mut sent = 0;
-    for batch in 0.. {
-        if confirmed.len() >= count {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "never confirmed {count}"
-        );
-        let due = started + Duration::from_millis(20 * batch);
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        let messages: Vec<String> = (sent..sent + 50).map(|n| format!("m{n}")).collect();
-        sent += 50;
-        let named = redis_cli(
-            sentinel_port,
-            &["SENTINEL", "get-master-addr-by-name", MASTER_NAME],
-        );
-        let Some(port) = named
-            .lines()
-            .nth(1)
-            .and_then(|p| p.trim().parse::<u16>().ok())
-        else {
-            continue;
-        };
-        let script = format!("LPUSH {list} {}\nWAIT 1 1000\n", messages.join(" "));
-        let mut cli = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        cli.stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let output = cli.wait_with_output().unwrap();
-        let answers: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        if answers.len() == 2 && answers[0].parse::<u64>().is_ok() && answers[1] != "0" {
-            confirmed.extend(messages);
-        }
-    }
-    confirmed
 }
 
 /// Behind sentinels an upload is acknowledged (201) only once a replica holds it; with every

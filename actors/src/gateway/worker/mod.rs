@@ -18,8 +18,7 @@ use tokio::sync::watch;
 
 use super::job::{Job, Outcome};
 use super::message::GatewayRequest;
-use super::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME, TAKE};
-use super::tracking::done_args;
+use super::scripts::TAKE;
 use crate::error::ActorError;
 use crate::redis::{busy_list, Redis};
 use crate::run_loop::{until_registered, RefusalLog, Taker};
@@ -29,6 +28,7 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 
 /// A request done with: its outcome, or none (past its deadline, or not a request at all), and
 /// its tracked id when it has one.
+#[derive(Clone)]
 struct Finished {
     raw: Rc<str>,
     outcome: Option<Outcome>,
@@ -259,66 +259,9 @@ impl Worker {
         let taken: Option<String> = self.redis.wait_and_move(&self.queue, &self.busy).await?;
         Ok(taken.into_iter().map(Rc::from).collect())
     }
-
-    /// Pushes the outcomes of `finished`, some of the requests in hand, and removes them from
-    /// the busy list.
-    async fn finish_some(&self, finished: &[Finished]) -> Result<(), ActorError> {
-        let mut keys = vec![self.busy.clone()];
-        let mut args: Vec<RespValue> = finished.iter().map(|f| RespValue::from(&*f.raw)).collect();
-        self.add_outcomes(finished, &mut keys, &mut args);
-        let _: i64 = self.redis.command(script(FINISH_SOME, keys, args)).await?;
-        Ok(())
-    }
-
-    /// Pushes the outcomes of `finished`, every request in hand, empties the busy list, and
-    /// takes up to `most` more.
-    async fn finish_all_and_take(
-        &self,
-        finished: &[Finished],
-        most: usize,
-    ) -> Result<Vec<Rc<str>>, ActorError> {
-        let mut keys = vec![self.busy.clone(), self.queue.clone()];
-        let mut args = vec![RespValue::from(most.to_string())];
-        self.add_outcomes(finished, &mut keys, &mut args);
-        let taken: Vec<String> = self
-            .redis
-            .command(script(FINISH_ALL_AND_TAKE, keys, args))
-            .await?;
-        Ok(taken.into_iter().map(Rc::from).collect())
-    }
-
-    /// Each outcome's destination to `keys`, the outcome and its expiry to `args`, then what
-    /// tracking records of the tracked answers.
-    fn add_outcomes(
-        &self,
-        finished: &[Finished],
-        keys: &mut Vec<String>,
-        args: &mut Vec<RespValue>,
-    ) {
-        let tracked: Vec<(u64, u16)> = finished
-            .iter()
-            .filter_map(|done| Some((done.track?, done.outcome.as_ref()?.answered?)))
-            .collect();
-        for done in finished {
-            match &done.outcome {
-                Some(outcome) => {
-                    keys.push(outcome.destination.clone());
-                    args.push(RespValue::BulkString(outcome.message.clone()));
-                    args.push(RespValue::from(outcome.expire_ms.unwrap_or(0).to_string()));
-                }
-                None => {
-                    keys.push(self.busy.clone());
-                    args.extend([RespValue::from(""), RespValue::from("0")]);
-                }
-            }
-        }
-        args.extend(
-            done_args(self.redis.keys(), &self.id, &tracked)
-                .into_iter()
-                .map(RespValue::from),
-        );
-    }
 }
 
+mod apart;
+mod finish;
 #[cfg(test)]
 mod tests;

@@ -19,53 +19,10 @@ use tokio::sync::oneshot;
 
 use crate::error::{chain, ActorError};
 use crate::heartbeat::{self, Beat, FirstBeat};
-use crate::redis::{eval, with_now, Redis};
+use crate::redis::Redis;
+use steps::Beaten;
 
-/// KEYS[1] the id sequence, KEYS[2] the live ids; ARGV[1] the hashes' key prefix, ARGV[2] the
-/// lifetime in ms, then field and value pairs. Forgets lapsed ids, takes the next id, writes
-/// its hash; answers the id, or minus the id when its key exists already (left as it is).
-const REGISTER: &str = with_now!(
-    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) \
-     local id = redis.call('INCR', KEYS[1]) \
-     local key = ARGV[1] .. id \
-     if redis.call('EXISTS', key) == 1 then return -id end \
-     redis.call('HSET', key, 'renewed', math.floor(now / 1000), unpack(ARGV, 3)) \
-     redis.call('PEXPIRE', key, ARGV[2]) \
-     redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), id) \
-     return id"
-);
-
-/// KEYS[1] this process's hash, KEYS[2] the live ids; ARGV[1] its id, ARGV[2] the lifetime in
-/// ms, then field and value pairs. Renews the registration and its `renewed` time (answers
-/// `renewed`); when the hash is gone
-/// but its id has not lapsed, someone deleted it (`stop`); when both are gone, Redis was out
-/// of reach for a while and the hash is written again (`registered`).
-const RENEW: &str = with_now!(
-    "local lapses = now + tonumber(ARGV[2]) \
-     if redis.call('PEXPIRE', KEYS[1], ARGV[2]) == 1 then \
-       redis.call('HSET', KEYS[1], 'renewed', math.floor(now / 1000)) \
-       redis.call('ZADD', KEYS[2], lapses, ARGV[1]) return 'renewed' \
-     end \
-     local score = redis.call('ZSCORE', KEYS[2], ARGV[1]) \
-     if score and tonumber(score) > now then \
-       redis.call('ZREM', KEYS[2], ARGV[1]) return 'stop' \
-     end \
-     redis.call('HSET', KEYS[1], 'renewed', math.floor(now / 1000), unpack(ARGV, 3)) \
-     redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
-     redis.call('ZADD', KEYS[2], lapses, ARGV[1]) \
-     return 'registered'"
-);
-
-/// KEYS[1] the live ids; ARGV[1] the hashes' key prefix. Every live registration as a flat
-/// list: id, then its fields and values as one flat list.
-const LIVE: &str = with_now!(
-    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf') \
-     local answer = {} \
-     for _, id in ipairs(ids) do \
-       local fields = redis.call('HGETALL', ARGV[1] .. id) \
-       if #fields > 0 then answer[#answer + 1] = id answer[#answer + 1] = fields end \
-     end return answer"
-);
+mod steps;
 
 /// What a process says of itself.
 #[derive(Debug, Clone)]
@@ -156,57 +113,40 @@ impl ServiceRegistration {
         (3 * self.heartbeat.as_millis()).to_string()
     }
 
-    fn hash_prefix(&self) -> String {
-        self.redis.keys().service_prefix()
-    }
-
     fn beat(&mut self) -> Beat<Self> {
         let redis = self.redis.clone();
-        let keys = redis.keys().clone();
-        let mut args = match self.id {
-            Some(id) => vec![id.to_string(), self.lifetime_ms()],
-            None => vec![self.hash_prefix(), self.lifetime_ms()],
-        };
-        args.extend(self.fields.iter().cloned());
+        let lifetime = self.lifetime_ms();
+        let fields = self.fields.clone();
         let id = self.id;
         let work = async move {
             match id {
-                None => {
-                    let keys = [keys.service_seq(), keys.services()];
-                    let id: i64 = redis.command(eval(REGISTER, &keys, &args)).await?;
-                    let outcome = if id < 0 { "collision" } else { "registered" };
-                    Ok::<_, ActorError>((id.unsigned_abs(), outcome.to_owned()))
-                }
-                Some(id) => {
-                    let keys = [keys.service(id), keys.services()];
-                    let outcome: String = redis.command(eval(RENEW, &keys, &args)).await?;
-                    Ok((id, outcome))
-                }
+                None => steps::register(&redis, &lifetime, &fields).await,
+                Some(id) => steps::renew(&redis, id, &lifetime, &fields).await,
             }
         };
         Box::pin(fut::wrap_future(work).map(|result, act: &mut Self, ctx| {
             match result {
-                Ok((id, outcome)) if outcome == "collision" => log::error!(
+                Ok(Beaten::Collision(id)) => log::error!(
                     "{} exists already: not written over (is another writer using this \
                      prefix, or was the counter reset?); the next heartbeat takes another id",
                     act.redis.keys().service(id)
                 ),
-                Ok((id, outcome)) => {
-                    let had_registered = act.id.replace(id).is_some();
-                    match outcome.as_str() {
-                        "stop" => {
-                            log::info!("service {id}'s registration was deleted: stopping");
-                            if let Some(stop) = act.stop.take() {
-                                let _ = stop.send(());
-                            }
-                            ctx.stop();
-                        }
-                        "registered" if had_registered => {
-                            log::info!("registered again as service {id} (it had lapsed)");
-                        }
-                        "registered" => log::info!("registered as service {id}"),
-                        _ => {}
+                Ok(Beaten::Registered(id)) => {
+                    act.id = Some(id);
+                    log::info!("registered as service {id}");
+                }
+                Ok(Beaten::RegisteredAgain) => {
+                    let id = act.id.unwrap_or_default();
+                    log::info!("registered again as service {id} (it had lapsed)");
+                }
+                Ok(Beaten::Renewed) => {}
+                Ok(Beaten::Stop) => {
+                    let id = act.id.unwrap_or_default();
+                    log::info!("service {id}'s registration was deleted: stopping");
+                    if let Some(stop) = act.stop.take() {
+                        let _ = stop.send(());
                     }
+                    ctx.stop();
                 }
                 // Redis's outage is logged by its handle; the next heartbeat tries again.
                 Err(err) => log::debug!("service registration not renewed: {}", chain(&err)),
@@ -236,17 +176,12 @@ impl Handler<ListServices> for ServiceRegistration {
 
     fn handle(&mut self, _: ListServices, _: &mut Self::Context) -> Self::Result {
         let redis = self.redis.clone();
-        let prefix = self.hash_prefix();
         Box::pin(async move {
-            let keys = [redis.keys().services()];
-            let flat: Vec<RespValue> = redis.command(eval(LIVE, &keys, &[prefix])).await?;
-            let mut services = Vec::with_capacity(flat.len() / 2);
-            let mut parts = flat.into_iter();
-            while let (Some(id), Some(fields)) = (parts.next(), parts.next()) {
-                if let Some(service) = service(id, fields) {
-                    services.push(service);
-                }
-            }
+            let mut services: Vec<Service> = steps::live(&redis)
+                .await?
+                .into_iter()
+                .filter_map(|(id, fields)| service(&id, fields))
+                .collect();
             services.sort_by_key(|service| service.id);
             Ok(services)
         })
@@ -254,12 +189,10 @@ impl Handler<ListServices> for ServiceRegistration {
 }
 
 /// One registration read back; `None` when it is not one switchyard wrote.
-fn service(id: RespValue, fields: RespValue) -> Option<Service> {
-    use redis_async::resp::FromResp;
-    let id: u64 = String::from_resp(id).ok()?.parse().ok()?;
-    let flat = Vec::<String>::from_resp(fields).ok()?;
+fn service(id: &str, fields: Vec<String>) -> Option<Service> {
+    let id: u64 = id.parse().ok()?;
     let mut map = HashMap::new();
-    let mut pairs = flat.into_iter();
+    let mut pairs = fields.into_iter();
     while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
         map.insert(name, value);
     }
@@ -300,17 +233,7 @@ impl Handler<DeregisterService> for ServiceRegistration {
             let Some(id) = id else {
                 return Ok(());
             };
-            let keys = redis.keys();
-            let remove = RespValue::Array(vec![
-                "EVAL".into(),
-                "redis.call('ZREM', KEYS[2], ARGV[1]) return redis.call('DEL', KEYS[1])".into(),
-                "2".into(),
-                keys.service(id).into(),
-                keys.services().into(),
-                id.to_string().into(),
-            ]);
-            let _: i64 = redis.command(remove).await?;
-            Ok(())
+            steps::deregister(&redis, id).await
         })
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Apart from the server registry: a worker is not an app server and never appears in
 //! `/listservers`. Every heartbeat, one script renews this process's registrations and puts the
-//! busy lists of lapsed workers back on the queues this process serves. Every
+//! busy lists of lapsed workers back on the queues this process serves (on a cluster, where
+//! those keys are on several nodes, the same in steps: docs/redis-keys.md). Every
 //! [`SCAN_EVERY`] heartbeats, the busy lists of those queues whose worker has no live
 //! registration at all (never registered, or long gone) are found with `SCAN` and put back the
 //! same way.
@@ -16,7 +17,10 @@ use tokio::sync::watch;
 
 use crate::error::ActorError;
 use crate::heartbeat::{self, Beat, FirstBeat};
-use crate::redis::{busy_lists_pattern, eval, with_now, Redis};
+use crate::redis::{busy_list, busy_list_owner, busy_lists_patterns, eval, Redis};
+use scripts::{BEAT, FORGET_LAPSED, MOVE_BACK, RECOVER_ORPHAN, RENEW};
+
+mod scripts;
 
 /// Heartbeats between two scans for busy lists nobody registered.
 pub const SCAN_EVERY: u32 = 10;
@@ -25,33 +29,6 @@ pub const SCAN_EVERY: u32 = 10;
 /// scans rather than blocking Redis.
 const SCAN_COUNT: &str = "1000";
 const SCAN_CALLS: usize = 20;
-
-/// KEYS[1] the registrations, KEYS[2..] the queues served; ARGV[1] the lifetime in ms,
-/// ARGV[2..] this process's worker ids. Renews those, then moves the busy lists (on the queues
-/// served) of up to 100 lapsed workers back onto their queue, oldest request to be taken
-/// first, and forgets them. Answers how many requests it put back.
-const BEAT: &str = with_now!(
-    "for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end \
-     local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100) \
-     local moved = 0 \
-     for _, id in ipairs(lapsed) do \
-       for q = 2, #KEYS do \
-         local busy = KEYS[q] .. ':busy:' .. id \
-         while redis.call('LMOVE', busy, KEYS[q], 'LEFT', 'RIGHT') do moved = moved + 1 end \
-       end \
-       redis.call('ZREM', KEYS[1], id) \
-     end return moved"
-);
-
-/// KEYS[1] a busy list, KEYS[2] its queue, KEYS[3] the registrations; ARGV[1] its worker's id.
-/// Puts the busy list back unless that worker is registered and live.
-const RECOVER_ORPHAN: &str = with_now!(
-    "local lapses = redis.call('ZSCORE', KEYS[3], ARGV[1]) \
-     if lapses and tonumber(lapses) > now then return 0 end \
-     local moved = 0 \
-     while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end \
-     return moved"
-);
 
 /// Removes this process's registrations (after its workers stopped).
 #[derive(Debug, Message)]
@@ -66,8 +43,17 @@ pub struct TakerRoster {
     heartbeat: Duration,
     registered: watch::Sender<bool>,
     beats: u32,
-    /// Where each queue's scan goes on: a big keyspace is covered over several heartbeats.
-    cursors: Vec<u64>,
+    /// Each queue's busy lists' scans, and where each goes on: a big keyspace is covered over
+    /// several heartbeats.
+    scans: Vec<Scan>,
+}
+
+/// A scan for one queue's busy lists under one name ([`busy_lists_patterns`]).
+#[derive(Clone)]
+struct Scan {
+    queue: String,
+    pattern: String,
+    cursor: u64,
 }
 
 impl TakerRoster {
@@ -79,7 +65,16 @@ impl TakerRoster {
         heartbeat: Duration,
         registered: watch::Sender<bool>,
     ) -> Self {
-        let cursors = vec![0; queues.len()];
+        let scans = queues
+            .iter()
+            .flat_map(|queue| {
+                busy_lists_patterns(queue).into_iter().map(|pattern| Scan {
+                    queue: queue.clone(),
+                    pattern,
+                    cursor: 0,
+                })
+            })
+            .collect();
         Self {
             redis,
             worker_ids,
@@ -87,7 +82,7 @@ impl TakerRoster {
             heartbeat,
             registered,
             beats: 0,
-            cursors,
+            scans,
         }
     }
 
@@ -95,29 +90,26 @@ impl TakerRoster {
         let scan = self.beats.is_multiple_of(SCAN_EVERY);
         self.beats = self.beats.wrapping_add(1);
         let redis = self.redis.clone();
-        let mut keys = vec![redis.keys().workers()];
-        keys.extend(self.queues.iter().cloned());
-        let mut args = vec![(3 * self.heartbeat.as_millis()).to_string()];
-        args.extend(self.worker_ids.iter().cloned());
+        let lifetime = (3 * self.heartbeat.as_millis()).to_string();
+        let worker_ids = self.worker_ids.clone();
         let queues = self.queues.clone();
-        let cursors = self.cursors.clone();
+        let mut scans = self.scans.clone();
         let work = async move {
-            let moved: i64 = redis.command(eval(BEAT, &keys, &args)).await?;
+            let moved = renew_and_put_back(&redis, &lifetime, &worker_ids, &queues).await?;
             if moved > 0 {
                 log::warn!("{moved} requests of lapsed workers put back on their queues");
             }
-            let mut next_cursors = cursors.clone();
             if scan {
-                for (n, queue) in queues.iter().enumerate() {
-                    next_cursors[n] = recover_orphans(&redis, queue, cursors[n]).await?;
+                for scan in &mut scans {
+                    scan.cursor = recover_orphans(&redis, scan).await?;
                 }
             }
-            Ok::<_, ActorError>(next_cursors)
+            Ok::<_, ActorError>(scans)
         };
         Box::pin(fut::wrap_future(work).map(|result, act: &mut Self, _| {
             match result {
-                Ok(cursors) => {
-                    act.cursors = cursors;
+                Ok(scans) => {
+                    act.scans = scans;
                     let _ = act
                         .registered
                         .send_if_modified(|done| !std::mem::replace(done, true));
@@ -129,14 +121,59 @@ impl TakerRoster {
     }
 }
 
-/// Scans for busy lists of `queue` from `cursor`, puts back those of workers with no live
-/// registration, and answers where the scan goes on next time (0: it went round).
-async fn recover_orphans(redis: &Redis, queue: &str, mut cursor: u64) -> Result<u64, ActorError> {
-    let pattern = busy_lists_pattern(queue);
+/// Renews `worker_ids` for `lifetime` ms and puts back the busy lists (on `queues`) of up to
+/// 100 lapsed workers: in one script where the keys can be touched together, else in steps.
+/// Answers how many requests went back.
+async fn renew_and_put_back(
+    redis: &Redis,
+    lifetime: &str,
+    worker_ids: &[String],
+    queues: &[String],
+) -> Result<i64, ActorError> {
+    let workers = redis.keys().workers();
+    let mut keys = vec![workers.clone()];
+    keys.extend(queues.iter().cloned());
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut args = vec![lifetime.to_owned()];
+    if redis.co_located(&key_refs) {
+        args.extend(queues.iter().map(|queue| busy_list(queue, "")));
+        args.extend(worker_ids.iter().cloned());
+        return redis.command(eval(BEAT, &keys, &args)).await;
+    }
+    // Between the steps a paused worker may renew after its busy list went back: its requests
+    // are then handled twice, as when it resumes after the one script (at-least-once).
+    args.extend(worker_ids.iter().cloned());
+    let lapsed: Vec<String> = redis
+        .command(eval(RENEW, std::slice::from_ref(&workers), &args))
+        .await?;
+    let mut moved = 0;
+    for id in &lapsed {
+        for queue in queues {
+            let pair = [busy_list(queue, id), queue.clone()];
+            moved += redis.command::<i64>(eval(MOVE_BACK, &pair, &[])).await?;
+        }
+    }
+    if !lapsed.is_empty() {
+        let _: i64 = redis
+            .command(eval(FORGET_LAPSED, &[workers], &lapsed))
+            .await?;
+    }
+    Ok(moved)
+}
+
+/// Goes on with `scan` for busy lists, on the node that holds its queue, puts back those of
+/// workers with no live registration, and answers where it goes on next time (0: it went
+/// round).
+async fn recover_orphans(redis: &Redis, scan: &Scan) -> Result<u64, ActorError> {
+    let Scan {
+        queue,
+        pattern,
+        mut cursor,
+    } = scan.clone();
     let workers = redis.keys().workers();
     for _ in 0..SCAN_CALLS {
         let cursor_arg = cursor.to_string();
-        let scan = resp_array![
+        let command = resp_array![
             "SCAN",
             cursor_arg.as_str(),
             "MATCH",
@@ -146,15 +183,12 @@ async fn recover_orphans(redis: &Redis, queue: &str, mut cursor: u64) -> Result<
             "TYPE",
             "list"
         ];
-        let (next, found): (String, Vec<String>) = redis.command(scan).await?;
+        let (next, found): (String, Vec<String>) = redis.command_beside(&queue, command).await?;
         for busy in found {
-            let Some(worker_id) = busy.strip_prefix(&format!("{queue}:busy:")) else {
+            let Some(worker_id) = busy_list_owner(&queue, &busy) else {
                 continue;
             };
-            let keys = [busy.clone(), queue.to_owned(), workers.clone()];
-            let moved: i64 = redis
-                .command(eval(RECOVER_ORPHAN, &keys, &[worker_id.to_owned()]))
-                .await?;
+            let moved = put_back_orphan(redis, &busy, &queue, &workers, worker_id).await?;
             if moved > 0 {
                 log::warn!(
                     "{moved} requests of unregistered worker {worker_id:?} put back on {queue}"
@@ -167,6 +201,39 @@ async fn recover_orphans(redis: &Redis, queue: &str, mut cursor: u64) -> Result<
         }
     }
     Ok(cursor)
+}
+
+/// Puts `busy` back on `queue` unless `worker_id` is registered and live: in one script where
+/// the keys can be touched together, else its registration read first.
+async fn put_back_orphan(
+    redis: &Redis,
+    busy: &str,
+    queue: &str,
+    workers: &str,
+    worker_id: &str,
+) -> Result<i64, ActorError> {
+    let keys = [busy.to_owned(), queue.to_owned(), workers.to_owned()];
+    if redis.co_located(&[busy, queue, workers]) {
+        return redis
+            .command(eval(RECOVER_ORPHAN, &keys, &[worker_id.to_owned()]))
+            .await;
+    }
+    let lapses: Option<String> = redis
+        .command(resp_array!["ZSCORE", workers, worker_id])
+        .await?;
+    // Redis's clock, as the registrations are scored by it.
+    let time: Vec<String> = redis.command_beside(workers, resp_array!["TIME"]).await?;
+    let now_secs: f64 = time
+        .first()
+        .and_then(|secs| secs.parse().ok())
+        .unwrap_or(0.0);
+    let live = lapses
+        .and_then(|lapses| lapses.parse::<f64>().ok())
+        .is_some_and(|lapses| lapses > now_secs * 1000.0);
+    if live {
+        return Ok(0);
+    }
+    redis.command(eval(MOVE_BACK, &keys[..2], &[])).await
 }
 
 impl Actor for TakerRoster {
@@ -213,6 +280,8 @@ mod tests {
             resp_array!["RPUSH", busy("dead"), "b", "a"],
             // Never registered: found by the scan.
             resp_array!["RPUSH", busy("ghost"), "g"],
+            // Held by a process of an earlier version, under the name busy lists had then.
+            resp_array!["RPUSH", format!("{queue}:busy:earlier"), "e"],
             // Another process's live taker: left alone.
             resp_array!["ZADD", workers.as_str(), "99999999999999", "alive"],
             resp_array!["RPUSH", busy("alive"), "r"],
@@ -235,7 +304,7 @@ mod tests {
             .await
             .unwrap();
         // The first heartbeat, scan included, went through before `registered` turned true.
-        assert_eq!(list(&redis, &queue).await, ["x", "b", "a", "g"]);
+        assert_eq!(list(&redis, &queue).await, ["x", "b", "a", "g", "e"]);
         for id in ["dead", "ghost"] {
             assert!(list(&redis, &busy(id)).await.is_empty(), "{id}");
         }

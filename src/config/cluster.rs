@@ -1,0 +1,139 @@
+//! What a Redis Cluster (`REDIS_URL=redis-cluster://...`) asks of the configuration, checked
+//! at start: every key one script touches must hash to one slot (docs/redis-keys.md). A
+//! mover's lists must share a hash tag; a queue's name must let its busy lists live beside it.
+//! What is not built for a cluster yet is refused here, naming its variable, rather than
+//! failing every command later.
+
+use switchyard_actors::redis::{busy_list, same_slot, Topology};
+
+use super::takers::TakerSpec;
+use super::{Config, ConfigError};
+
+/// Refuses, on a cluster, what a cluster cannot run as configured.
+pub fn check(config: &Config) -> Result<(), ConfigError> {
+    let on_cluster = |topology: &Topology| matches!(topology, Topology::Cluster { .. });
+    let here = on_cluster(&config.redis.topology);
+    for taker in &config.takers {
+        if let TakerSpec::Vpush(vpush) = taker {
+            if on_cluster(&vpush.remote.topology) {
+                return Err(not_yet("VPUSH_URL", "vpush to a Redis Cluster"));
+            }
+        }
+    }
+    if !here {
+        return Ok(());
+    }
+    if config.message_tracking {
+        return Err(not_yet("MESSAGE_TRACKING", "message tracking"));
+    }
+    let prefix = &config.redis.prefix;
+    for taker in &config.takers {
+        match taker {
+            TakerSpec::Deployer { .. } => return Err(not_yet("NDEPLOY_QUEUE", "ndeploy")),
+            TakerSpec::Vpush(_) => return Err(not_yet("VPUSH_IN", "vpush")),
+            TakerSpec::Mover(mover) => {
+                let (input, output) = mover.kind.variables();
+                let mut lists = vec![format!("{prefix}{}", mover.input)];
+                lists.push(busy_list(&lists[0], "m"));
+                lists.extend(mover.outputs.iter().map(|out| format!("{prefix}{out}")));
+                let lists: Vec<&str> = lists.iter().map(String::as_str).collect();
+                if !same_slot(&lists) {
+                    return Err(ConfigError::new(
+                        input,
+                        mover.input.clone(),
+                        format!(
+                            "lists a Redis Cluster keeps in one slot, with {output}: give them \
+                             one hash tag, for example {input}={{orders}}in and \
+                             {output}={{orders}}a,{{orders}}b"
+                        )
+                        .into(),
+                    ));
+                }
+            }
+            _ => {
+                for named in taker.lists() {
+                    let queue = format!("{prefix}{}", named.list);
+                    if !same_slot(&[&queue, &busy_list(&queue, "w")]) {
+                        return Err(ConfigError::new(
+                            named.variable,
+                            named.list.to_owned(),
+                            "on a Redis Cluster, a queue name with no '}', or with a hash \
+                             tag ({tag}): its busy lists must live beside it"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn not_yet(variable: &'static str, what: &str) -> ConfigError {
+    ConfigError::new(
+        variable,
+        String::new(),
+        format!("unset on a Redis Cluster: {what} does not run on a cluster yet (docs/redis-topologies.md)")
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::config;
+
+    const CLUSTER: (&str, &str) = ("REDIS_URL", "redis-cluster://n1:7000,n2:7001");
+
+    #[test]
+    fn a_cluster_takes_tagged_movers_and_any_queue_and_refuses_the_rest_naming_the_variable() {
+        let fine = [
+            vec![
+                ("MPUSH_IN", "{orders}in"),
+                ("MPUSH_OUT", "{orders}a,{orders}b"),
+            ],
+            vec![("LPUSH_IN", "{o}in"), ("LPUSH_OUT", "{o}out")],
+            vec![("WORKER_QUEUES", "gateway:req,other")],
+            vec![("ROUTER_IN", "routes")],
+        ];
+        for vars in fine {
+            let mut vars = vars.clone();
+            vars.push(CLUSTER);
+            assert!(config(&vars).is_ok(), "{vars:?}");
+        }
+        let refused = [
+            (vec![("MPUSH_IN", "in"), ("MPUSH_OUT", "a,b")], "MPUSH_IN"),
+            (
+                vec![("MBALANCE_IN", "{x}in"), ("MBALANCE_OUT", "{y}a")],
+                "MBALANCE_IN",
+            ),
+            (vec![("WORKER_QUEUES", "odd}name")], "WORKER_QUEUES"),
+            (vec![("MESSAGE_TRACKING", "true")], "MESSAGE_TRACKING"),
+            (
+                vec![("NDEPLOY_QUEUE", "deploys"), ("NDEPLOY_DIR", "/tmp")],
+                "NDEPLOY_QUEUE",
+            ),
+            (
+                vec![
+                    ("VPUSH_IN", "in"),
+                    ("VPUSH_OUT", "out"),
+                    ("VPUSH_URL", "redis://o:1"),
+                ],
+                "VPUSH_IN",
+            ),
+        ];
+        for (vars, variable) in refused {
+            let mut vars = vars.clone();
+            vars.push(CLUSTER);
+            let err = config(&vars).unwrap_err();
+            assert_eq!(err.name, variable, "{err}");
+        }
+        // The same names are fine on one Redis.
+        assert!(config(&[("MPUSH_IN", "in"), ("MPUSH_OUT", "a,b")]).is_ok());
+        let to_cluster = [
+            ("VPUSH_IN", "in"),
+            ("VPUSH_OUT", "out"),
+            ("VPUSH_URL", "redis-cluster://n1:7000"),
+        ];
+        assert_eq!(config(&to_cluster).unwrap_err().name, "VPUSH_URL");
+    }
+}
