@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use super::beside::beside;
+
 /// The names switchyard gives its own keys, under the prefix; one ending in `:` or `/` starts a
 /// family of keys. A public namespace may share none of them ([`namespace_overlap`]).
 const OWN_KEYS: [&str; 16] = [
@@ -54,9 +56,10 @@ const VPUSH_MARKS: &str = "vpush:mark:";
 pub const DEFAULT_PUBLIC_NAMESPACE: &str = "public:";
 
 /// The first of switchyard's own keys, or of `lists` (the lists, hashes and queues a
-/// configuration names, without the prefix; their busy lists and vpush keys start with their
-/// names), that a key under `namespace` could be, or be under: `None` when the namespace is
-/// apart from all of them. An empty namespace overlaps everything.
+/// configuration names, without the prefix; their vpush keys, and busy lists under their
+/// earlier name, start with their names; busy lists under today's name start with `{`,
+/// refused below), that a key under `namespace` could be, or be under: `None` when the
+/// namespace is apart from all of them. An empty namespace overlaps everything.
 pub fn namespace_overlap<'a>(
     namespace: &str,
     lists: impl IntoIterator<Item = &'a str>,
@@ -257,9 +260,22 @@ impl Keys {
 }
 
 /// On vpush's remote, under `remote_prefix`: the mark that message `number` of source list
-/// `source` (its random id) was delivered.
-pub fn vpush_mark(remote_prefix: &str, source: &str, number: &str) -> String {
-    format!("{remote_prefix}{VPUSH_MARKS}{source}:{number}")
+/// `source` (its random id) was delivered. A remote cluster keeps it beside the `output`
+/// instead ([`beside`]), when the two could not be touched together (`apart`): the delivery
+/// pushes and marks in one script.
+pub fn vpush_mark(
+    remote_prefix: &str,
+    output: &str,
+    apart: impl Fn(&str) -> bool,
+    source: &str,
+    number: &str,
+) -> String {
+    let mark = format!("{remote_prefix}{VPUSH_MARKS}{source}:{number}");
+    if apart(&mark) {
+        beside(output, &format!(":{VPUSH_MARKS}{source}:{number}"))
+    } else {
+        mark
+    }
 }
 
 #[cfg(test)]
@@ -307,5 +323,15 @@ mod tests {
         }
         let keys = Keys::new("p:");
         assert_eq!(keys.public("public:").key("foo"), "p:public:foo");
+    }
+
+    #[test]
+    fn a_vpush_mark_moves_beside_the_output_only_where_it_would_be_apart() {
+        let together = vpush_mark("r:", "r:out", |_| false, "src", "7");
+        assert_eq!(together, "r:vpush:mark:src:7");
+        let apart = vpush_mark("r:", "r:out", |_| true, "src", "7");
+        assert_eq!(apart, "{r:out}:vpush:mark:src:7");
+        let tagged = vpush_mark("r:", "r:{o}out", |_| true, "src", "7");
+        assert_eq!(tagged, "r:{o}out:vpush:mark:src:7");
     }
 }

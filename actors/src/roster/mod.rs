@@ -188,6 +188,11 @@ async fn recover_orphans(redis: &Redis, scan: &Scan) -> Result<u64, ActorError> 
             let Some(worker_id) = busy_list_owner(&queue, &busy) else {
                 continue;
             };
+            // A list under the earlier name, in another slot of the same node: a cluster
+            // cannot move it in one step, and no taker there could have filled it either.
+            if !redis.co_located(&[&busy, &queue]) {
+                continue;
+            }
             let moved = put_back_orphan(redis, &busy, &queue, &workers, worker_id).await?;
             if moved > 0 {
                 log::warn!(

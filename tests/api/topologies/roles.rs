@@ -1,5 +1,5 @@
 //! Every Redis-backed role, one smoke check each, on each topology: one Redis, TLS, Sentinel,
-//! Cluster (without the roles not built for a cluster yet: vpush, ndeploy).
+//! Cluster.
 //! One fleet process runs the roles together (rcontrol in one of its own); vpush goes to a
 //! plain Redis and back; ndeploy's command queues what the fleet's deployer deploys.
 
@@ -20,8 +20,6 @@ struct Target<'a> {
     /// Variables the topology needs besides `REDIS_URL` (`REDIS_CA_FILE`).
     env: Vec<(&'static str, String)>,
     cli: Cli<'a>,
-    /// The roles not built for this topology yet: refused at start, so left out.
-    not_yet: &'static [&'static str],
 }
 
 /// One command to the target's master through redis-cli, its answer trimmed.
@@ -34,7 +32,6 @@ async fn every_role_works_on_one_redis() {
         url: redis.url(),
         env: Vec::new(),
         cli: Box::new(|args| redis.cli(args)),
-        not_yet: &[],
     };
     every_role_works(&target, "single").await;
 }
@@ -46,7 +43,6 @@ async fn every_role_works_over_tls() {
         url: redis.url(),
         env: vec![("REDIS_CA_FILE", redis.ca_file.clone())],
         cli: Box::new(|args| redis.server.cli(args)),
-        not_yet: &[],
     };
     every_role_works(&target, "tls").await;
 }
@@ -58,19 +54,17 @@ async fn every_role_works_behind_sentinels() {
         url: set.url(),
         env: Vec::new(),
         cli: Box::new(|args| set.master().cli(args)),
-        not_yet: &[],
     };
     every_role_works(&target, "sentinel").await;
 }
 
 #[actix_rt::test]
-async fn every_role_built_for_a_cluster_works_on_one() {
+async fn every_role_works_on_a_cluster() {
     let cluster = ClusterSet::start("roles", Duration::from_secs(5));
     let target = Target {
         url: cluster.url(),
         env: Vec::new(),
         cli: Box::new(|args| cluster.cli(args)),
-        not_yet: &["vpush", "ndeploy"],
     };
     every_role_works(&target, "cluster").await;
 }
@@ -94,7 +88,7 @@ async fn every_role_works(target: &Target<'_>, topology: &str) {
     let plain_url = plain.url();
     let (files, templates) = (site.string("files"), site.string("templates"));
     let deployments = repository.dir.string("deployments");
-    let mut fleet_env = vec![
+    let fleet_env = [
         ("REDIS_URL", target.url.as_str()),
         ("REDIS_PREFIX", &prefix),
         ("HEARTBEAT_MS", "200"),
@@ -113,22 +107,13 @@ async fn every_role_works(target: &Target<'_>, topology: &str) {
         ("MPUSH_OUT", "{m}a,{m}b"),
         ("MBALANCE_IN", "{b}in"),
         ("MBALANCE_OUT", "{b}a,{b}b"),
+        ("VPUSH_IN", "{v}in"),
+        ("VPUSH_URL", &plain_url),
+        ("VPUSH_OUT", "vout"),
+        ("NDEPLOY_QUEUE", "deploys"),
+        ("NDEPLOY_DIR", &deployments),
+        ("NDEPLOY_INSTALL", "echo ok > installed.txt"),
     ];
-    let built = |role: &str| !target.not_yet.contains(&role);
-    if built("vpush") {
-        fleet_env.extend([
-            ("VPUSH_IN", "vin"),
-            ("VPUSH_URL", &plain_url),
-            ("VPUSH_OUT", "vout"),
-        ]);
-    }
-    if built("ndeploy") {
-        fleet_env.extend([
-            ("NDEPLOY_QUEUE", "deploys"),
-            ("NDEPLOY_DIR", &deployments),
-            ("NDEPLOY_INSTALL", "echo ok > installed.txt"),
-        ]);
-    }
     let fleet = TestApp::builder()
         .envs(&fleet_env)
         .envs(&as_pairs(&target.env))
@@ -150,18 +135,16 @@ async fn every_role_works(target: &Target<'_>, topology: &str) {
         .envs(&as_pairs(&target.env))
         .start_process();
     // vpush the other way: from the plain Redis to the target.
-    let back = built("vpush").then(|| {
-        TestApp::builder()
-            .envs(&[
-                ("REDIS_URL", &plain_url),
-                ("REDIS_PREFIX", &prefix),
-                ("VPUSH_IN", "back-in"),
-                ("VPUSH_URL", &target.url),
-                ("VPUSH_OUT", "back-out"),
-            ])
-            .envs(&as_pairs(&target.env))
-            .start_process()
-    });
+    let back = TestApp::builder()
+        .envs(&[
+            ("REDIS_URL", &plain_url),
+            ("REDIS_PREFIX", &prefix),
+            ("VPUSH_IN", "back-in"),
+            ("VPUSH_URL", &target.url),
+            ("VPUSH_OUT", "back-out"),
+        ])
+        .envs(&as_pairs(&target.env))
+        .start_process();
     let gateway = fleet.gateway();
     let cli = &target.cli;
 
@@ -254,16 +237,14 @@ async fn every_role_works(target: &Target<'_>, topology: &str) {
     .await;
 
     // vpush, there and back
-    if built("vpush") {
-        cli(&["LPUSH", &key("vin"), "there"]);
-        plain.cli(&["LPUSH", &key("back-in"), "back"]);
-        until(Duration::from_secs(5), "vpush: both ways", || async {
-            let there = plain.cli(&["LRANGE", &key("vout"), "0", "-1"]) == "there";
-            let back = cli(&["LRANGE", &key("back-out"), "0", "-1"]) == "back";
-            (there && back).then_some(())
-        })
-        .await;
-    }
+    cli(&["LPUSH", &key("{v}in"), "there"]);
+    plain.cli(&["LPUSH", &key("back-in"), "back"]);
+    until(Duration::from_secs(5), "vpush: both ways", || async {
+        let there = plain.cli(&["LRANGE", &key("vout"), "0", "-1"]) == "there";
+        let back = cli(&["LRANGE", &key("back-out"), "0", "-1"]) == "back";
+        (there && back).then_some(())
+    })
+    .await;
 
     // services and metrics
     let services = until(
@@ -302,22 +283,20 @@ async fn every_role_works(target: &Target<'_>, topology: &str) {
     .await;
 
     // ndeploy: the operator's command queues, the fleet's deployer deploys
-    if built("ndeploy") {
-        let mut deploy = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-        deploy
-            .args(["deploy", &repository.url()])
-            .env("REDIS_URL", &target.url)
-            .env("REDIS_PREFIX", &prefix)
-            .env("NDEPLOY_QUEUE", "deploys")
-            .env("NDEPLOY_TIMEOUT_S", "20")
-            .env("RUST_LOG", "off")
-            .envs(target.env.iter().map(|(name, value)| (name, value)));
-        let deployed = deploy.output().unwrap();
-        assert!(deployed.status.success(), "ndeploy: {deployed:?}");
-        let directory = text(&deployed.stdout).lines().last().unwrap().to_owned();
-        assert_eq!(read(&directory, "app.txt"), "version 2", "ndeploy");
-        assert_eq!(read(&directory, "installed.txt"), "ok\n", "ndeploy");
-    }
+    let mut deploy = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    deploy
+        .args(["deploy", &repository.url()])
+        .env("REDIS_URL", &target.url)
+        .env("REDIS_PREFIX", &prefix)
+        .env("NDEPLOY_QUEUE", "deploys")
+        .env("NDEPLOY_TIMEOUT_S", "20")
+        .env("RUST_LOG", "off")
+        .envs(target.env.iter().map(|(name, value)| (name, value)));
+    let deployed = deploy.output().unwrap();
+    assert!(deployed.status.success(), "ndeploy: {deployed:?}");
+    let directory = text(&deployed.stdout).lines().last().unwrap().to_owned();
+    assert_eq!(read(&directory, "app.txt"), "version 2", "ndeploy");
+    assert_eq!(read(&directory, "installed.txt"), "ok\n", "ndeploy");
     drop(back);
 }
 

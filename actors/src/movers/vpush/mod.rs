@@ -239,7 +239,9 @@ impl Vpush {
         message: Vec<u8>,
         stopping: &watch::Receiver<bool>,
     ) -> bool {
-        let mark = vpush_mark(&self.route.remote_prefix, source, id);
+        let output = self.route.output.as_str();
+        let apart = |mark: &str| !self.remote.co_located(&[mark, output]);
+        let mark = vpush_mark(&self.route.remote_prefix, output, apart, source, id);
         let mut retry = FIRST_RETRY;
         let mut outage_logged = false;
         let mut lease_renewed = Instant::now();

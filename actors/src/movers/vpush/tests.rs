@@ -81,12 +81,24 @@ async fn a_message_the_remote_marked_delivered_is_not_pushed_again() {
     // As if a replica had died after delivering message 1 and before removing it.
     let id = format!("{}:vpush:source", pair.route.input);
     let _: String = cmd(&source, resp_array!["SET", id, "src"]).await;
-    let mark = vpush_mark(&pair.remote.prefix, "src", "1");
+    let mark = vpush_mark(
+        &pair.remote.prefix,
+        &pair.route.output,
+        |_| false,
+        "src",
+        "1",
+    );
     let _: String = cmd(&pair.remote.redis(), resp_array!["SET", mark, "1"]).await;
     push(&source, &pair.route.input, &["delivered before", "next"]).await;
     let vpush = pair.start(metrics());
     pair.output_becomes(&["next"]).await;
-    let marked = vpush_mark(&pair.remote.prefix, "src", "2");
+    let marked = vpush_mark(
+        &pair.remote.prefix,
+        &pair.route.output,
+        |_| false,
+        "src",
+        "2",
+    );
     let exists = resp_array!["EXISTS", marked];
     assert_eq!(cmd::<i64>(&pair.remote.redis(), exists).await, 1);
     within("StopTaking's answer", vpush.send(StopTaking))

@@ -7,6 +7,7 @@
 
 mod checkout;
 pub mod request;
+mod scripts;
 mod steps;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::gateway::message::unix_millis;
 use crate::redis::{busy_list, eval, Redis};
 use crate::run_loop::{until_registered, Taker};
 use request::{DeployRequest, KEPT_SECS};
+use scripts::{ANNOUNCE, FINISH, WRITE_RESULT};
 
 /// After Redis failed, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
@@ -27,19 +29,6 @@ const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// The finished ids kept on the finished list for clients that `BRPOP` them; older ones
 /// nobody took are dropped.
 const FINISHED_KEPT: usize = 1000;
-
-/// KEYS[1] the result, KEYS[2] the busy list, KEYS[3] the finished list; ARGV[1] the id,
-/// ARGV[2] the result's lifetime, ARGV[3] how many finished ids are kept, then field, value
-/// pairs. The id goes onto the finished list only when it left the busy list here: a finish
-/// run twice (its answer lost, then tried again) announces it once.
-const FINISH: &str = "redis.call('DEL', KEYS[1]) \
-    redis.call('HSET', KEYS[1], unpack(ARGV, 4)) \
-    redis.call('EXPIRE', KEYS[1], ARGV[2]) \
-    if redis.call('LREM', KEYS[2], 0, ARGV[1]) > 0 then \
-      redis.call('LPUSH', KEYS[3], ARGV[1]) \
-      redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1) \
-    end \
-    return 1";
 
 /// Where and how deployments are made.
 #[derive(Debug, Clone)]
@@ -278,7 +267,25 @@ impl Deployer {
         for (name, value) in fields {
             args.extend([(*name).to_owned(), value.clone()]);
         }
-        let _: i64 = self.redis.command(eval(FINISH, &keys, &args)).await?;
+        let [result, busy, finished] = keys;
+        if self.redis.co_located(&[&result, &busy, &finished]) {
+            let keys = [result, busy, finished];
+            let _: i64 = self.redis.command(eval(FINISH, &keys, &args)).await?;
+            return Ok(());
+        }
+        let _: i64 = self
+            .redis
+            .command(eval(WRITE_RESULT, &[result], &args))
+            .await?;
+        let held = resp_array!["LPOS", busy.as_str(), args[0].as_str()];
+        if self.redis.command::<Option<i64>>(held).await?.is_some() {
+            let _: i64 = self
+                .redis
+                .command(eval(ANNOUNCE, &[finished], &args))
+                .await?;
+            let removed = resp_array!["LREM", busy.as_str(), "0", args[0].as_str()];
+            let _: i64 = self.redis.command(removed).await?;
+        }
         Ok(())
     }
 

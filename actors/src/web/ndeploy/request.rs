@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use redis_async::resp::RespValue;
+use redis_async::resp_array;
 
 use crate::error::ActorError;
 use crate::redis::{eval, Redis};
@@ -15,22 +16,17 @@ pub const KEPT_SECS: u64 = 7 * 24 * 3600;
 /// The longest ref name (branch, commit, tag) taken.
 const MAX_REF_LEN: usize = 255;
 
-/// KEYS[1] the counter, KEYS[2] the queue; ARGV[1] the request hashes' prefix, ARGV[2] the
-/// results' prefix, ARGV[3] their lifetime, then field, value pairs. The new id, its request
-/// written and queued at once. An id whose request or result exists (written by a client of
-/// the notes' protocol that did not use the counter, or kept from before the counter was
-/// reset) is never written over: the next one is taken.
-const QUEUE: &str = "for _ = 1, 100 do \
-      local id = redis.call('INCR', KEYS[1]) \
-      local request = ARGV[1] .. id \
-      if redis.call('EXISTS', request, ARGV[2] .. id) == 0 then \
-        redis.call('HSET', request, unpack(ARGV, 4)) \
-        redis.call('EXPIRE', request, ARGV[3]) \
-        redis.call('LPUSH', KEYS[2], id) \
-        return id \
-      end \
-    end \
-    return redis.error_reply('ERR 100 ids in a row are taken: is the counter ' .. KEYS[1] .. ' behind?')";
+/// KEYS[1] a new request's hash, KEYS[2] its result; ARGV[1] their lifetime, then field,
+/// value pairs. Written unless either exists (written by a client of the notes' protocol that
+/// did not use the counter, or kept from before the counter was reset): 1, else 0 and nothing
+/// written. One Redis runs it on both keys; a cluster keeps them apart, and reads the result's
+/// key first ([`Redis::co_located`]).
+const WRITE_NEW: &str = "if redis.call('EXISTS', unpack(KEYS)) > 0 then return 0 end \
+    redis.call('HSET', KEYS[1], unpack(ARGV, 2)) \
+    redis.call('EXPIRE', KEYS[1], ARGV[1]) return 1";
+
+/// Ids in a row found taken before giving up.
+const IDS_TRIED: usize = 100;
 
 /// A deployment asked for: where from, and optionally which branch, commit and tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,18 +100,44 @@ impl DeployRequest {
         fields
     }
 
-    /// Writes the request and queues its id on `queue` (a full key): the id.
+    /// Writes the request under a new id from the counter and queues the id on `queue` (a
+    /// full key): the id. Each step is a command of its own, since a cluster keeps the
+    /// counter, the hashes and the queue apart: a process that dies between the write and the
+    /// queueing leaves a request nobody deploys and no id given to its client; it expires with
+    /// the rest.
     pub async fn queue(&self, redis: &Redis, queue: &str) -> Result<u64, ActorError> {
         let keys = redis.keys();
-        let mut args = vec![
-            keys.ndeploy_requests(),
-            keys.ndeploy_results(),
-            KEPT_SECS.to_string(),
-        ];
+        let mut args = vec![KEPT_SECS.to_string()];
         args.extend(self.fields());
-        redis
-            .command(eval(QUEUE, &[keys.ndeploy_seq(), queue.to_owned()], &args))
-            .await
+        for _ in 0..IDS_TRIED {
+            let id: u64 = redis
+                .command(resp_array!["INCR", keys.ndeploy_seq()])
+                .await?;
+            let (request, result) = (keys.ndeploy_request(id), keys.ndeploy_result(id));
+            let written: i64 = if redis.co_located(&[&request, &result]) {
+                redis
+                    .command(eval(WRITE_NEW, &[request, result], &args))
+                    .await?
+            } else {
+                let exists = resp_array!["EXISTS", result.as_str()];
+                if redis.command::<i64>(exists).await? > 0 {
+                    continue;
+                }
+                redis.command(eval(WRITE_NEW, &[request], &args)).await?
+            };
+            if written == 1 {
+                let _: i64 = redis
+                    .command(resp_array!["LPUSH", queue, id.to_string()])
+                    .await?;
+                return Ok(id);
+            }
+        }
+        Err(ActorError::Redis(crate::error::Cause::described(
+            format_args!(
+                "{IDS_TRIED} ids in a row are taken: is the counter {} behind?",
+                keys.ndeploy_seq()
+            ),
+        )))
     }
 }
 
