@@ -2,8 +2,8 @@
 //! at start: every key one script touches must hash to one slot (docs/redis-keys.md). A
 //! mover's lists, and vpush's input, must carry a hash tag; a queue's name must let its busy
 //! lists live beside it.
-//! What is not built for a cluster yet is refused here, naming its variable, rather than
-//! failing every command later.
+//! What a cluster cannot run is refused here, naming its variable, rather than failing every
+//! command later.
 
 use switchyard_actors::redis::{busy_list, same_slot, Topology};
 
@@ -14,9 +14,6 @@ use super::{Config, ConfigError};
 pub fn check(config: &Config) -> Result<(), ConfigError> {
     if !matches!(config.redis.topology, Topology::Cluster { .. }) {
         return Ok(());
-    }
-    if config.message_tracking {
-        return Err(not_yet("MESSAGE_TRACKING", "message tracking"));
     }
     let prefix = &config.redis.prefix;
     for taker in &config.takers {
@@ -72,15 +69,6 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn not_yet(variable: &'static str, what: &str) -> ConfigError {
-    ConfigError::new(
-        variable,
-        String::new(),
-        format!("unset on a Redis Cluster: {what} does not run on a cluster yet (docs/redis-topologies.md)")
-            .into(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::config;
@@ -97,6 +85,7 @@ mod tests {
             vec![("LPUSH_IN", "{o}in"), ("LPUSH_OUT", "{o}out")],
             vec![("WORKER_QUEUES", "gateway:req,other")],
             vec![("ROUTER_IN", "routes")],
+            vec![("MESSAGE_TRACKING", "true")],
             vec![("NDEPLOY_QUEUE", "deploys"), ("NDEPLOY_DIR", "/tmp")],
             vec![
                 ("VPUSH_IN", "{v}in"),
@@ -116,7 +105,6 @@ mod tests {
                 "MBALANCE_IN",
             ),
             (vec![("WORKER_QUEUES", "odd}name")], "WORKER_QUEUES"),
-            (vec![("MESSAGE_TRACKING", "true")], "MESSAGE_TRACKING"),
             (
                 vec![
                     ("VPUSH_IN", "in"),

@@ -6,7 +6,7 @@ use awc::http::Method;
 use serde_json::{json, Value as Json};
 
 use crate::dashboard::chromium;
-use crate::helpers::{gateway_process, unique_prefix, until, TestApp, TestRedis};
+use crate::helpers::{gateway_process, unique_prefix, until, Reply, TestApp, TestRedis};
 
 const TOKEN: &str = "tracking-monitor-t0ken";
 
@@ -25,8 +25,30 @@ fn tracked(redis: &TestRedis, prefix: &str, tracking: &str) -> TestApp {
     )
 }
 
-async fn history(app: &TestApp, path: &str) -> (u16, Json) {
-    let auth = format!("Bearer {TOKEN}");
+/// `GET /` through `app`'s gateway with `X-Request-Id: xid`, answered 200, and its history
+/// (read with the monitoring `token`) once the answer is recorded.
+pub async fn answered_with_xid(app: &TestApp, token: &str, xid: &str) -> (Reply, Json) {
+    let given = app
+        .gateway()
+        .send(Method::GET, "/", &[("x-request-id", xid)], Vec::new())
+        .await;
+    assert_eq!(given.status, 200);
+    let path = format!("/messages?xid={xid}");
+    let recorded = until(
+        std::time::Duration::from_secs(5),
+        "the answer recorded",
+        || async {
+            let (status, found) = history(app, token, &path).await;
+            (status == 200 && found["state"] == "answered").then_some(found)
+        },
+    )
+    .await;
+    (given, recorded)
+}
+
+/// `path` read with the monitoring `token`: its status and JSON body.
+pub async fn history(app: &TestApp, token: &str, path: &str) -> (u16, Json) {
+    let auth = format!("Bearer {token}");
     let reply = app
         .send(Method::GET, path, &[("authorization", &auth)], Vec::new())
         .await;
@@ -40,33 +62,18 @@ async fn each_request_gets_an_id_a_history_and_its_request_id_echoed() {
     let app = tracked(&redis, &prefix, "true");
     let gateway = app.gateway();
 
-    let given = gateway
-        .send(
-            Method::GET,
-            "/",
-            &[("x-request-id", "order-17")],
-            Vec::new(),
-        )
-        .await;
-    assert_eq!(given.status, 200);
+    let (given, by_xid) = answered_with_xid(&app, TOKEN, "order-17").await;
     assert_eq!(given.header("x-request-id"), "order-17");
-    let id = given.header("x-message-id").to_owned();
-    assert_eq!(id, "1");
-    let by_xid = until(
-        std::time::Duration::from_secs(5),
-        "the answer recorded",
-        || async {
-            let (status, found) = history(&app, "/messages?xid=order-17").await;
-            (status == 200 && found["state"] == "answered").then_some(found)
-        },
-    )
-    .await;
+    assert_eq!(given.header("x-message-id"), "1");
     assert_eq!(by_xid["id"], 1);
     assert_eq!(by_xid["xid"], "order-17");
     assert_eq!(by_xid["status"], 200);
     assert_eq!(by_xid["queue"], format!("{prefix}gateway:req"));
     assert!(by_xid["service"].as_str().is_some_and(|w| w.contains("-w")));
-    assert_eq!(history(&app, "/messages/1").await, (200, by_xid.clone()));
+    assert_eq!(
+        history(&app, TOKEN, "/messages/1").await,
+        (200, by_xid.clone())
+    );
     // Without the token, nothing.
     assert_eq!(app.get("/messages/1").await.status, 401);
 
@@ -106,7 +113,7 @@ async fn each_request_gets_an_id_a_history_and_its_request_id_echoed() {
         ("late-1", "3")
     );
     let timed_out = until(std::time::Duration::from_secs(5), "the monitor", || async {
-        let (_, found) = history(&app, "/messages/3").await;
+        let (_, found) = history(&app, TOKEN, "/messages/3").await;
         (found["state"] == "timeout").then_some(found)
     })
     .await;
@@ -117,7 +124,7 @@ async fn each_request_gets_an_id_a_history_and_its_request_id_echoed() {
     );
     // The gateway's metrics hash shows once the process has flushed its measures (each second).
     let status = until(std::time::Duration::from_secs(5), "the status", || async {
-        let (_, status) = history(&app, "/status").await;
+        let (_, status) = history(&app, TOKEN, "/status").await;
         (status["metrics"]["gateway"]["timeout"] == 1).then_some(status)
     })
     .await;
@@ -149,7 +156,7 @@ async fn each_request_gets_an_id_a_history_and_its_request_id_echoed() {
         ("/messages/999", 404),
         ("/messages?xid=nobody-sent-this", 404),
     ] {
-        assert_eq!(history(&app, path).await.0, expected, "{path}");
+        assert_eq!(history(&app, TOKEN, path).await.0, expected, "{path}");
     }
 }
 

@@ -6,9 +6,9 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::scripts::PUSH_WITHIN_BOUND;
-use super::tracking::{Tracking, PUSH_TRACKED};
+use super::tracking::{Tracking, PUSH_TRACKED, TRACK, UNTRACK};
 use crate::error::ActorError;
-use crate::redis::{Redis, COMMAND_TIMEOUT};
+use crate::redis::{eval, Redis, COMMAND_TIMEOUT};
 
 /// A request waiting to be pushed, and who is told how that went: its tracked id when it was
 /// tracked.
@@ -69,11 +69,16 @@ pub(super) async fn push(
                 args.push(RespValue::from(outgoing.xid.unwrap_or_default()));
                 told.push(outgoing.queued);
             }
-            let queue_and_counter = [queue, keys.tracked_seq()];
-            let script = redis.eval_by(deadline, PUSH_TRACKED, &queue_and_counter, args);
-            script
-                .await
-                .map(|(count, first): (usize, u64)| (count, Some(first)))
+            let counter = keys.tracked_seq();
+            if redis.co_located(&[&queue, &counter]) {
+                let queue_and_counter = [queue, counter];
+                let script = redis.eval_by(deadline, PUSH_TRACKED, &queue_and_counter, args);
+                script
+                    .await
+                    .map(|(count, first): (usize, u64)| (count, Some(first)))
+            } else {
+                push_tracked_apart(&redis, deadline, queue, counter, queue_max, args).await
+            }
         }
     };
     for (n, queued) in told.into_iter().enumerate() {
@@ -83,4 +88,40 @@ pub(super) async fn push(
             Err(err) => Err(err.clone()),
         });
     }
+}
+
+/// [`PUSH_TRACKED`] in steps, where a cluster keeps the queue apart from tracking: every
+/// message tracked, then as many pushed as the queue has room for, then the others' hashes
+/// deleted. A gateway that dies between the steps leaves hashes of requests never queued:
+/// the monitor counts them as timeouts, and their clients got no answer.
+async fn push_tracked_apart(
+    redis: &Redis,
+    deadline: Instant,
+    queue: String,
+    counter: String,
+    queue_max: usize,
+    args: Vec<RespValue>,
+) -> Result<(usize, Option<u64>), ActorError> {
+    let hashes = redis.keys().tracked_messages();
+    let counter = [counter];
+    let mut tracked: Vec<RespValue> = redis.eval_by(deadline, TRACK, &counter, args).await?;
+    if tracked.is_empty() {
+        return Ok((0, None));
+    }
+    let first: u64 = match tracked.remove(0) {
+        RespValue::Integer(first) => u64::try_from(first).unwrap_or(0),
+        _ => 0,
+    };
+    let mut push = vec![RespValue::from(queue_max.to_string())];
+    let count = tracked.len();
+    push.extend(tracked);
+    let pushed: usize = redis
+        .eval_by(deadline, PUSH_WITHIN_BOUND, &[queue], push)
+        .await?;
+    if pushed < count {
+        let mut refused = vec![hashes];
+        refused.extend((pushed..count).map(|n| (first + n as u64).to_string()));
+        let _: i64 = redis.command(eval(UNTRACK, &counter, &refused)).await?;
+    }
+    Ok((pushed, Some(first)))
 }

@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn the_first_matching_rule_picks_the_queue_and_the_rest_go_to_the_fallback() {
         let rules = RouteRules::parse("^/static/=files; ^/api/(v=1)?=api ;").unwrap();
-        let keys = Keys::new("p:");
+        let keys = Keys::new("p:", false);
         let routes = RouteTable::new(&rules, &keys, "p:gateway:req".into());
         assert_eq!(routes.queue_for("/static/a.css"), "p:files");
         assert_eq!(routes.queue_for("/api/v=1"), "p:api");

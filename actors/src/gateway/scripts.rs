@@ -79,6 +79,10 @@ pub const PUSH_OUTCOMES: &str = concat!(
      push(grouped) return 0"
 );
 
+/// What the finish scripts record of tracked answers, on its own: KEYS[1] the tracked
+/// messages' counter (only to say where they live), ARGV `mark_done`'s arguments.
+pub const RECORD_DONE: &str = concat!(mark_done_function!(), "mark_done(1) return 0");
+
 /// KEYS[1] the queue, KEYS[2] the busy list, ARGV[1] the most to take.
 pub const TAKE: &str = concat!(
     take_function!(),

@@ -1,7 +1,10 @@
 //! Keys named after another key and kept in its slot on a cluster ([`beside`]): a queue's busy
-//! lists, which one script moves requests between.
+//! lists, which one script moves requests between, and vpush's marks on a remote cluster.
 
 use super::slots::hash_tag;
+
+/// On vpush's remote, under its prefix (which may be this one), or beside its output.
+pub(super) const VPUSH_MARKS: &str = "vpush:mark:";
 
 /// After a queue's name (beside it: [`busy_list`]), then a worker's id.
 const BUSY: &str = ":busy:";
@@ -56,6 +59,25 @@ fn glob_escaped(text: &str) -> String {
     pattern
 }
 
+/// On vpush's remote, under `remote_prefix`: the mark that message `number` of source list
+/// `source` (its random id) was delivered. A remote cluster keeps it beside the `output`
+/// instead ([`beside`]), when the two could not be touched together (`apart`): the delivery
+/// pushes and marks in one script.
+pub fn vpush_mark(
+    remote_prefix: &str,
+    output: &str,
+    apart: impl Fn(&str) -> bool,
+    source: &str,
+    number: &str,
+) -> String {
+    let mark = format!("{remote_prefix}{VPUSH_MARKS}{source}:{number}");
+    if apart(&mark) {
+        beside(output, &format!(":{VPUSH_MARKS}{source}:{number}"))
+    } else {
+        mark
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::slots::key_slot;
@@ -90,5 +112,15 @@ mod tests {
             ["{p:a\\*\\[b\\]}:busy:*", "p:a\\*\\[b\\]:busy:*"]
         );
         assert_eq!(busy_lists_patterns("p:{o}q"), ["p:{o}q:busy:*"]);
+    }
+
+    #[test]
+    fn a_vpush_mark_moves_beside_the_output_only_where_it_would_be_apart() {
+        let together = vpush_mark("r:", "r:out", |_| false, "src", "7");
+        assert_eq!(together, "r:vpush:mark:src:7");
+        let apart = vpush_mark("r:", "r:out", |_| true, "src", "7");
+        assert_eq!(apart, "{r:out}:vpush:mark:src:7");
+        let tagged = vpush_mark("r:", "r:{o}out", |_| true, "src", "7");
+        assert_eq!(tagged, "r:{o}out:vpush:mark:src:7");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::beside::beside;
+use super::beside::{beside, VPUSH_MARKS};
 
 /// The names switchyard gives its own keys, under the prefix; one ending in `:` or `/` starts a
 /// family of keys. A public namespace may share none of them ([`namespace_overlap`]).
@@ -48,8 +48,6 @@ const NDEPLOY_SEQ: &str = "ndeploy:req:id";
 /// The ids of finished deployments, newest first, for a client's `BRPOP`.
 const NDEPLOY_FINISHED: &str = "ndeploy:res";
 const WORKERS: &str = "workers";
-/// On vpush's remote, under its prefix (which may be this one).
-const VPUSH_MARKS: &str = "vpush:mark:";
 
 /// The public namespace by default, under the prefix: `/rquery/get/foo` reads
 /// `<prefix>public:foo`.
@@ -99,12 +97,23 @@ impl PublicKeys {
 #[derive(Debug, Clone)]
 pub struct Keys {
     prefix: Arc<str>,
+    /// What every tracked message's key starts with: `<prefix>message:`, or on a cluster
+    /// `{<prefix>message}:`, so that the monitor's walk over consecutive ids and the scripts
+    /// that write a batch of them run in one slot.
+    tracking: Arc<str>,
 }
 
 impl Keys {
-    pub(crate) fn new(prefix: &str) -> Self {
+    /// `one_slot_for_tracking` on a cluster ([`Keys::tracked_messages`]).
+    pub(crate) fn new(prefix: &str, one_slot_for_tracking: bool) -> Self {
+        let tracking = if one_slot_for_tracking {
+            beside(&format!("{prefix}message"), ":")
+        } else {
+            format!("{prefix}{MESSAGES}")
+        };
         Self {
             prefix: prefix.into(),
+            tracking: tracking.into(),
         }
     }
 
@@ -115,12 +124,12 @@ impl Keys {
 
     /// The counter that gives each tracked message its id.
     pub fn tracked_seq(&self) -> String {
-        format!("{}{MESSAGES}id", self.prefix)
+        format!("{}id", self.tracking)
     }
 
     /// What every tracked message's hash key starts with: `<this><id>`.
     pub fn tracked_messages(&self) -> String {
-        format!("{}{MESSAGES}", self.prefix)
+        self.tracking.to_string()
     }
 
     /// Tracked message `id`'s hash (`timestamp`, `xid`, `deadline`, `queue`, `gateway`, then
@@ -132,17 +141,17 @@ impl Keys {
     /// What every client-given xid's key starts with: `<this><xid>` holds the id of the latest
     /// message that carried it.
     pub fn tracked_xids(&self) -> String {
-        format!("{}{MESSAGES}xid:", self.prefix)
+        format!("{}xid:", self.tracking)
     }
 
     /// The last id the timeout monitor has looked at.
     pub fn tracked_checked(&self) -> String {
-        format!("{}{MESSAGES}checked", self.prefix)
+        format!("{}checked", self.tracking)
     }
 
     /// The ids of the latest messages found past their deadline unanswered, newest first.
     pub fn tracked_timeouts(&self) -> String {
-        format!("{}{MESSAGES}timeouts", self.prefix)
+        format!("{}timeouts", self.tracking)
     }
 
     /// The latest visits (`/recent`): a sorted set scored by when each arrived.
@@ -259,32 +268,13 @@ impl Keys {
     }
 }
 
-/// On vpush's remote, under `remote_prefix`: the mark that message `number` of source list
-/// `source` (its random id) was delivered. A remote cluster keeps it beside the `output`
-/// instead ([`beside`]), when the two could not be touched together (`apart`): the delivery
-/// pushes and marks in one script.
-pub fn vpush_mark(
-    remote_prefix: &str,
-    output: &str,
-    apart: impl Fn(&str) -> bool,
-    source: &str,
-    number: &str,
-) -> String {
-    let mark = format!("{remote_prefix}{VPUSH_MARKS}{source}:{number}");
-    if apart(&mark) {
-        beside(output, &format!(":{VPUSH_MARKS}{source}:{number}"))
-    } else {
-        mark
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_key_carries_the_prefix() {
-        let keys = Keys::new("p:");
+        let keys = Keys::new("p:", false);
         let all = [
             keys.message(),
             keys.recent_visits(),
@@ -298,6 +288,24 @@ mod tests {
         for key in all {
             assert!(key.starts_with("p:"), "{key}");
         }
+    }
+
+    #[test]
+    fn on_a_cluster_every_tracking_key_shares_one_slot() {
+        let apart = Keys::new("p:", false);
+        assert_eq!(apart.tracked_message(7), "p:message:7");
+        let keys = Keys::new("p:", true);
+        let all = [
+            keys.tracked_seq(),
+            keys.tracked_message(7),
+            keys.tracked_message(8),
+            format!("{}order-1", keys.tracked_xids()),
+            keys.tracked_checked(),
+            keys.tracked_timeouts(),
+        ];
+        assert_eq!(all[1], "{p:message}:7");
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        assert!(super::super::same_slot(&all), "{all:?}");
     }
 
     #[test]
@@ -321,17 +329,7 @@ mod tests {
                 "{namespace}"
             );
         }
-        let keys = Keys::new("p:");
+        let keys = Keys::new("p:", false);
         assert_eq!(keys.public("public:").key("foo"), "p:public:foo");
-    }
-
-    #[test]
-    fn a_vpush_mark_moves_beside_the_output_only_where_it_would_be_apart() {
-        let together = vpush_mark("r:", "r:out", |_| false, "src", "7");
-        assert_eq!(together, "r:vpush:mark:src:7");
-        let apart = vpush_mark("r:", "r:out", |_| true, "src", "7");
-        assert_eq!(apart, "{r:out}:vpush:mark:src:7");
-        let tagged = vpush_mark("r:", "r:{o}out", |_| true, "src", "7");
-        assert_eq!(tagged, "r:{o}out:vpush:mark:src:7");
     }
 }

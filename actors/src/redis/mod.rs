@@ -32,11 +32,11 @@ use std::time::{Duration, SystemTime};
 use redis_async::resp::{FromResp, RespValue};
 use tokio::time::{timeout_at, Instant};
 
-pub use beside::{beside, busy_list, busy_list_owner, busy_lists_patterns};
+pub use beside::{beside, busy_list, busy_list_owner, busy_lists_patterns, vpush_mark};
 use cluster::Cluster;
 pub use config::{Address, RedisConfig, Topology};
 use connection::{Clock, Connection};
-pub use keys::{namespace_overlap, vpush_mark, Keys, PublicKeys, DEFAULT_PUBLIC_NAMESPACE};
+pub use keys::{namespace_overlap, Keys, PublicKeys, DEFAULT_PUBLIC_NAMESPACE};
 pub use lease::hold_lease;
 pub use slots::same_slot;
 use slots::{command_slot, key_slot};
@@ -135,11 +135,11 @@ struct Shared {
 impl Redis {
     /// Connects on first use, not here.
     pub fn new(config: RedisConfig) -> Self {
-        let keys = Keys::new(&config.prefix);
         let cluster = match &config.topology {
             Topology::Cluster { seeds } => Some(Cluster::new(seeds)),
             _ => None,
         };
+        let keys = Keys::new(&config.prefix, cluster.is_some());
         Self {
             shared: Arc::new(Shared {
                 config,

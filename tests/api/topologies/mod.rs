@@ -7,6 +7,7 @@ use crate::helpers::{until, TestApp};
 
 mod cluster;
 mod cluster_load;
+mod cluster_tracking;
 mod load;
 mod roles;
 mod sentinel;

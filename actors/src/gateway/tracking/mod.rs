@@ -36,33 +36,60 @@ pub fn is_xid(xid: &str) -> bool {
     (1..=MAX_XID_LEN).contains(&xid.len()) && xid.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Lua: `track(n, counter)` gives the first `n` messages in ARGV (from ARGV[8], each a JSON
+/// object then the client's xid, '' for none: the id is the xid) the next ids from `counter`
+/// (one `INCRBY` for all), a hash each, and that id as their first field, `track`: answers
+/// the first id and the messages as tracked. ARGV[2] the hashes' key prefix, ARGV[3] the xid
+/// keys' prefix, ARGV[4] how long hashes are kept (ms), ARGV[5] the gateway's timeout (ms),
+/// ARGV[6] the queue's name, ARGV[7] the gateway's id. Needs `now`.
+macro_rules! track_function {
+    () => {
+        "local function track(n, counter) \
+           local first = redis.call('INCRBY', counter, n) - n + 1 \
+           local deadline = now + tonumber(ARGV[5]) \
+           local tracked = {} \
+           for i = 1, n do \
+             local id = first + i - 1 \
+             local at = 8 + (i - 1) * 2 \
+             local xid = ARGV[at + 1] \
+             if xid == '' then xid = tostring(id) else redis.call('SET', ARGV[3] .. xid, id, 'PX', ARGV[4]) end \
+             local key = ARGV[2] .. id \
+             redis.call('HSET', key, 'timestamp', now, 'xid', xid, 'deadline', deadline, 'queue', ARGV[6], 'gateway', ARGV[7]) \
+             redis.call('PEXPIRE', key, ARGV[4]) \
+             tracked[i] = '{\"track\":' .. id .. ',' .. string.sub(ARGV[at], 2) \
+           end \
+           return first, tracked \
+         end "
+    };
+}
+
 /// The gateway's push, tracked. KEYS[1] the queue, KEYS[2] the counter; ARGV[1] the most the
-/// queue may hold, ARGV[2] the hashes' key prefix, ARGV[3] the xid keys' prefix, ARGV[4] how
-/// long hashes are kept (ms), ARGV[5] the gateway's timeout (ms), ARGV[6] the queue's name,
-/// ARGV[7] the gateway's id; then, per message, the message (a JSON object) and the client's
-/// xid ('' for none: the id is the xid). As many as the queue has room for, in order, each
-/// given the next id from the counter (one `INCRBY` for all), its hash, and that id as the
-/// message's first field, `track`. Answers how many it pushed and the first one's id.
+/// queue may hold, then `track`'s. As many as the queue has room for, in order, tracked and
+/// pushed. Answers how many it pushed and the first one's id.
 pub(crate) const PUSH_TRACKED: &str = crate::redis::with_now!(
+    track_function!(),
     "local room = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[1]) \
      local n = math.floor(math.min(room, (#ARGV - 7) / 2)) \
      if n <= 0 then return {0, 0} end \
-     local first = redis.call('INCRBY', KEYS[2], n) - n + 1 \
-     local deadline = now + tonumber(ARGV[5]) \
-     local tracked = {} \
-     for i = 1, n do \
-       local id = first + i - 1 \
-       local at = 8 + (i - 1) * 2 \
-       local xid = ARGV[at + 1] \
-       if xid == '' then xid = tostring(id) else redis.call('SET', ARGV[3] .. xid, id, 'PX', ARGV[4]) end \
-       local key = ARGV[2] .. id \
-       redis.call('HSET', key, 'timestamp', now, 'xid', xid, 'deadline', deadline, 'queue', ARGV[6], 'gateway', ARGV[7]) \
-       redis.call('PEXPIRE', key, ARGV[4]) \
-       tracked[i] = '{\"track\":' .. id .. ',' .. string.sub(ARGV[at], 2) \
-     end \
+     local first, tracked = track(n, KEYS[2]) \
      redis.call('LPUSH', KEYS[1], unpack(tracked)) \
      return {n, first}"
 );
+
+/// Where a cluster keeps the queue apart from tracking, [`PUSH_TRACKED`]'s first step: KEYS[1]
+/// the counter, ARGV as `PUSH_TRACKED`'s (ARGV[1] unused). Every message tracked; answers the
+/// first id, then the messages as tracked, to be pushed by `PUSH_WITHIN_BOUND`.
+pub(crate) const TRACK: &str = crate::redis::with_now!(
+    track_function!(),
+    "local first, tracked = track(math.floor((#ARGV - 7) / 2), KEYS[1]) \
+     return {first, unpack(tracked)}"
+);
+
+/// KEYS[1] the counter (only to say where the hashes live); ARGV[1] the hashes' key prefix,
+/// ARGV[2..] ids tracked by [`TRACK`] that the queue had no room for: forgotten, so that the
+/// monitor never counts them as timeouts.
+pub(crate) const UNTRACK: &str =
+    "for i = 2, #ARGV do redis.call('DEL', ARGV[1] .. ARGV[i]) end return 0";
 
 /// Lua for the workers' finish scripts: `mark_done(t)` records on each tracked message's hash
 /// when it was answered, its status and the worker, from ARGV[t]: the hashes' key prefix, the
@@ -111,7 +138,7 @@ mod tests {
 
     #[test]
     fn nothing_tracked_adds_no_arguments() {
-        let keys = Keys::new("p:");
+        let keys = Keys::new("p:", false);
         assert!(done_args(&keys, "w", &[]).is_empty());
         assert_eq!(
             done_args(&keys, "w", &[(7, 200), (9, 504)]),

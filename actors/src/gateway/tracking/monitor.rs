@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use actix::prelude::*;
+use redis_async::resp_array;
 
 use crate::error::chain;
 use crate::heartbeat::{self, Beat, FirstBeat};
@@ -24,10 +25,11 @@ const MOST_PER_LOOK: u32 = 3_000;
 /// The latest timed-out ids kept for the dashboard.
 pub const TIMEOUTS_KEPT: u32 = 100;
 
-/// KEYS[1] the counter, KEYS[2] the cursor, KEYS[3] the gateway's metrics hash, KEYS[4] the
-/// latest timeouts; ARGV[1] the hashes' key prefix, ARGV[2] the most to look at, ARGV[3] how
-/// many timeouts to keep. A message is timed out when it has no answer past its deadline, or
-/// an answer after it. Answers how many it found.
+/// KEYS[1] the counter, KEYS[2] the cursor, KEYS[3] the latest timeouts, KEYS[4] the
+/// gateway's metrics hash (none where a cluster keeps it apart: the caller counts there);
+/// ARGV[1] the hashes' key prefix, ARGV[2] the most to look at, ARGV[3] how many timeouts to
+/// keep. A message is timed out when it has no answer past its deadline, or an answer after
+/// it. Answers how many it found.
 const LOOK: &str = with_now!(
     "local last = tonumber(redis.call('GET', KEYS[1]) or '0') \
      local id = tonumber(redis.call('GET', KEYS[2]) or '0') \
@@ -42,15 +44,15 @@ const LOOK: &str = with_now!(
          if not f[2] and deadline > now then break end \
          if not f[2] or tonumber(f[2]) > deadline then \
            if not f[2] then redis.call('HSET', key, 'status', 'timeout') end \
-           redis.call('LPUSH', KEYS[4], id + 1) \
+           redis.call('LPUSH', KEYS[3], id + 1) \
            found = found + 1 \
          end \
        end \
        id = id + 1 \
      end \
      if found > 0 then \
-       redis.call('HINCRBY', KEYS[3], 'timeout', found) \
-       redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[3]) - 1) \
+       if KEYS[4] then redis.call('HINCRBY', KEYS[4], 'timeout', found) end \
+       redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1) \
      end \
      redis.call('SET', KEYS[2], id) \
      return found"
@@ -70,12 +72,18 @@ impl MessageMonitor {
         let redis = self.redis.clone();
         let work = async move {
             let keys = redis.keys();
-            let keys = [
+            let metrics = keys.metrics("gateway");
+            let mut keys = vec![
                 keys.tracked_seq(),
                 keys.tracked_checked(),
-                keys.metrics("gateway"),
                 keys.tracked_timeouts(),
             ];
+            // A cluster keeps the metrics apart: counted after, where a lost answer loses
+            // the count of one look.
+            let apart = !redis.co_located(&[&keys[0], &metrics]);
+            if !apart {
+                keys.push(metrics.clone());
+            }
             let args = [
                 redis.keys().tracked_messages(),
                 MOST_PER_LOOK.to_string(),
@@ -83,7 +91,16 @@ impl MessageMonitor {
             ];
             match redis.command::<i64>(eval(LOOK, &keys, &args)).await {
                 Ok(0) => {}
-                Ok(found) => log::debug!("{found} message(s) past their deadline unanswered"),
+                Ok(found) => {
+                    log::debug!("{found} message(s) past their deadline unanswered");
+                    if apart {
+                        let count = found.to_string();
+                        let add = resp_array!["HINCRBY", metrics.as_str(), "timeout", count];
+                        if let Err(err) = redis.command::<i64>(add).await {
+                            log::debug!("{found} timeout(s) not counted: {}", chain(&err));
+                        }
+                    }
+                }
                 // Looked at again at the next beat; Redis's outage is logged by its handle.
                 Err(err) => log::debug!("messages not looked at: {}", chain(&err)),
             }

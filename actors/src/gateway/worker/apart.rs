@@ -25,13 +25,7 @@ impl Worker {
     /// Pushes the outcomes among `finished` whose destination cannot be touched with the busy
     /// list; `None` when there is none (always on one Redis), and nothing was sent.
     pub(super) async fn push_apart(&self, finished: &[Finished]) -> Option<PushedApart> {
-        let apart = |done: &Finished| {
-            done.outcome.as_ref().is_some_and(|outcome| {
-                !self
-                    .redis
-                    .co_located(&[self.busy.as_str(), outcome.destination.as_str()])
-            })
-        };
+        let apart = |done: &Finished| self.is_apart(done);
         if !finished.iter().any(apart) {
             return None;
         }
@@ -63,6 +57,15 @@ impl Worker {
             })
             .collect();
         Some(PushedApart { rest, failed })
+    }
+
+    /// Whether `done`'s outcome goes where the busy list's script cannot reach.
+    pub(super) fn is_apart(&self, done: &Finished) -> bool {
+        done.outcome.as_ref().is_some_and(|outcome| {
+            !self
+                .redis
+                .co_located(&[self.busy.as_str(), outcome.destination.as_str()])
+        })
     }
 
     /// The outcomes among `finished` that go to `destination`, in one script.

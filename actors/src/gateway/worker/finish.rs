@@ -9,14 +9,15 @@ use redis_async::resp::RespValue;
 use super::apart::PushedApart;
 use super::{Finished, Worker};
 use crate::error::ActorError;
-use crate::gateway::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME};
+use crate::gateway::scripts::{script, FINISH_ALL_AND_TAKE, FINISH_SOME, RECORD_DONE};
 use crate::gateway::tracking::done_args;
+use crate::redis::eval;
 
 impl Worker {
     /// Pushes the outcomes of `finished`, some of the requests in hand, and removes them from
     /// the busy list.
     pub(super) async fn finish_some(&self, finished: &[Finished]) -> Result<(), ActorError> {
-        match self.push_apart(finished).await {
+        let result = match self.push_apart(finished).await {
             None => self.finish_some_beside(finished).await,
             Some(PushedApart { rest, failed }) => {
                 if !rest.is_empty() {
@@ -24,7 +25,11 @@ impl Worker {
                 }
                 failed.map_or(Ok(()), Err)
             }
+        };
+        if result.is_ok() {
+            self.record_apart(finished).await;
         }
+        result
     }
 
     /// [`Self::finish_some`] in one script, every destination beside the busy list.
@@ -39,6 +44,18 @@ impl Worker {
     /// Pushes the outcomes of `finished`, every request in hand, empties the busy list, and
     /// takes up to `most` more.
     pub(super) async fn finish_all_and_take(
+        &self,
+        finished: &[Finished],
+        most: usize,
+    ) -> Result<Vec<Rc<str>>, ActorError> {
+        let result = self.finish_all_in_steps_and_take(finished, most).await;
+        if result.is_ok() {
+            self.record_apart(finished).await;
+        }
+        result
+    }
+
+    async fn finish_all_in_steps_and_take(
         &self,
         finished: &[Finished],
         most: usize,
@@ -85,10 +102,6 @@ impl Worker {
         keys: &mut Vec<String>,
         args: &mut Vec<RespValue>,
     ) {
-        let tracked: Vec<(u64, u16)> = finished
-            .iter()
-            .filter_map(|done| Some((done.track?, done.outcome.as_ref()?.answered?)))
-            .collect();
         for done in finished {
             match &done.outcome {
                 Some(outcome) => {
@@ -102,10 +115,51 @@ impl Worker {
                 }
             }
         }
-        args.extend(
-            done_args(self.redis.keys(), &self.id, &tracked)
-                .into_iter()
-                .map(RespValue::from),
-        );
+        if self.records_beside() {
+            let done = done_args(self.redis.keys(), &self.id, &tracked_answers(finished));
+            args.extend(done.into_iter().map(RespValue::from));
+        }
     }
+
+    /// Whether tracking's records go in the finish script: where the tracked messages' hashes
+    /// live beside the busy list (always on one Redis).
+    fn records_beside(&self) -> bool {
+        let tracking = self.redis.keys().tracked_seq();
+        self.redis
+            .co_located(&[self.busy.as_str(), tracking.as_str()])
+    }
+
+    /// Records the tracked answers among `finished`, once they went out, where the finish
+    /// script could not (a cluster keeps tracking in a slot of its own). A record lost here
+    /// (Redis failed) leaves its message to be counted as a timeout by the monitor.
+    async fn record_apart(&self, finished: &[Finished]) {
+        // Those the finish script recorded: all, where it could, but the ones pushed apart.
+        let beside = self.records_beside();
+        let unrecorded: Vec<Finished> = finished
+            .iter()
+            .filter(|done| !beside || self.is_apart(done))
+            .cloned()
+            .collect();
+        let answers = tracked_answers(&unrecorded);
+        if answers.is_empty() {
+            return;
+        }
+        let keys = [self.redis.keys().tracked_seq()];
+        let args = done_args(self.redis.keys(), &self.id, &answers);
+        if let Err(err) = self
+            .redis
+            .command::<i64>(eval(RECORD_DONE, &keys, &args))
+            .await
+        {
+            log::debug!("{} answer(s) not recorded: {err}", answers.len());
+        }
+    }
+}
+
+/// The tracked ids among `finished` that were answered, with their statuses.
+fn tracked_answers(finished: &[Finished]) -> Vec<(u64, u16)> {
+    finished
+        .iter()
+        .filter_map(|done| Some((done.track?, done.outcome.as_ref()?.answered?)))
+        .collect()
 }
