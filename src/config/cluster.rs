@@ -16,6 +16,15 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
         return Ok(());
     }
     let prefix = &config.redis.prefix;
+    // Tracking's keys are named beside `<prefix>message`, as busy lists beside their queue.
+    let tracking = format!("{prefix}message");
+    if !same_slot(&[&tracking, &busy_list(&tracking, "")]) {
+        return Err(ConfigError::new(
+            "REDIS_PREFIX",
+            prefix.clone(),
+            "on a Redis Cluster, a prefix with no '}', or with a hash tag ({tag})".into(),
+        ));
+    }
     for taker in &config.takers {
         match taker {
             TakerSpec::Vpush(vpush) => {
@@ -105,6 +114,7 @@ mod tests {
                 "MBALANCE_IN",
             ),
             (vec![("WORKER_QUEUES", "odd}name")], "WORKER_QUEUES"),
+            (vec![("REDIS_PREFIX", "odd}:")], "REDIS_PREFIX"),
             (
                 vec![
                     ("VPUSH_IN", "in"),

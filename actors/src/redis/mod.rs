@@ -170,8 +170,8 @@ impl Redis {
         deadline: Instant,
         command: RespValue,
     ) -> Result<T, ActorError> {
-        let slot = command_slot(&command);
-        self.bounded(deadline, slot, &|_| command.clone()).await
+        let slot = || command_slot(&command);
+        self.bounded(deadline, &slot, &|_| command.clone()).await
     }
 
     /// As [`Self::command`], for a command without keys (`SCAN`) that must run where `key`
@@ -181,9 +181,9 @@ impl Redis {
         key: &str,
         command: RespValue,
     ) -> Result<T, ActorError> {
-        let slot = Some(key_slot(key.as_bytes()));
+        let slot = || Some(key_slot(key.as_bytes()));
         let deadline = Instant::now() + COMMAND_TIMEOUT;
-        self.bounded(deadline, slot, &|_| command.clone()).await
+        self.bounded(deadline, &slot, &|_| command.clone()).await
     }
 
     /// Whether `keys` can be touched together, by one script or one command: always on one
@@ -207,21 +207,22 @@ impl Redis {
     ) -> Result<T, ActorError> {
         let eval = LateEval::new(deadline, script);
         let build = |clock: Clock| eval.command(clock, keys, &args);
-        let slot = keys.first().map(|key| key_slot(key.as_bytes()));
-        self.bounded(deadline, slot, &build).await
+        let slot = || keys.first().map(|key| key_slot(key.as_bytes()));
+        self.bounded(deadline, &slot, &build).await
     }
 
-    /// `build`'s command answered by `deadline`; on a cluster, sent to the node serving `slot`.
+    /// `build`'s command answered by `deadline`; on a cluster, sent to the node serving the
+    /// slot `slot` finds (only asked there: one Redis needs no slot).
     async fn bounded<T: FromResp>(
         &self,
         deadline: Instant,
-        slot: Option<u16>,
+        slot: &dyn Fn() -> Option<u16>,
         build: &dyn Fn(Clock) -> RespValue,
     ) -> Result<T, ActorError> {
         match &self.shared.cluster {
             Some(cluster) => {
                 let routed = async {
-                    let (answer, node) = self.routed(cluster, deadline, slot, build).await?;
+                    let (answer, node) = self.routed(cluster, deadline, slot(), build).await?;
                     self.classify(Ok(answer), || node.forget(cluster))
                 };
                 self.within(deadline, routed).await

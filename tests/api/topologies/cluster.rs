@@ -1,7 +1,7 @@
 //! The Redis layer on a real Redis Cluster (3 masters, a replica each): commands routed by
 //! slot, `MOVED` and `ASK` followed, a killed master followed to its promoted replica, a frozen
-//! master holding back only its own slots. switchyard's roles are refused on a cluster at start
-//! until their keys share slots (docs/redis-topologies.md), so these drive the layer directly.
+//! master holding back only its own slots, driving the layer directly; a seed that is not a
+//! cluster node, given to a process.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,8 @@ use redis_async::resp_array;
 use switchyard_actors::error::ActorError;
 use switchyard_actors::redis::{Redis, RedisConfig, COMMAND_TIMEOUT};
 
-use crate::helpers::{until, ClusterSet, TestRedis};
+use super::refused_and_logged_once;
+use crate::helpers::{unique_prefix, until, ClusterSet, TestApp, TestRedis};
 
 fn handle(url: &str) -> Redis {
     Redis::new(RedisConfig::from_url(url, "c:").unwrap())
@@ -238,4 +239,24 @@ async fn a_seed_that_is_not_a_cluster_node_is_refused_with_its_reason() {
     };
     let text = switchyard_actors::error::chain(cause);
     assert!(text.contains("cluster support disabled"), "{text}");
+}
+
+/// The same seed given to a process: it starts, answers 503 in time, and logs the reason once,
+/// naming the variable.
+#[actix_rt::test]
+async fn a_process_whose_seed_is_not_a_cluster_node_logs_it_once_naming_the_variable() {
+    let plain = TestRedis::start();
+    let prefix = unique_prefix("cluster-not-a-node");
+    let app = TestApp::builder()
+        .envs(&[
+            (
+                "REDIS_URL",
+                &format!("redis-cluster://127.0.0.1:{}", plain.port),
+            ),
+            ("REDIS_PREFIX", &prefix),
+        ])
+        .start_process();
+    let logged = refused_and_logged_once(&app, "REDIS_URL (redis cluster of the seeds").await;
+    assert!(logged.contains("cluster support disabled"), "{logged}");
+    assert_eq!(plain.cli(&["DBSIZE"]), "0");
 }

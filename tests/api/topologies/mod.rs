@@ -1,4 +1,4 @@
-//! switchyard on Redis as users run it: over TLS, behind sentinels. Each test starts its own
+//! switchyard on Redis as users run it: over TLS, behind sentinels, on a cluster. Each test starts its own
 //! servers (helpers/topology.rs) and switchyard as a child process configured by its variables.
 
 use std::time::{Duration, Instant};
