@@ -114,6 +114,9 @@ impl Application {
         }
         access::warn_of_open_routes(&config.admin_token, &config.monitor_token, addr.port());
         let (stop, remote_stop) = oneshot::channel();
+        // The lists this process takes from or feeds: /metrics and /status show their lengths,
+        // and its registration names them for every other process's /status.
+        let lists = takers::lists(config, redis.keys());
         let service = ServiceRegistration::new(
             redis.clone(),
             ServiceInfo {
@@ -121,6 +124,7 @@ impl Application {
                 host: config.advertise_host.clone(),
                 pid: std::process::id(),
                 version: env!("CARGO_PKG_VERSION"),
+                lists: lists.clone(),
             },
             config.heartbeat,
             stop,
@@ -128,8 +132,6 @@ impl Application {
         .start();
         let kvs = KvsRole::new(config);
         MetricsFlusher::new(redis.clone(), shared.metrics.clone()).start();
-        // The lists this process takes from or moves to: /metrics and /status show their lengths.
-        let lists = takers::lists(config, redis.keys());
         let scraper = MetricsScraper::new(
             redis.clone(),
             shared.metrics.clone(),

@@ -3,14 +3,23 @@
 
 use switchyard_actors::redis::{Keys, Redis};
 
-use crate::config::Config;
+use crate::config::{Config, TakerSpec};
 
-/// Every list this process takes from or moves to (full keys): their lengths are in
-/// `/metrics` and `/status`.
+/// Every list this process takes from or feeds (full keys): a gateway's queue and route
+/// queues, a router's route queues, every taker's lists. Their lengths are in `/metrics` and
+/// `/status`.
 pub fn lists(config: &Config, keys: &Keys) -> Vec<String> {
     let mut lists: Vec<String> = Vec::new();
     if config.gateway_port.is_some() {
         lists.push(config.gateway_queue.clone());
+    }
+    let routes = config.gateway_port.is_some()
+        || config
+            .takers
+            .iter()
+            .any(|taker| matches!(taker, TakerSpec::Router { .. }));
+    if routes {
+        lists.extend(config.gateway_routes.queues().map(str::to_owned));
     }
     for taker in &config.takers {
         lists.extend(taker.lists().into_iter().map(|named| named.list.to_owned()));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use awc::http::Method;
 use serde_json::{json, Value as Json};
 
-use crate::helpers::{unique_prefix, until, TestApp, TestRedis};
+use crate::helpers::{free_ports, unique_prefix, until, TempDir, TestApp, TestRedis};
 
 const TOKEN: &str = "a-long-enough-admin-token";
 
@@ -197,4 +197,47 @@ async fn redis_out_of_reach_for_a_while_is_not_a_stop() {
         "registered again under its id"
     );
     assert!(app.is_running());
+}
+
+/// Any process's `/status` shows the whole fleet's queues with their lengths, as the live
+/// processes' registrations name them: those a gateway feeds (its queue and its routes'
+/// queues) and those a filer takes from, on a process that has none of its own.
+#[actix_rt::test]
+async fn any_process_shows_every_live_process_s_queues() {
+    let redis = TestRedis::start();
+    let prefix = unique_prefix("services-queues");
+    let key = |name: &str| format!("{prefix}{name}");
+    let site = TempDir::new("services-queues");
+    site.write("files/app.css", "body {}\n");
+    let gateway_port = free_ports(1).start().to_string();
+    let _gateway = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[
+            ("HEARTBEAT_MS", "200"),
+            ("GATEWAY_PORT", &gateway_port),
+            ("GATEWAY_ROUTES", "^/static/=files;^/pages/=pages"),
+        ])
+        .start_process();
+    let _filer = TestApp::builder()
+        .redis(&redis.url(), &prefix)
+        .envs(&[
+            ("HEARTBEAT_MS", "200"),
+            ("FILER_QUEUE", "files"),
+            ("FILER_ROOT", &site.string("files")),
+        ])
+        .start_process();
+    // Nobody takes pages here: what is queued stays.
+    redis.cli(&["RPUSH", &key("pages"), "a", "b", "c"]);
+    let bystander = service(&redis, &prefix);
+    let queues = until(Duration::from_secs(5), "the fleet's queues", || async {
+        let status = bystander.get("/status").await.json();
+        let queues = status["queues"].as_object()?.clone();
+        (queues.len() == 3).then_some(queues)
+    })
+    .await;
+    let expected: serde_json::Map<String, Json> = [("files", 0), ("gateway:req", 0), ("pages", 3)]
+        .into_iter()
+        .map(|(name, length)| (key(name), json!(length)))
+        .collect();
+    assert_eq!(queues, expected);
 }

@@ -1,5 +1,5 @@
 //! [`StatusReader`]: everything the dashboard shows, read at the moment it is asked
-//! (`/status`): registered servers, live services, list lengths, the metrics hashes every
+//! (`/status`): registered servers, live services, the fleet's list lengths, the metrics hashes every
 //! process adds to, and the recent visits.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,8 @@ use crate::registry::{ListServers, ServerRegistry};
 pub struct Status {
     pub servers: Vec<String>,
     pub services: Vec<Service>,
-    /// Each list this process takes from or moves to, and its length.
+    /// Each list a live process of the fleet (this one included) takes from or feeds, and its
+    /// length.
     pub queues: BTreeMap<String, i64>,
     /// Per operation, its hash `<prefix>metrics:<operation>` (absent when nothing was measured).
     pub metrics: BTreeMap<&'static str, MetricsSummary>,
@@ -90,7 +91,11 @@ impl Handler<ReadStatus> for StatusReader {
             let servers = registry.send(ListServers {}).await?.unwrap_or_default();
             let services = services.send(ListServices).await?.unwrap_or_default();
             let recent = recent.send(RecentVisits {}).await?.unwrap_or_default();
-            let queues = redis.lengths(lists).await;
+            let mut every_list = lists;
+            every_list.extend(services.iter().flat_map(|service| service.lists.clone()));
+            every_list.sort();
+            every_list.dedup();
+            let queues = redis.lengths(every_list).await;
             let mut metrics = BTreeMap::new();
             for operation in Operation::ALL {
                 let hash = redis.hash(&redis.keys().metrics(operation.name())).await;
@@ -183,11 +188,14 @@ mod tests {
             own_url: Some(own_url.into()),
         };
         let registry = ServerRegistry::new(server.redis(), Box::new(NoLaunches), settings).start();
+        // Another process's list, named by its registration, and one both name.
+        let theirs = keys.named("theirs");
         let info = ServiceInfo {
             roles: "main".into(),
             host: "h".into(),
             pid: 7,
             version: "v1",
+            lists: vec![theirs.clone(), q2.clone()],
         };
         let (stop, _stopped) = oneshot::channel();
         let beat = Duration::from_secs(1);
@@ -209,7 +217,10 @@ mod tests {
         assert_eq!(status.servers, [own_url]);
         let services: Vec<_> = status.services.iter().map(|s| (&*s.roles, s.pid)).collect();
         assert_eq!(services, [("main", 7)]);
-        assert_eq!(status.queues, BTreeMap::from([(q1, 3), (q2, 0)]));
+        assert_eq!(
+            status.queues,
+            BTreeMap::from([(q1, 3), (q2, 0), (theirs, 0)])
+        );
         assert_eq!(status.recent, ["GET /x"]);
         assert_eq!(
             status.metrics.keys().copied().collect::<Vec<_>>(),

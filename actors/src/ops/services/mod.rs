@@ -32,6 +32,9 @@ pub struct ServiceInfo {
     pub host: String,
     pub pid: u32,
     pub version: &'static str,
+    /// The lists it takes from or feeds (full keys), so that any process can show the whole
+    /// fleet's queues.
+    pub lists: Vec<String>,
 }
 
 /// One live service, as `/services` lists it.
@@ -46,6 +49,8 @@ pub struct Service {
     /// Unix time in seconds of the last renewal (none from a version that did not write it).
     pub renewed: Option<u64>,
     pub version: String,
+    /// The lists it takes from or feeds (full keys); none from a version that did not say.
+    pub lists: Vec<String>,
 }
 
 /// The live services.
@@ -96,6 +101,11 @@ impl ServiceRegistration {
             ("pid", info.pid.to_string()),
             ("started", started.to_string()),
             ("version", info.version.to_owned()),
+            // A JSON array: a list's name may hold any visible character.
+            (
+                "lists",
+                serde_json::to_string(&info.lists).unwrap_or_default(),
+            ),
         ]
         .into_iter()
         .flat_map(|(name, value)| [name.to_owned(), value])
@@ -204,6 +214,10 @@ fn service(id: &str, fields: Vec<String>) -> Option<Service> {
         started: map.remove("started")?.parse().ok()?,
         renewed: map.remove("renewed").and_then(|at| at.parse().ok()),
         version: map.remove("version")?,
+        lists: map
+            .remove("lists")
+            .and_then(|lists| serde_json::from_str(&lists).ok())
+            .unwrap_or_default(),
     })
 }
 

@@ -8,6 +8,7 @@ fn start(server: &TestRedis, ms: u64, stop: oneshot::Sender<()>) -> Addr<Service
         host: "h".into(),
         pid: 7,
         version: "v1",
+        lists: vec!["p:q".into()],
     };
     ServiceRegistration::new(server.redis(), info, Duration::from_millis(ms), stop).start()
 }
@@ -19,6 +20,7 @@ async fn registers_on_start_lists_itself_and_deregisters() {
     let id = until("an id", || async { service.send(OwnId).await.unwrap() }).await;
     let listed = service.send(ListServices).await.unwrap().unwrap();
     assert_eq!((listed.len(), listed[0].id, listed[0].pid), (1, id, 7));
+    assert_eq!(listed[0].lists, ["p:q"]);
     let live = resp_array!["ZSCORE", redis.keys().services(), id.to_string()];
     assert!(cmd::<Option<String>>(&redis, live.clone()).await.is_some());
     service.send(DeregisterService).await.unwrap().unwrap();
