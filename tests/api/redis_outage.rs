@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{jpeg, unique_prefix, upload, TestApp, TestRedis};
+use crate::helpers::{jpeg, unique_prefix, until, upload, TestApp, TestRedis};
 use futures_util::future::join_all;
 
 async fn assert_redis_unavailable(app: &TestApp, path: &str) {
@@ -64,6 +64,12 @@ async fn a_redis_restart_between_requests_fails_none() {
         .redis(&redis.url(), &unique_prefix("restart"))
         .start();
     assert_eq!(app.get("/set").await.status, 200);
+    // Visits are recorded after their answer: this one is in Redis before the restart.
+    until(Duration::from_secs(5), "the visit recorded", || async {
+        let recent = app.get("/recent").await.json();
+        (recent == json!(["GET /set"])).then_some(())
+    })
+    .await;
 
     redis.stop();
     redis.start_again();

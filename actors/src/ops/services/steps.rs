@@ -10,33 +10,38 @@ use redis_async::resp_array;
 use crate::error::ActorError;
 use crate::redis::{eval, with_now, Redis};
 
+// The hash scripts answer when the hash now lapses (`PEXPIRETIME`, Unix ms), and the score is
+// that same moment: the two lapse together, so a hash found gone while its score is live was
+// deleted, never merely lapsed a moment before its score.
+
 /// KEYS[1] a new registration's hash; ARGV[1] the lifetime in ms, then field and value pairs.
-/// Writes it unless it exists already: 1 when written, 0 when left as it was.
+/// Writes it unless it exists already: when it lapses, or 0 when left as it was.
 const WRITE_NEW: &str = with_now!(
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \
      redis.call('HSET', KEYS[1], 'renewed', math.floor(now / 1000), unpack(ARGV, 2)) \
-     redis.call('PEXPIRE', KEYS[1], ARGV[1]) return 1"
+     redis.call('PEXPIRE', KEYS[1], ARGV[1]) return redis.call('PEXPIRETIME', KEYS[1])"
 );
 
 /// KEYS[1] the hash; ARGV[1] the lifetime in ms, then field and value pairs. Written again
-/// whole, after it had lapsed.
+/// whole, after it had lapsed: when it lapses.
 const WRITE_AGAIN: &str = with_now!(
     "redis.call('HSET', KEYS[1], 'renewed', math.floor(now / 1000), unpack(ARGV, 2)) \
-     redis.call('PEXPIRE', KEYS[1], ARGV[1]) return 1"
+     redis.call('PEXPIRE', KEYS[1], ARGV[1]) return redis.call('PEXPIRETIME', KEYS[1])"
 );
 
-/// KEYS[1] the hash; ARGV[1] the lifetime in ms. Renews it and its `renewed` time: 1, or 0
-/// when it is gone.
+/// KEYS[1] the hash; ARGV[1] the lifetime in ms. Renews it and its `renewed` time: when it
+/// lapses, or 0 when it is gone.
 const RENEW_HASH: &str = with_now!(
     "if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end \
-     redis.call('HSET', KEYS[1], 'renewed', math.floor(now / 1000)) return 1"
+     redis.call('HSET', KEYS[1], 'renewed', math.floor(now / 1000)) \
+     return redis.call('PEXPIRETIME', KEYS[1])"
 );
 
-/// KEYS[1] the live ids; ARGV[1] an id, ARGV[2] the lifetime in ms. Scores it by when it
-/// lapses, and forgets the ids that lapsed.
+/// KEYS[1] the live ids; ARGV[1] an id, ARGV[2] when its hash lapses (Unix ms). Scores it so,
+/// and forgets the ids that lapsed.
 const SCORE: &str = with_now!(
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) \
-     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) return 1"
+     redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) return 1"
 );
 
 /// KEYS[1] the live ids; ARGV[1] an id whose hash is gone. When its score says it should live,
@@ -74,10 +79,11 @@ pub(super) async fn register(
     let id: u64 = redis
         .command(resp_array!["INCR", keys.service_seq()])
         .await?;
-    if written(redis, WRITE_NEW, id, lifetime_ms, fields).await? == 0 {
+    let lapses = written(redis, WRITE_NEW, id, lifetime_ms, fields).await?;
+    if lapses == 0 {
         return Ok(Beaten::Collision(id));
     }
-    score(redis, id, lifetime_ms).await?;
+    score(redis, id, lapses).await?;
     Ok(Beaten::Registered(id))
 }
 
@@ -90,10 +96,10 @@ pub(super) async fn renew(
 ) -> Result<Beaten, ActorError> {
     let keys = redis.keys();
     let hash = [keys.service(id)];
-    let renewed: i64 = redis
+    let lapses: i64 = redis
         .command(eval(RENEW_HASH, &hash, &[lifetime_ms.to_owned()]))
         .await?;
-    if renewed == 0 {
+    if lapses == 0 {
         let live = [keys.services()];
         let deleted: i64 = redis
             .command(eval(DELETED_WHILE_LIVE, &live, &[id.to_string()]))
@@ -101,11 +107,11 @@ pub(super) async fn renew(
         if deleted == 1 {
             return Ok(Beaten::Stop);
         }
-        written(redis, WRITE_AGAIN, id, lifetime_ms, fields).await?;
-        score(redis, id, lifetime_ms).await?;
+        let lapses = written(redis, WRITE_AGAIN, id, lifetime_ms, fields).await?;
+        score(redis, id, lapses).await?;
         return Ok(Beaten::RegisteredAgain);
     }
-    score(redis, id, lifetime_ms).await?;
+    score(redis, id, lapses).await?;
     Ok(Beaten::Renewed)
 }
 
@@ -122,9 +128,10 @@ async fn written(
     redis.command(eval(script, &hash, &args)).await
 }
 
-async fn score(redis: &Redis, id: u64, lifetime_ms: &str) -> Result<(), ActorError> {
+/// Scores `id` in the live ids to lapse at `lapses` (Unix ms, its hash's).
+async fn score(redis: &Redis, id: u64, lapses: i64) -> Result<(), ActorError> {
     let live = [redis.keys().services()];
-    let args = [id.to_string(), lifetime_ms.to_owned()];
+    let args = [id.to_string(), lapses.to_string()];
     let _: i64 = redis.command(eval(SCORE, &live, &args)).await?;
     Ok(())
 }
