@@ -115,32 +115,26 @@ impl Worker {
                 }
             }
         }
-        if self.records_beside() {
-            let done = done_args(self.redis.keys(), &self.id, &tracked_answers(finished));
+        if self.records_beside {
+            let done = done_args(
+                self.redis.keys(),
+                &self.id,
+                &tracked_answers(finished.iter()),
+            );
             args.extend(done.into_iter().map(RespValue::from));
         }
-    }
-
-    /// Whether tracking's records go in the finish script: where the tracked messages' hashes
-    /// live beside the busy list (always on one Redis).
-    fn records_beside(&self) -> bool {
-        let tracking = self.redis.keys().tracked_seq();
-        self.redis
-            .co_located(&[self.busy.as_str(), tracking.as_str()])
     }
 
     /// Records the tracked answers among `finished`, once they went out, where the finish
     /// script could not (a cluster keeps tracking in a slot of its own). A record lost here
     /// (Redis failed) leaves its message to be counted as a timeout by the monitor.
     async fn record_apart(&self, finished: &[Finished]) {
-        // Those the finish script recorded: all, where it could, but the ones pushed apart.
-        let beside = self.records_beside();
-        let unrecorded: Vec<Finished> = finished
+        // Those the finish script did not record: all where it could not, else those pushed
+        // apart.
+        let unrecorded = finished
             .iter()
-            .filter(|done| !beside || self.is_apart(done))
-            .cloned()
-            .collect();
-        let answers = tracked_answers(&unrecorded);
+            .filter(|done| !self.records_beside || self.is_apart(done));
+        let answers = tracked_answers(unrecorded);
         if answers.is_empty() {
             return;
         }
@@ -157,9 +151,8 @@ impl Worker {
 }
 
 /// The tracked ids among `finished` that were answered, with their statuses.
-fn tracked_answers(finished: &[Finished]) -> Vec<(u64, u16)> {
+fn tracked_answers<'a>(finished: impl Iterator<Item = &'a Finished>) -> Vec<(u64, u16)> {
     finished
-        .iter()
         .filter_map(|done| Some((done.track?, done.outcome.as_ref()?.answered?)))
         .collect()
 }

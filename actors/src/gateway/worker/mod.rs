@@ -43,6 +43,9 @@ pub struct Worker {
     /// Its id in `<prefix>workers`, written as `service` on the tracked messages it answers.
     id: String,
     busy: String,
+    /// Whether the tracked messages' hashes live beside the busy list (always on one Redis),
+    /// so that the finish script records the answers itself.
+    records_beside: bool,
     job: Rc<dyn Job>,
     most_per_take: usize,
     registered: watch::Receiver<bool>,
@@ -60,8 +63,11 @@ impl Worker {
         most_per_take: usize,
         registered: watch::Receiver<bool>,
     ) -> Self {
+        let busy = busy_list(&queue, worker_id);
+        let tracking = redis.keys().tracked_seq();
         Self {
-            busy: busy_list(&queue, worker_id),
+            records_beside: redis.co_located(&[busy.as_str(), tracking.as_str()]),
+            busy,
             id: worker_id.to_owned(),
             redis,
             queue,

@@ -267,12 +267,11 @@ impl Deployer {
         for (name, value) in fields {
             args.extend([(*name).to_owned(), value.clone()]);
         }
-        let [result, busy, finished] = keys;
-        if self.redis.co_located(&[&result, &busy, &finished]) {
-            let keys = [result, busy, finished];
+        if self.redis.co_located(&[&keys[0], &keys[1], &keys[2]]) {
             let _: i64 = self.redis.command(eval(FINISH, &keys, &args)).await?;
             return Ok(());
         }
+        let [result, busy, finished] = keys;
         let _: i64 = self
             .redis
             .command(eval(WRITE_RESULT, &[result], &args))
